@@ -1,0 +1,40 @@
+// The single table of error codes: code → stage, title, hint. Messages are rendered from this data.
+
+export type Stage = 'input' | 'import' | 'ir' | 'pass' | 'calibrate' | 'emit' | 'bundle' | 'runtime' | 'cli';
+
+export interface ErrorCodeInfo {
+  readonly stage: Stage;
+  readonly title: string;
+  readonly hint: string;
+}
+
+export const ERROR_CODES = {
+  CONFIG_MISSING: { stage: 'import', title: 'config.json not found', hint: 'point <model> at a HuggingFace model folder that contains config.json' },
+  CONFIG_INVALID: { stage: 'import', title: 'config.json is not valid', hint: 'fix the listed fields; compare with the model card\'s config.json' },
+  MODEL_TYPE_UNSUPPORTED: { stage: 'import', title: 'model_type is not supported', hint: 'use one of the supported model types' },
+  MODEL_NOT_FOUND: { stage: 'input', title: 'model not found', hint: 'give a local folder, an .onnx file, a .snn bundle or a hub id (ORG/NAME)' },
+  HUB_NOT_CACHED: { stage: 'input', title: 'hub model is not in the local HF cache', hint: 'run once without --offline to download it, or set HF_HOME to the cache that holds it' },
+  HUB_DOWNLOAD_FAILED: { stage: 'input', title: 'hub download failed', hint: 'check the network, the model id and --revision, or use --offline with a cached copy' },
+  WEIGHTS_MISSING: { stage: 'import', title: 'model weights not found', hint: 'the folder needs model.safetensors or model.safetensors.index.json with its shards' },
+  SAFETENSORS_INVALID: { stage: 'import', title: 'safetensors file is invalid', hint: 'the file is damaged or truncated: download it again' },
+  TENSOR_MISSING: { stage: 'import', title: 'a weight tensor is missing', hint: 'the checkpoint does not match config.json; check that both come from the same model' },
+  TENSOR_SHAPE: { stage: 'import', title: 'a weight tensor has the wrong shape', hint: 'the checkpoint does not match config.json; check that both come from the same model' },
+  TENSOR_NONFINITE: { stage: 'import', title: 'a weight tensor holds NaN or Inf', hint: 'the checkpoint is damaged; pass --allow-nonfinite to convert anyway (results will be meaningless where those weights act)' },
+  TOKENIZER_INVALID: { stage: 'import', title: 'tokenizer could not be loaded', hint: 'the folder needs tokenizer.json (and tokenizer_config.json)' },
+  ONNX_INVALID: { stage: 'import', title: 'ONNX model could not be read', hint: 'check that the file is an ONNX ModelProto' },
+  OP_UNSUPPORTED: { stage: 'ir', title: 'operator is not supported', hint: 'see the supported ops in the README; open an issue with the model that needs it' },
+  GRAPH_INVALID: { stage: 'ir', title: 'graph is not valid', hint: 'this is a bug in a pass or importer: report it with the model' },
+  OPTION_INVALID: { stage: 'input', title: 'invalid option', hint: 'use one of the valid values' },
+  CALIBRATION_TEXT: { stage: 'calibrate', title: 'calibration text is too short', hint: 'give a longer --calib-text, or fewer --calib-samples / a smaller --calib-length' },
+  OUTPUT_EXISTS: { stage: 'emit', title: 'output already exists', hint: 'choose another -o path or pass --force to replace it' },
+  WRITE_FAILED: { stage: 'emit', title: 'writing the output failed', hint: 'check free disk space and permissions; nothing was left behind' },
+  BUNDLE_INVALID: { stage: 'bundle', title: 'bundle is invalid', hint: 'convert the model again; do not edit files inside a .snn bundle' },
+  BUNDLE_TAMPERED: { stage: 'bundle', title: 'bundle file does not match its recorded sha256', hint: 'the bundle was modified or damaged: convert the model again' },
+  DEVICE_UNAVAILABLE: { stage: 'runtime', title: 'device is not available', hint: 'use --device cpu, or install the execution provider' },
+  INPUT_INVALID: { stage: 'runtime', title: 'invalid model input', hint: 'check the token ids, masks and batch ids you pass' },
+  CONTEXT_OVERFLOW: { stage: 'runtime', title: 'context length exceeded', hint: "shorten the input, call resetCache(), or use overflow: 'slide'" },
+  BATCH_UNKNOWN: { stage: 'runtime', title: 'unknown batch id', hint: 'start the conversation with forward() before using its id' },
+  TEXT_INVALID: { stage: 'input', title: 'input text is not usable', hint: 'give a non-empty UTF-8 text file long enough for one window' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
