@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   TENSOR_MISSING: { stage: 'import', title: 'a weight tensor is missing', hint: 'the checkpoint does not match config.json; check that both come from the same model' },
   TENSOR_SHAPE: { stage: 'import', title: 'a weight tensor has the wrong shape', hint: 'the checkpoint does not match config.json; check that both come from the same model' },
   TENSOR_NONFINITE: { stage: 'import', title: 'a weight tensor holds NaN or Inf', hint: 'the checkpoint is damaged; pass --allow-nonfinite to convert anyway (results will be meaningless where those weights act)' },
+  TENSOR_DTYPE: { stage: 'import', title: 'a weight tensor has an unsupported dtype', hint: 'weights must be F32, F16, BF16 or F64; re-save the checkpoint in one of these' },
   TOKENIZER_INVALID: { stage: 'import', title: 'tokenizer could not be loaded', hint: 'the folder needs tokenizer.json (and tokenizer_config.json)' },
   ONNX_INVALID: { stage: 'import', title: 'ONNX model could not be read', hint: 'check that the file is an ONNX ModelProto' },
   OP_UNSUPPORTED: { stage: 'ir', title: 'operator is not supported', hint: 'see the supported ops in the README; open an issue with the model that needs it' },
