@@ -1,0 +1,133 @@
+// Lowers an IR graph to ONNX: the ANN form, or the spiking form with a leading time axis of T steps.
+import { SnnError } from '../errors/index.js';
+import type { Graph, Node, Weight } from '../ir/types.js';
+import type { LowerCtx, Lowered, OpDef } from '../ops/op.js';
+import { runningMean, temporalDifference } from '../ops/onnx-util.js';
+import { getOp } from '../ops/registry.js';
+import { OnnxBuilder, type ExternalRef } from './onnx-builder.js';
+
+export type WeightPlacement = { readonly inline: Float32Array } | { readonly external: ExternalRef };
+
+export interface EmitOptions {
+  readonly mode: 'ann' | 'snn';
+  /** Where each weight's bytes go: into the model, or referenced as external data. */
+  readonly placeWeight: (weight: Weight) => WeightPlacement;
+  /** IR values to expose as extra outputs `observe/<name>` (calibration observers). */
+  readonly observe?: readonly string[];
+  /** Expose every neuron site's spike tensor as an output `spikes/<site>` ([T, B, S, D], integers). */
+  readonly exposeSpikes?: boolean;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface Emitted {
+  readonly bytes: Uint8Array;
+  /** Spike outputs by site, in graph order (present when exposeSpikes). */
+  readonly spikeOutputs: readonly { readonly site: string; readonly output: string }[];
+  readonly nodeCount: number;
+}
+
+/** Activations are [B, S, D] (rank 3); timed ones [T, B, S, D]. */
+const TIMED_RANK = 4;
+
+export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
+  const b = new OnnxBuilder();
+  const snn = opts.mode === 'snn';
+  const T = snn ? graph.spiking?.timesteps ?? 0 : 1;
+  if (snn && T < 1) throw new SnnError('GRAPH_INVALID', { message: 'graph has no spiking spec (timesteps); run a recipe first', at: 'emit' });
+  const names = new Map<string, string>();
+  const timed = new Set<string>();
+  const expanded = new Map<string, string>();
+  const shared = new Map<string, string>();
+  const placed = new Set<string>();
+  const spikes: { site: string; tensor: string }[] = [];
+
+  for (const v of graph.inputs) { b.input(v.name, v.dtype, v.shape); names.set(v.name, v.name); }
+
+  const onnxName = (ir: string): string => {
+    const n = names.get(ir);
+    if (n === undefined) throw new SnnError('GRAPH_INVALID', { message: `value ${ir} is used before it is defined`, at: 'emit' });
+    return n;
+  };
+  const toTimed = (ir: string): string => {
+    const n = onnxName(ir);
+    if (timed.has(ir)) return n;
+    let e = expanded.get(ir);
+    if (!e) {
+      e = b.op('Expand', [b.op('Unsqueeze', [n, b.ints([0])]), b.ints([T, 1, 1, 1])], {}, `time/${ir}`);
+      expanded.set(ir, e);
+    }
+    return e;
+  };
+  const weightName = (node: Node, role: string): string => {
+    const name = node.weights[role];
+    const w = name === undefined ? undefined : graph.weights.get(name);
+    if (!w) throw new SnnError('GRAPH_INVALID', { message: `weight role ${role} has no weight`, at: `node ${node.id} (${node.op})` });
+    if (!placed.has(w.name)) {
+      const p = opts.placeWeight(w);
+      if ('inline' in p) b.initializer(w.name, w.shape, p.inline); else b.externalInitializer(w.name, w.shape, p.external);
+      placed.add(w.name);
+    }
+    return w.name;
+  };
+
+  for (const node of graph.nodes) {
+    const op = getOp(node.op, `node ${node.id}`);
+    const ctx: LowerCtx = {
+      b, node, spec: graph.spec, graph, timesteps: T,
+      input: (i) => onnxName(node.inputs[i]!),
+      isTimed: (i) => timed.has(node.inputs[i]!),
+      timedInput: (i) => toTimed(node.inputs[i]!),
+      weight: (role) => weightName(node, role),
+      lead: (isTimed) => (isTimed ? 2 : 1),
+      shared: (key, build) => { let v = shared.get(key); if (v === undefined) { v = build(); shared.set(key, v); } return v; },
+      recordSpikes: (site, tensor) => { spikes.push({ site, tensor }); },
+    };
+    const lowered = snn ? lowerSpiking(op, ctx) : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
+    node.outputs.forEach((out, k) => {
+      names.set(out, lowered.outputs[k]!);
+      if (lowered.timed[k]) timed.add(out);
+    });
+  }
+
+  for (const out of graph.outputs) {
+    let n = onnxName(out.name);
+    if (timed.has(out.name)) n = b.op('ReduceMean', [n], { axes: [0], keepdims: 0 }, 'readout');
+    b.add('Identity', [n], {}, { outputs: [out.name], scope: 'output' });
+    b.output(out.name, out.dtype, out.shape);
+  }
+  for (const ir of opts.observe ?? []) {
+    const out = `observe/${ir}`;
+    b.add('Identity', [onnxName(ir)], {}, { outputs: [out], scope: 'observe' });
+    b.output(out, 'float32', timed.has(ir) ? ['T', 'batch', 'seq', 'width'] : ['batch', 'seq', 'width']);
+  }
+  const spikeOutputs = opts.exposeSpikes ? spikes.map(({ site, tensor }) => {
+    const output = `spikes/${site}`;
+    b.add('Identity', [tensor], {}, { outputs: [output], scope: 'spikes' });
+    b.output(output, 'float32', ['T', 'batch', 'seq', 'width']);
+    return { site, output };
+  }) : [];
+  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, nodeCount: b.nodeCount };
+}
+
+/** One node in spiking form: linear ops run over the time axis; TD ops wrap their ANN lowering. */
+function lowerSpiking(op: OpDef, ctx: LowerCtx): Lowered {
+  const n = ctx.node.inputs.length;
+  const anyTimed = Array.from({ length: n }, (_, i) => ctx.isTimed(i)).some(Boolean);
+  switch (op.snn.kind) {
+    case 'custom':
+      return op.snn.lower(ctx);
+    case 'unsupported':
+      throw new SnnError('OP_UNSUPPORTED', { message: op.snn.why, at: `node ${ctx.node.id} (${op.name})`, hint: 'use a recipe (faithful, stac, exact): it runs the passes that give every op a spiking form' });
+    case 'linear':
+      return { outputs: op.lowerAnn(ctx), timed: ctx.node.outputs.map(() => anyTimed) };
+    case 'td': {
+      // A constant input makes the TD output constant and equal to f(x): stay untimed (exact, cheaper).
+      if (!anyTimed) return { outputs: op.lowerAnn(ctx), timed: [false] };
+      const T = ctx.timesteps;
+      const means = Array.from({ length: n }, (_, i) => runningMean(ctx.b, ctx.timedInput(i), T, TIMED_RANK));
+      const onMeans: LowerCtx = { ...ctx, input: (i) => means[i]!, isTimed: () => true, timedInput: (i) => means[i]! };
+      const [f] = op.lowerAnn(onMeans);
+      return { outputs: [temporalDifference(ctx.b, f!, T, TIMED_RANK)], timed: [true] };
+    }
+  }
+}

@@ -1,0 +1,128 @@
+// config.json and generation_config.json: read once, validated, normalised into a ModelSpec.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { SnnError } from '../../errors/index.js';
+import type { ModelSpec } from '../../ir/types.js';
+
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama'] as const;
+
+const tokenId = z.union([z.number().int(), z.array(z.number().int())]).nullish();
+const positive = z.number().int().positive();
+
+const Gpt2Config = z.object({
+  model_type: z.literal('gpt2'),
+  vocab_size: positive,
+  n_embd: positive,
+  n_layer: positive,
+  n_head: positive,
+  n_positions: positive,
+  n_inner: positive.nullish(),
+  activation_function: z.enum(['gelu_new', 'gelu', 'gelu_pytorch_tanh', 'gelu_fast', 'relu']).default('gelu_new'),
+  layer_norm_epsilon: z.number().positive().default(1e-5),
+  tie_word_embeddings: z.boolean().default(true),
+  scale_attn_weights: z.literal(true).default(true),
+  bos_token_id: tokenId,
+  eos_token_id: tokenId,
+}).loose();
+
+const LlamaConfig = z.object({
+  model_type: z.literal('llama'),
+  vocab_size: positive,
+  hidden_size: positive,
+  intermediate_size: positive,
+  num_hidden_layers: positive,
+  num_attention_heads: positive,
+  num_key_value_heads: positive.nullish(),
+  head_dim: positive.nullish(),
+  max_position_embeddings: positive,
+  rms_norm_eps: z.number().positive().default(1e-6),
+  rope_theta: z.number().positive().default(10000),
+  rope_scaling: z.null().optional(),
+  hidden_act: z.literal('silu').default('silu'),
+  tie_word_embeddings: z.boolean().default(false),
+  attention_bias: z.boolean().default(false),
+  mlp_bias: z.boolean().default(false),
+  bos_token_id: tokenId,
+  eos_token_id: tokenId,
+}).loose();
+
+export type Gpt2ConfigT = z.infer<typeof Gpt2Config>;
+export type LlamaConfigT = z.infer<typeof LlamaConfig>;
+export type HfConfig = Gpt2ConfigT | LlamaConfigT;
+
+/** Reads and validates `<dir>/config.json`; every invalid field is reported at once. */
+export function readHfConfig(dir: string): HfConfig {
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) throw new SnnError('CONFIG_MISSING', { message: `no config.json in ${dir}`, at: path });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new SnnError('CONFIG_INVALID', { message: `not valid JSON (${(e as Error).message})`, at: path, cause: e });
+  }
+  const type = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['model_type'] : undefined;
+  if (type !== 'gpt2' && type !== 'llama') {
+    throw new SnnError('MODEL_TYPE_UNSUPPORTED', {
+      message: `model_type ${JSON.stringify(type ?? null)} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
+      at: path,
+      hint: `convert a model whose model_type is one of: ${SUPPORTED_MODEL_TYPES.join(', ')}`,
+    });
+  }
+  const parsed = (type === 'gpt2' ? Gpt2Config : LlamaConfig).safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new SnnError('CONFIG_INVALID', { message: problems.join('; '), at: path });
+  }
+  return parsed.data;
+}
+
+/** The architecture facts every stage needs, from a validated config. */
+export function modelSpecOf(config: HfConfig): ModelSpec {
+  const ids = { bosTokenId: firstId(config.bos_token_id), eosTokenId: config.eos_token_id ?? null };
+  if (config.model_type === 'gpt2') {
+    return {
+      arch: 'gpt2', vocabSize: config.vocab_size, hiddenSize: config.n_embd, numLayers: config.n_layer,
+      numHeads: config.n_head, numKvHeads: config.n_head, headDim: config.n_embd / config.n_head, maxPositions: config.n_positions, ...ids,
+    };
+  }
+  const heads = config.num_attention_heads;
+  return {
+    arch: 'llama', vocabSize: config.vocab_size, hiddenSize: config.hidden_size, numLayers: config.num_hidden_layers,
+    numHeads: heads, numKvHeads: config.num_key_value_heads ?? heads, headDim: config.head_dim ?? config.hidden_size / heads,
+    maxPositions: config.max_position_embeddings, ...ids,
+  };
+}
+
+function firstId(id: number | number[] | null | undefined): number | null {
+  if (id === null || id === undefined) return null;
+  return Array.isArray(id) ? id[0] ?? null : id;
+}
+
+const GenerationConfig = z.object({
+  eos_token_id: tokenId,
+  bos_token_id: tokenId,
+  pad_token_id: tokenId,
+  max_length: z.number().int().positive().optional(),
+  max_new_tokens: z.number().int().positive().optional(),
+  do_sample: z.boolean().optional(),
+  temperature: z.number().optional(),
+  top_k: z.number().int().optional(),
+  top_p: z.number().optional(),
+  repetition_penalty: z.number().optional(),
+}).loose();
+
+export type GenerationConfigT = z.infer<typeof GenerationConfig>;
+
+/** `generation_config.json` when present (invalid → CONFIG_INVALID), else an empty object. */
+export function readGenerationConfig(dir: string): GenerationConfigT {
+  const path = join(dir, 'generation_config.json');
+  if (!existsSync(path)) return {};
+  let raw: unknown;
+  try { raw = JSON.parse(readFileSync(path, 'utf8')); } catch (e) {
+    throw new SnnError('CONFIG_INVALID', { message: `not valid JSON (${(e as Error).message})`, at: path, cause: e });
+  }
+  const parsed = GenerationConfig.safeParse(raw);
+  if (!parsed.success) throw new SnnError('CONFIG_INVALID', { message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), at: path });
+  return parsed.data;
+}

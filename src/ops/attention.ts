@@ -1,0 +1,158 @@
+// Causal multi-head attention with KV cache, RoPE and grouped-query heads; and SpikeAttention (SPEC §2).
+// Inputs: q, k, v, attention_mask [B, L], position_ids [B, S] (always given: S is read from it), past_key, past_value [B, KVH, P, hd].
+// Outputs: attention output [.., S, D], present_key, present_value [B, KVH, L, hd] (L = P + S).
+import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { LowerCtx, OpDef } from './op.js';
+import { numAttr, optNumAttr, requireNumbers } from './op.js';
+import { lastStep, mergeHeads, repeatKv, runningMean, splitHeads, temporalDifference } from './onnx-util.js';
+
+/** Large negative score for masked keys; finite so a fully masked (padding) row stays finite. */
+const MASKED = -1e9;
+
+interface Heads { readonly heads: number; readonly kvHeads: number; readonly headDim: number; readonly ropeTheta: number | null }
+
+function headsOf(ctx: LowerCtx): Heads {
+  const n = ctx.node;
+  return { heads: numAttr(n, 'numHeads'), kvHeads: numAttr(n, 'numKvHeads'), headDim: numAttr(n, 'headDim'), ropeTheta: optNumAttr(n, 'ropeTheta') };
+}
+
+/** Key positions [1, L] and query positions [S, 1] (queries are the last S of the L keys). */
+function positions(ctx: LowerCtx): { keys: string; queries: string } {
+  const b = ctx.b;
+  const build = () => {
+    const one = b.constant({ dtype: 'int64', dims: [], values: [1] });
+    const L = b.op('Gather', [b.op('Shape', [ctx.input(3)]), one], { axis: 0 });
+    const S = b.op('Gather', [b.op('Shape', [ctx.input(4)]), one], { axis: 0 });
+    const keys = b.op('Range', [b.constant({ dtype: 'int64', dims: [], values: [0] }), L, one]);
+    const queries = b.op('Range', [b.op('Sub', [L, S]), L, one]);
+    return `${b.op('Unsqueeze', [keys, b.ints([0])])}|${b.op('Unsqueeze', [queries, b.ints([1])])}`;
+  };
+  const [keys, queries] = ctx.shared('attention/positions', build).split('|') as [string, string];
+  return { keys, queries };
+}
+
+/** [B, 1, S, L] bool: key i is visible to query j iff i ≤ P + j (causal) and attention_mask[b, i] = 1. */
+function allowedKeys(ctx: LowerCtx): string {
+  return ctx.shared('attention/allowed', () => {
+    const { keys, queries } = positions(ctx);
+    const causal = ctx.b.op('LessOrEqual', [keys, queries]);
+    const padding = ctx.b.op('Unsqueeze', [ctx.b.op('Cast', [ctx.input(3)], { to: 9 }), ctx.b.ints([1, 2])]);
+    return ctx.b.op('And', [causal, padding]);
+  });
+}
+
+/** [S, L] float: 1 where key i is query j's own position (i = P + j). Used by SpikeAttention. */
+function ownKey(ctx: LowerCtx): string {
+  return ctx.shared('attention/own-key', () => {
+    const { keys, queries } = positions(ctx);
+    return ctx.b.op('Cast', [ctx.b.op('Equal', [keys, queries])], { to: 1 });
+  });
+}
+
+/** cos and sin tables [B, 1, S, hd] for HF's rotate_half RoPE (Su et al. 2021). */
+function ropeTables(ctx: LowerCtx, h: Heads): { cos: string; sin: string } {
+  const b = ctx.b;
+  const build = (fn: 'Cos' | 'Sin') => ctx.shared(`attention/rope-${fn}`, () => {
+    const half = h.headDim / 2;
+    const invFreq = Array.from({ length: half }, (_, i) => 1 / Math.pow(h.ropeTheta!, (2 * i) / h.headDim));
+    const pos = b.op('Unsqueeze', [b.op('Cast', [ctx.input(4)], { to: 1 }), b.ints([-1])]);
+    const freqs = b.op('Mul', [pos, b.constant({ dtype: 'float32', dims: [half], values: invFreq })]);
+    const emb = b.op('Concat', [freqs, freqs], { axis: -1 });
+    return b.op('Unsqueeze', [b.op(fn, [emb]), b.ints([1])]);
+  });
+  return { cos: build('Cos'), sin: build('Sin') };
+}
+
+function applyRope(ctx: LowerCtx, x: string, h: Heads): string {
+  if (h.ropeTheta === null) return x;
+  const b = ctx.b;
+  const { cos, sin } = ropeTables(ctx, h);
+  const half = h.headDim / 2;
+  const x1 = b.op('Slice', [x, b.ints([0]), b.ints([half]), b.ints([-1])]);
+  const x2 = b.op('Slice', [x, b.ints([half]), b.ints([h.headDim]), b.ints([-1])]);
+  const rotated = b.op('Concat', [b.op('Neg', [x2]), x1], { axis: -1 });
+  return b.op('Add', [b.op('Mul', [x, cos]), b.op('Mul', [rotated, sin])]);
+}
+
+function maskedSoftmax(b: OnnxBuilder, scores: string, allowed: string, headDim: number): string {
+  const scaled = b.op('Mul', [scores, b.scalar(1 / Math.sqrt(headDim))]);
+  return b.op('Softmax', [b.op('Where', [allowed, scaled, b.scalar(MASKED)])], { axis: -1 });
+}
+
+function lowerAttentionAnn(ctx: LowerCtx): string[] {
+  const b = ctx.b;
+  const h = headsOf(ctx);
+  const group = h.heads / h.kvHeads;
+  const q = applyRope(ctx, splitHeads(b, ctx.input(0), 1, h.heads, h.headDim), h);
+  const k = applyRope(ctx, splitHeads(b, ctx.input(1), 1, h.kvHeads, h.headDim), h);
+  const v = splitHeads(b, ctx.input(2), 1, h.kvHeads, h.headDim);
+  const presentK = b.op('Concat', [ctx.input(5), k], { axis: 2 });
+  const presentV = b.op('Concat', [ctx.input(6), v], { axis: 2 });
+  const keysT = b.op('Transpose', [repeatKv(b, presentK, 1, group, h.heads, h.headDim)], { perm: [0, 1, 3, 2] });
+  const probs = maskedSoftmax(b, b.op('MatMul', [q, keysT]), allowedKeys(ctx), h.headDim);
+  const out = b.op('MatMul', [probs, repeatKv(b, presentV, 1, group, h.heads, h.headDim)]);
+  return [mergeHeads(b, out, 1, h.heads * h.headDim), presentK, presentV];
+}
+
+/**
+ * SpikeAttention over T steps. Token j at step t attends to the final (T-aggregated) K/V of every
+ * other visible token and to its own running-mean K/V at step t; the attention result is emitted as a
+ * temporal difference, so its mean over T equals attention on the final means (SPEC §2). The cache keeps
+ * the T-aggregated K/V, which makes incremental decoding equal to a full recompute.
+ */
+function lowerSpikeAttention(ctx: LowerCtx): { outputs: string[]; timed: boolean[] } {
+  const b = ctx.b;
+  const h = headsOf(ctx);
+  const T = ctx.timesteps;
+  const group = h.heads / h.kvHeads;
+  const mean = (i: number) => runningMean(b, ctx.timedInput(i), T, 4);
+  const q = applyRope(ctx, splitHeads(b, mean(0), 2, h.heads, h.headDim), h);
+  const kSteps = applyRope(ctx, splitHeads(b, mean(1), 2, h.kvHeads, h.headDim), h);
+  const vSteps = splitHeads(b, mean(2), 2, h.kvHeads, h.headDim);
+  const kFinal = lastStep(b, kSteps, T);
+  const vFinal = lastStep(b, vSteps, T);
+  const presentK = b.op('Concat', [ctx.input(5), kFinal], { axis: 2 });
+  const presentV = b.op('Concat', [ctx.input(6), vFinal], { axis: 2 });
+  const own = ownKey(ctx);
+  // Scores against final keys, then the own-key column replaced by the step-t own score.
+  const keysT = b.op('Transpose', [repeatKv(b, presentK, 1, group, h.heads, h.headDim)], { perm: [0, 1, 3, 2] });
+  const scores = b.op('MatMul', [q, keysT]);
+  const ownScore = b.op('ReduceSum', [b.op('Mul', [q, repeatKv(b, kSteps, 2, group, h.heads, h.headDim)]), b.ints([-1])], { keepdims: 1 });
+  const mixed = b.op('Add', [scores, b.op('Mul', [own, b.op('Sub', [ownScore, scores])])]);
+  const probs = maskedSoftmax(b, mixed, allowedKeys(ctx), h.headDim);
+  // Values: final V for every key, corrected on the own column by (v_t − v_final).
+  const out = b.op('MatMul', [probs, repeatKv(b, presentV, 1, group, h.heads, h.headDim)]);
+  const ownProb = b.op('ReduceSum', [b.op('Mul', [probs, own]), b.ints([-1])], { keepdims: 1 });
+  const vDelta = b.op('Sub', [repeatKv(b, vSteps, 2, group, h.heads, h.headDim), repeatKv(b, vFinal, 1, group, h.heads, h.headDim)]);
+  const corrected = b.op('Add', [out, b.op('Mul', [ownProb, vDelta])]);
+  const merged = mergeHeads(b, corrected, 2, h.heads * h.headDim);
+  return { outputs: [temporalDifference(b, merged, T, 4), presentK, presentV], timed: [true, false, false] };
+}
+
+const checkAttention: OpDef['check'] = (node) => {
+  const problems = requireNumbers(node, ['numHeads', 'numKvHeads', 'headDim']);
+  if (problems.length === 0 && (node.attrs['numHeads'] as number) % (node.attrs['numKvHeads'] as number) !== 0) problems.push('numHeads must be a multiple of numKvHeads');
+  return problems;
+};
+
+export const attention: OpDef = {
+  name: 'Attention',
+  doc: 'causal self-attention with KV cache (RoPE and GQA when configured)',
+  numInputs: 7,
+  numOutputs: 3,
+  weights: [],
+  check: checkAttention,
+  lowerAnn: lowerAttentionAnn,
+  snn: { kind: 'unsupported', why: 'Attention has no spiking form by itself: run the attention-to-spike pass (SpikeAttention)' },
+};
+
+export const spikeAttention: OpDef = {
+  name: 'SpikeAttention',
+  doc: 'attention as a TD operator over running means; cache holds T-aggregated K/V',
+  numInputs: 7,
+  numOutputs: 3,
+  weights: [],
+  check: checkAttention,
+  lowerAnn: lowerAttentionAnn,
+  snn: { kind: 'custom', lower: lowerSpikeAttention },
+};

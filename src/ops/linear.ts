@@ -1,0 +1,51 @@
+// Linear layers and embeddings: the weight multiplies, linear in their input and so exact over time.
+import type { OpDef } from './op.js';
+import { requireNumbers } from './op.js';
+
+/**
+ * y = x·W (+ b). `transposed` means W is stored [out, in] (nn.Linear, tied LM heads): lowered as Gemm
+ * with transB so the stored weight is used in place, never copied.
+ */
+export const linear: OpDef = {
+  name: 'Linear',
+  doc: 'y = x·W + b; W is [in, out], or [out, in] when transposed',
+  numInputs: 1,
+  numOutputs: 1,
+  weights: ['weight', 'bias?'],
+  check: (node) => [...requireNumbers(node, ['inFeatures', 'outFeatures']), ...(typeof node.attrs['transposed'] === 'boolean' ? [] : ['attribute transposed must be a boolean'])],
+  lowerAnn: (ctx) => {
+    const { b, node } = ctx;
+    const hasBias = node.weights['bias'] !== undefined;
+    if (node.attrs['transposed'] !== true) {
+      const y = b.op('MatMul', [ctx.input(0), ctx.weight('weight')], {}, node.id);
+      return [hasBias ? b.op('Add', [y, ctx.weight('bias')], {}, node.id) : y];
+    }
+    const x = ctx.input(0);
+    const inF = node.attrs['inFeatures'] as number;
+    const outF = node.attrs['outFeatures'] as number;
+    const shape = b.op('Shape', [x], {}, node.id);
+    const leadShape = b.op('Slice', [shape, b.ints([0]), b.ints([-1]), b.ints([0])], {}, node.id);
+    const flat = b.op('Reshape', [x, b.ints([-1, inF])], {}, node.id);
+    const gemmIn = hasBias ? [flat, ctx.weight('weight'), ctx.weight('bias')] : [flat, ctx.weight('weight')];
+    const y = b.op('Gemm', gemmIn, { transB: 1 }, node.id);
+    const outShape = b.op('Concat', [leadShape, b.ints([outF])], { axis: 0 }, node.id);
+    return [b.op('Reshape', [y, outShape], {}, node.id)];
+  },
+  snn: { kind: 'linear' },
+};
+
+/** Token and position embeddings: a table lookup. In a spiking graph the row is the input current, constant over T. */
+export const embedding: OpDef = {
+  name: 'Embedding',
+  doc: 'rows of a table looked up by integer ids',
+  numInputs: 1,
+  numOutputs: 1,
+  weights: ['table'],
+  check: () => [],
+  lowerAnn: (ctx) => [ctx.b.op('Gather', [ctx.weight('table'), ctx.input(0)], { axis: 0 }, ctx.node.id)],
+  snn: {
+    kind: 'custom',
+    // Untimed on purpose: consumers broadcast it over T (direct input encoding, x_t = x).
+    lower: (ctx) => ({ outputs: [ctx.b.op('Gather', [ctx.weight('table'), ctx.input(0)], { axis: 0 }, ctx.node.id)], timed: [false] }),
+  },
+};

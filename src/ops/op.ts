@@ -1,0 +1,84 @@
+// The contract every op definition fulfils: schema, ANN lowering to ONNX, and its spiking story.
+import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { Graph, ModelSpec, Node } from '../ir/types.js';
+
+/** What a lowering sees: the builder, the node, and ONNX names for its inputs and weights. */
+export interface LowerCtx {
+  readonly b: OnnxBuilder;
+  readonly node: Node;
+  readonly spec: ModelSpec;
+  readonly graph: Graph;
+  /** ONNX name of the node's i-th input (as it is: with or without time axis). */
+  input(i: number): string;
+  /** True when the node's i-th input carries the leading time axis. */
+  isTimed(i: number): boolean;
+  /** The i-th input with a time axis: an untimed value is presented unchanged at every step. */
+  timedInput(i: number): string;
+  /** ONNX initializer name of the node's weight in `role`. */
+  weight(role: string): string;
+  /** Leading dims before [S, D]: 1 (batch) for ANN values, 2 (time, batch) for timed values. */
+  lead(timed: boolean): number;
+  /** Timesteps T of a spiking lowering (1 for ANN). */
+  readonly timesteps: number;
+  /** A subexpression shared by every node that asks with the same key (masks, RoPE tables). */
+  shared(key: string, build: () => string): string;
+  /** Marks the lowering's spike tensor for a neuron site, so it can be exposed as an output. */
+  recordSpikes(site: string, onnxName: string): void;
+}
+
+/** Names of the ONNX values a lowering produced, one per node output, with their time axis. */
+export interface Lowered {
+  readonly outputs: readonly string[];
+  readonly timed: readonly boolean[];
+}
+
+/**
+ * How an op runs in a spiking graph:
+ * - `linear`: the ANN lowering applies unchanged over the time axis (exact: it commutes with the mean);
+ * - `td`: a temporal-difference operator around the ANN lowering (SPEC §2, mean convention);
+ * - `custom`: a lowering of its own (neurons, spike attention, embeddings, readout);
+ * - `unsupported`: no spiking form; `why` names the pass that makes one.
+ */
+export type SnnForm =
+  | { readonly kind: 'linear' }
+  | { readonly kind: 'td' }
+  | { readonly kind: 'custom'; readonly lower: (ctx: LowerCtx) => Lowered }
+  | { readonly kind: 'unsupported'; readonly why: string };
+
+export interface OpDef {
+  readonly name: string;
+  /** One line: what the op computes. */
+  readonly doc: string;
+  readonly numInputs: number | readonly [number, number];
+  readonly numOutputs: number;
+  /** Weight roles the op reads. */
+  readonly weights: readonly string[];
+  /** Attribute check; returns the problems found (empty when valid). */
+  readonly check: (node: Node) => string[];
+  /** ANN lowering over untimed (or, for `linear`/`td` reuse, timed) values. Returns one ONNX name per output. */
+  readonly lowerAnn: (ctx: LowerCtx) => readonly string[];
+  readonly snn: SnnForm;
+}
+
+/** Small attribute readers shared by the op files (they throw on a missing or mistyped attribute). */
+export function numAttr(node: Node, key: string): number {
+  const v = node.attrs[key];
+  if (typeof v !== 'number') throw new Error(`node ${node.id} (${node.op}): attribute ${key} must be a number`);
+  return v;
+}
+
+export function strAttr(node: Node, key: string): string {
+  const v = node.attrs[key];
+  if (typeof v !== 'string') throw new Error(`node ${node.id} (${node.op}): attribute ${key} must be a string`);
+  return v;
+}
+
+export function optNumAttr(node: Node, key: string): number | null {
+  const v = node.attrs[key];
+  return typeof v === 'number' ? v : null;
+}
+
+/** Checks that the listed attributes are numbers (and finite). */
+export function requireNumbers(node: Node, keys: readonly string[]): string[] {
+  return keys.filter((k) => typeof node.attrs[k] !== 'number' || !Number.isFinite(node.attrs[k] as number)).map((k) => `attribute ${k} must be a finite number`);
+}

@@ -1,0 +1,88 @@
+// Perplexity windows (SPEC §6): `window` tokens every `stride` tokens, incomplete windows dropped.
+import { SnnError } from '../errors/index.js';
+import type { ModelSession, StepInput } from './session.js';
+
+export interface WindowOptions {
+  readonly window: number;
+  readonly stride: number;
+  /** Windows per forward call. */
+  readonly batch?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Start offsets of the complete windows over `n` tokens. */
+export function windowStarts(n: number, window: number, stride: number): number[] {
+  if (!Number.isInteger(window) || window < 2) throw new SnnError('OPTION_INVALID', { message: `--window must be an integer ≥ 2, got ${window}`, at: '--window' });
+  if (!Number.isInteger(stride) || stride < 1) throw new SnnError('OPTION_INVALID', { message: `--stride must be a positive integer, got ${stride}`, at: '--stride' });
+  if (n < window) throw new SnnError('TEXT_INVALID', { message: `the text has ${n} tokens, fewer than one window of ${window}`, at: 'text', hint: 'give a longer text or a smaller --window' });
+  return Array.from({ length: Math.floor((n - window) / stride) + 1 }, (_, i) => i * stride);
+}
+
+/** A batch of windows as one uncached forward input (positions 0..window−1, full mask). */
+export function windowInput(ids: readonly number[], starts: readonly number[], window: number): StepInput {
+  const batch = starts.length;
+  const flat = new BigInt64Array(batch * window);
+  const positions = new BigInt64Array(batch * window);
+  starts.forEach((s, r) => {
+    for (let j = 0; j < window; j++) {
+      flat[r * window + j] = BigInt(ids[s + j]!);
+      positions[r * window + j] = BigInt(j);
+    }
+  });
+  return { batch, seq: window, ids: flat, mask: new BigInt64Array(batch * window).fill(1n), positions, past: 0, cache: [] };
+}
+
+/** Runs every window through the session, calling `visit` with the logits of each batch. */
+export async function forEachWindowBatch(
+  session: ModelSession,
+  ids: readonly number[],
+  opts: WindowOptions,
+  visit: (starts: readonly number[], logits: Float32Array) => void,
+): Promise<number> {
+  const starts = windowStarts(ids.length, opts.window, opts.stride);
+  const per = opts.batch ?? 8;
+  for (let i = 0; i < starts.length; i += per) {
+    const chunk = starts.slice(i, i + per);
+    const out = await session.run(windowInput(ids, chunk, opts.window));
+    visit(chunk, out.logits);
+    opts.onProgress?.(Math.min(i + per, starts.length), starts.length);
+  }
+  return starts.length;
+}
+
+/** log-softmax of one row of logits, in float64. */
+export function logSoftmaxRow(logits: Float32Array, offset: number, vocab: number, out: Float64Array): void {
+  let max = -Infinity;
+  for (let v = 0; v < vocab; v++) max = Math.max(max, logits[offset + v]!);
+  let sum = 0;
+  for (let v = 0; v < vocab; v++) sum += Math.exp(logits[offset + v]! - max);
+  const lse = max + Math.log(sum);
+  for (let v = 0; v < vocab; v++) out[v] = logits[offset + v]! - lse;
+}
+
+export interface PerplexityResult {
+  readonly ppl: number;
+  readonly nll: number;
+  readonly tokens: number;
+  readonly windows: number;
+  readonly window: number;
+  readonly stride: number;
+}
+
+/** PPL = exp(mean NLL), every position of every window predicting the next token. */
+export async function perplexity(session: ModelSession, ids: readonly number[], opts: WindowOptions): Promise<PerplexityResult> {
+  const V = session.spec.vocabSize;
+  const row = new Float64Array(V);
+  let nll = 0;
+  let tokens = 0;
+  const windows = await forEachWindowBatch(session, ids, opts, (starts, logits) => {
+    starts.forEach((s, r) => {
+      for (let j = 0; j < opts.window - 1; j++) {
+        logSoftmaxRow(logits, (r * opts.window + j) * V, V, row);
+        nll -= row[ids[s + j + 1]!]!;
+        tokens += 1;
+      }
+    });
+  });
+  return { ppl: Math.exp(nll / tokens), nll: nll / tokens, tokens, windows, window: opts.window, stride: opts.stride };
+}
