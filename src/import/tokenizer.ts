@@ -1,0 +1,147 @@
+// The tokenizer of a local model folder: a thin, offline wrapper over @huggingface/transformers.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { SnnError } from '../errors/index.js';
+
+/** One turn of a conversation, as chat templates expect it. */
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+export interface ChatTemplateOptions {
+  /** End with the tokens that open an assistant turn (what `chat` wants). Default false, as in HF. */
+  readonly addGenerationPrompt?: boolean;
+}
+
+/** Text ↔ token ids for one model, exactly as HF tokenizers do it. */
+export interface Tokenizer {
+  /** Ids for `text`; no special tokens (BOS/EOS) are added. */
+  encode(text: string): number[];
+  /** Text for `ids`, special tokens included; ids outside the vocabulary decode to nothing (as in HF). */
+  decode(ids: readonly number[]): string;
+  /** Entries in the tokenizer's vocabulary, added tokens included. */
+  readonly vocabSize: number;
+  readonly eosTokenId: number | null;
+  readonly bosTokenId: number | null;
+  readonly hasChatTemplate: boolean;
+  /** Renders `messages` with the model's chat template and encodes the result. */
+  applyChatTemplate(messages: readonly ChatMessage[], opts?: ChatTemplateOptions): number[];
+}
+
+/** The files transformers.js reads; both must be present. */
+const REQUIRED_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
+/** Newer transformers versions save the chat template beside tokenizer_config.json. */
+const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+
+/**
+ * Loads the tokenizer of the model folder `dir` without touching the network.
+ *
+ * @example
+ * const tok = await loadTokenizer('fixtures/distilgpt2-config-tokenizer');
+ * tok.encode('Hello world'); // [15496, 995]
+ */
+export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  // An absolute path is never taken for a hub id, so transformers.js reads the files in place.
+  const folder = resolve(dir);
+  checkFolder(folder);
+  let inner: PreTrainedTokenizer;
+  try {
+    inner = await AutoTokenizer.from_pretrained(folder, { local_files_only: true });
+  } catch (cause) {
+    throw new SnnError('TOKENIZER_INVALID', {
+      message: `the tokenizer files could not be parsed (${errorText(cause)})`,
+      at: folder,
+      hint: 'the tokenizer.json / tokenizer_config.json there are damaged or from an unsupported tokenizer: copy them again from the model repository',
+      cause,
+    });
+  }
+  return wrap(inner, folder, readChatTemplate(inner, folder));
+}
+
+function checkFolder(folder: string): void {
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new SnnError('TOKENIZER_INVALID', { message: 'the tokenizer folder does not exist', at: folder });
+  }
+  const missing = REQUIRED_FILES.filter((f) => !existsSync(join(folder, f)));
+  if (missing.length > 0) {
+    throw new SnnError('TOKENIZER_INVALID', {
+      message: `missing ${missing.join(' and ')}`,
+      at: folder,
+      hint: 'copy tokenizer.json and tokenizer_config.json from the model repository into this folder',
+    });
+  }
+}
+
+/** The template to render chats with: chat_template.jinja wins, as in transformers ≥ 4.43. */
+function readChatTemplate(inner: PreTrainedTokenizer, folder: string): string | null {
+  const file = join(folder, CHAT_TEMPLATE_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8');
+  try {
+    const template: unknown = inner.get_chat_template();
+    return typeof template === 'string' && template.length > 0 ? template : null;
+  } catch {
+    return null; // no template, or several with no default
+  }
+}
+
+function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string | null): Tokenizer {
+  return {
+    encode: (text) => inner.encode(text, { add_special_tokens: false }),
+    decode: (ids) => decodeIds(inner, ids),
+    vocabSize: inner.get_vocab().size,
+    eosTokenId: tokenId(inner.eos_token_id),
+    bosTokenId: tokenId(inner.bos_token_id),
+    hasChatTemplate: chatTemplate !== null,
+    applyChatTemplate(messages, opts = {}) {
+      if (chatTemplate === null) {
+        throw new SnnError('TOKENIZER_INVALID', {
+          message: 'this tokenizer has no chat template',
+          at: folder,
+          hint: 'encode the prompt as plain text instead, or add a chat_template to tokenizer_config.json',
+        });
+      }
+      const ids: unknown = inner.apply_chat_template(
+        messages.map((m) => ({ role: m.role, content: m.content })),
+        {
+          chat_template: chatTemplate,
+          add_generation_prompt: opts.addGenerationPrompt ?? false,
+          tokenize: true,
+          return_tensor: false,
+          return_dict: false,
+        },
+      );
+      return toIdArray(ids, folder);
+    },
+  };
+}
+
+function decodeIds(inner: PreTrainedTokenizer, ids: readonly number[]): string {
+  if (ids.length === 0) return ''; // transformers.js refuses an empty list; HF gives ''
+  const bad = ids.findIndex((id) => !Number.isInteger(id));
+  if (bad >= 0) {
+    throw new SnnError('INPUT_INVALID', {
+      message: `token id ${String(ids[bad])} at index ${bad} is not an integer`,
+      at: 'Tokenizer.decode',
+    });
+  }
+  return inner.decode([...ids], { skip_special_tokens: false });
+}
+
+function toIdArray(value: unknown, folder: string): number[] {
+  if (Array.isArray(value) && value.every((v): v is number => typeof v === 'number')) return value;
+  throw new SnnError('TOKENIZER_INVALID', {
+    message: 'the chat template did not encode to a list of token ids',
+    at: folder,
+    hint: 'this is a bug in the tokenizer wrapper: report it with the model',
+  });
+}
+
+function tokenId(id: number | null | undefined): number | null {
+  return typeof id === 'number' && Number.isInteger(id) ? id : null;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
