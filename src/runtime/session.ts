@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { SnnError } from '../errors/index.js';
 import { emitOnnx, type WeightPlacement } from '../emit/lower.js';
-import { readTensorFloat32 } from '../import/hf/safetensors.js';
+import { weightData } from '../import/hf/weights.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../ir/types.js';
 
@@ -139,11 +139,4 @@ function placeFile(source: string, target: string): void {
   } catch {
     copyFileSync(source, target);
   }
-}
-
-/** A weight's values as F32 (reads and converts a file source; returns in-memory data as is). */
-export function weightData(w: Weight): Float32Array {
-  const s = w.source;
-  if (s.kind === 'data') return s.data;
-  return readTensorFloat32({ name: w.name, dtype: s.dtype, shape: w.shape, path: s.path, offset: s.offset, length: s.length });
 }

@@ -1,0 +1,57 @@
+// Calibration data: token windows sampled from real text (never random ids), reproducibly (SPEC §3).
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SnnError } from '../errors/index.js';
+
+/** The shipped corpus: the first 90% of TinyShakespeare (public domain), disjoint from the held-out text. */
+export const DEFAULT_CALIBRATION_TEXT = fileURLToPath(new URL('../../fixtures/calibration/tinyshakespeare-train.txt', import.meta.url));
+
+export interface CalibrationDataOptions {
+  readonly numSamples: number;
+  readonly maxLength: number;
+  /** A UTF-8 text file; default DEFAULT_CALIBRATION_TEXT. */
+  readonly text?: string;
+  readonly seed?: number;
+}
+
+export interface CalibrationData {
+  readonly samples: readonly (readonly number[])[];
+  readonly text: string;
+  readonly numSamples: number;
+  readonly maxLength: number;
+}
+
+/** Windows of `maxLength` tokens at seeded random offsets of the tokenized text. */
+export function createCalibrationData(tokenizer: { encode(text: string): number[] }, opts: CalibrationDataOptions): CalibrationData {
+  const { numSamples, maxLength } = opts;
+  for (const [flag, v] of [['--calib-samples', numSamples], ['--calib-length', maxLength]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new SnnError('OPTION_INVALID', { message: `${flag} must be a positive integer, got ${v}`, at: flag });
+  }
+  const path = opts.text ?? DEFAULT_CALIBRATION_TEXT;
+  if (!existsSync(path)) throw new SnnError('TEXT_INVALID', { message: `calibration text ${path} does not exist`, at: path });
+  const ids = tokenizer.encode(readFileSync(path, 'utf8'));
+  const needed = maxLength + numSamples - 1;
+  if (ids.length < needed) {
+    throw new SnnError('CALIBRATION_TEXT', { message: `${ids.length} tokens, but ${numSamples} samples of ${maxLength} tokens need at least ${needed}`, at: path });
+  }
+  const random = mulberry32(opts.seed ?? 0);
+  const span = ids.length - maxLength;
+  const samples = Array.from({ length: numSamples }, (_, i) => {
+    // Stratified offsets: one window per equal slice of the text, jittered inside its slice.
+    const start = Math.min(span, Math.floor(((i + random()) / numSamples) * (span + 1)));
+    return ids.slice(start, start + maxLength);
+  });
+  return { samples, text: path, numSamples, maxLength };
+}
+
+/** A small seeded PRNG (mulberry32), uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

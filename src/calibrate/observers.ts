@@ -1,0 +1,72 @@
+// Observers: run the ANN through onnxruntime with the neuron sites as extra outputs and set θ per channel.
+import type { Graph, Node, Weight } from '../ir/types.js';
+import { openGraphSession } from '../runtime/session.js';
+import type { CalibrationData } from './data.js';
+import { ChannelTopK, type ThresholdMode } from './thresholds.js';
+
+export interface SiteThresholds {
+  readonly site: string;
+  readonly kind: string;
+  readonly channels: number;
+  readonly min: number;
+  readonly mean: number;
+  readonly max: number;
+}
+
+export interface CalibrationResult {
+  readonly graph: Graph;
+  readonly sites: readonly SiteThresholds[];
+  readonly samples: number;
+  readonly tokens: number;
+}
+
+export interface CalibrateOptions {
+  readonly mode: ThresholdMode;
+  readonly batch?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Observes every neuron's input on the ANN and returns the graph with calibrated thresholds (SPEC §3). */
+export async function calibrateThresholds(graph: Graph, data: CalibrationData, opts: CalibrateOptions): Promise<CalibrationResult> {
+  const neurons = graph.nodes.filter((n) => n.op === 'Neuron');
+  if (neurons.length === 0) return { graph, sites: [], samples: data.samples.length, tokens: 0 };
+  const observed = neurons.map((n) => n.inputs[0]!);
+  const session = await openGraphSession(graph, 'ann', { observe: observed });
+  const rows = data.samples.length * data.maxLength;
+  const stats = neurons.map((n) => new ChannelTopK(graph.weights.get(n.weights['threshold']!)!.shape[0]!, opts.mode, rows));
+  const per = opts.batch ?? 4;
+  try {
+    for (let i = 0; i < data.samples.length; i += per) {
+      const chunk = data.samples.slice(i, i + per);
+      const out = await session.run(batchInput(chunk), observed.map((v) => `observe/${v}`));
+      neurons.forEach((n, j) => stats[j]!.add(out.extra.get(`observe/${observed[j]}`)!.data, n.attrs['kind'] === 'SignedIF'));
+      opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);
+    }
+  } finally {
+    await session.release();
+  }
+  const weights = new Map(graph.weights);
+  const sites = neurons.map((n, j) => {
+    const theta = stats[j]!.thresholds();
+    const name = n.weights['threshold']!;
+    weights.set(name, { name, shape: [theta.length], source: { kind: 'data', data: theta } } satisfies Weight);
+    return summarize(n, theta);
+  });
+  return { graph: { ...graph, weights }, sites, samples: data.samples.length, tokens: rows };
+}
+
+function summarize(n: Node, theta: Float32Array): SiteThresholds {
+  let min = Infinity, max = -Infinity, sum = 0;
+  for (const v of theta) { min = Math.min(min, v); max = Math.max(max, v); sum += v; }
+  return { site: n.attrs['site'] as string, kind: n.attrs['kind'] as string, channels: theta.length, min, mean: sum / theta.length, max };
+}
+
+/** Equal-length samples as one uncached batch (positions from 0). */
+function batchInput(samples: readonly (readonly number[])[]) {
+  const batch = samples.length;
+  const seq = samples[0]!.length;
+  const ids = new BigInt64Array(batch * seq);
+  const positions = new BigInt64Array(batch * seq);
+  samples.forEach((s, r) => s.forEach((id, j) => { ids[r * seq + j] = BigInt(id); positions[r * seq + j] = BigInt(j); }));
+  return { batch, seq, ids, positions, mask: new BigInt64Array(batch * seq).fill(1n), past: 0, cache: [] };
+}

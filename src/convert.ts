@@ -1,0 +1,108 @@
+// convert(): model → IR → recipe passes → calibration → .snn bundle. The one orchestrator of the pipeline.
+import { readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCalibrationData } from './calibrate/data.js';
+import { calibrateThresholds } from './calibrate/observers.js';
+import { parseThreshold, type ThresholdMode } from './calibrate/thresholds.js';
+import { writeBundle } from './emit/bundle/write.js';
+import { sha256File } from './emit/bundle/hash.js';
+import { SnnError } from './errors/index.js';
+import { importHfModel } from './import/hf/index.js';
+import { resolveModel } from './import/hub.js';
+import { loadTokenizer } from './import/tokenizer.js';
+import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
+
+/** The embedded default model: a small GPT-2 trained on TinyShakespeare (fixtures/shakespeare-gpt2). */
+export const DEFAULT_MODEL = fileURLToPath(new URL('../fixtures/shakespeare-gpt2', import.meta.url));
+
+/** Sites that get 2-level neurons in the faithful recipe: the norm outputs and the MLP activation (measured, see README). */
+export const FAITHFUL_MULTILEVEL_SITES = /(ln_1|ln_2|ln_f|input_layernorm|post_attention_layernorm|^norm|mlp\.act|mlp\.gate_mul)$/;
+
+export interface ConvertProgress {
+  readonly stage: 'resolve' | 'import' | 'passes' | 'calibrate' | 'write';
+  readonly message: string;
+  readonly done?: number;
+  readonly total?: number;
+}
+
+export interface ConvertOptions {
+  readonly timesteps?: number;
+  readonly recipe?: Recipe | string;
+  /** Output bundle path; default `<model name>.snn` in the working directory. */
+  readonly out?: string;
+  readonly force?: boolean;
+  readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number };
+  readonly threshold?: ThresholdMode | string;
+  /** Spike levels per step at a site (overrides the recipe's default). */
+  readonly levels?: (site: string) => number;
+  readonly revision?: string;
+  readonly offline?: boolean;
+  readonly allowNonFinite?: boolean;
+  readonly onProgress?: (p: ConvertProgress) => void;
+  /** Writes extra content into the bundle before it is sealed (the spike report). */
+  readonly addExtra?: (tempDir: string) => Promise<void>;
+}
+
+export interface ConvertSummary {
+  readonly bundlePath: string;
+  readonly recipe: Recipe;
+  readonly timesteps: number;
+  readonly neuronSites: number;
+  readonly passes: readonly string[];
+  readonly threshold: ThresholdMode;
+  readonly seconds: number;
+}
+
+/**
+ * Converts a model to a spiking bundle.
+ * @example
+ * const { bundlePath } = await convert('fixtures/shakespeare-gpt2', { timesteps: 16, recipe: 'faithful', out: 'shakespeare.snn' });
+ */
+export async function convert(model: string | undefined, opts: ConvertOptions = {}): Promise<ConvertSummary> {
+  const started = Date.now();
+  const progress = opts.onProgress ?? (() => undefined);
+  const timesteps = parseTimesteps(opts.timesteps ?? 16);
+  const recipe = parseRecipe(opts.recipe ?? 'faithful');
+  const threshold = parseThreshold(opts.threshold ?? 'p99.9');
+  progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
+  const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
+  if (resolved.kind !== 'hf-dir') {
+    throw new SnnError('OP_UNSUPPORTED', {
+      message: resolved.kind === 'bundle' ? 'this is already a .snn bundle' : 'importing ONNX files is not implemented yet',
+      at: resolved.path,
+      hint: resolved.kind === 'bundle' ? 'to change T use calibrateTimesteps / eval --timesteps-sweep' : 'convert the HuggingFace folder (config.json + model.safetensors) the ONNX file was exported from',
+    });
+  }
+  const out = resolve(opts.out ?? `${basename(resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
+  progress({ stage: 'import', message: `importing ${resolved.path}` });
+  const imported = importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
+  const levels = opts.levels ?? (recipe === 'faithful' ? (site: string) => (FAITHFUL_MULTILEVEL_SITES.test(site) ? 2 : 1) : undefined);
+  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, levels ? { levels } : {});
+  progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
+  const tokenizer = await loadTokenizer(resolved.path);
+  const length = opts.calibration?.length ?? Math.min(128, imported.graph.spec.maxPositions);
+  const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0 });
+  const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
+  const levelOf = new Map(cal.graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.attrs['site'] as string, n.attrs['levels'] as number]));
+  const sourceConfig = JSON.parse(readFileSync(join(resolved.path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  progress({ stage: 'write', message: `writing ${out}` });
+  const bundlePath = await writeBundle({
+    graph: cal.graph, out, force: opts.force ?? false, sourceDir: resolved.path, sourceConfig,
+    meta: {
+      converterVersion: converterVersion(),
+      source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(resolved.path, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
+      recipe, timesteps, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
+      calibration: { text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens },
+      neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
+    },
+    ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
+    onStep: (s) => progress({ stage: 'write', message: s }),
+  });
+  return { bundlePath, recipe, timesteps, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, seconds: (Date.now() - started) / 1000 };
+}
+
+export function converterVersion(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,80 @@
+// The .snn bundle format (SPEC §4): file names, meta.json and graph.json schemas. Read and write share these.
+import { z } from 'zod';
+
+export const BUNDLE_FORMAT = 'snnconvert-bundle';
+export const BUNDLE_FORMAT_VERSION = 1;
+
+export const FILES = {
+  config: 'config.json',
+  weights: 'weights.safetensors',
+  snnModel: 'model.onnx',
+  annModel: 'ann.onnx',
+  graph: 'graph.json',
+  meta: 'meta.json',
+  report: 'spike.report',
+} as const;
+
+/** Files every bundle holds (besides meta.json, which lists them all with their sha256). */
+export const REQUIRED_FILES = [FILES.config, FILES.weights, FILES.snnModel, FILES.annModel, FILES.graph, 'tokenizer.json', 'tokenizer_config.json'] as const;
+/** Tokenizer and generation files copied from the source when present. */
+export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'] as const;
+
+const PassRecord = z.object({ name: z.string(), why: z.string(), matched: z.array(z.string()) });
+const SiteRecord = z.object({ site: z.string(), kind: z.string(), levels: z.number().int().positive(), channels: z.number().int().positive(), min: z.number(), mean: z.number(), max: z.number(), output: z.string() });
+
+export const MetaSchema = z.object({
+  format: z.literal(BUNDLE_FORMAT),
+  formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
+  converterVersion: z.string(),
+  created: z.string(),
+  source: z.object({ id: z.string(), revision: z.string().nullable(), arch: z.string(), sha256: z.record(z.string(), z.string()) }),
+  recipe: z.string(),
+  timesteps: z.number().int().positive(),
+  passes: z.array(PassRecord),
+  calibration: z.object({
+    text: z.string().nullable(),
+    textSha256: z.string().nullable(),
+    samples: z.number().int().nonnegative(),
+    length: z.number().int().nonnegative(),
+    statistic: z.string(),
+    tokens: z.number().int().nonnegative(),
+  }),
+  neurons: z.array(SiteRecord),
+  /** sha256 of every file in the bundle, by path relative to the bundle. */
+  files: z.record(z.string(), z.string()),
+});
+export type BundleMeta = z.infer<typeof MetaSchema>;
+export type NeuronSiteRecord = z.infer<typeof SiteRecord>;
+
+/** The spiking section of config.json (SPEC §4). */
+export interface SnnConfigSection {
+  readonly timesteps: number;
+  readonly recipe: string;
+  readonly neuron: string;
+  readonly reset: 'subtract';
+  readonly v_init: string;
+  readonly code: 'rate';
+  readonly td_convention: 'mean';
+  readonly layout: '[T, B, S, D]';
+  readonly readout: string;
+}
+
+const Dim = z.union([z.number(), z.string()]);
+const Value = z.object({ name: z.string(), dtype: z.enum(['float32', 'int64']), shape: z.array(Dim) });
+type AttrJson = number | string | boolean | null | readonly number[] | { readonly [k: string]: AttrJson };
+const Attr: z.ZodType<AttrJson> = z.lazy(() => z.union([z.number(), z.string(), z.boolean(), z.null(), z.array(z.number()), z.record(z.string(), Attr)]));
+
+/** graph.json: the spiking IR, so a bundle can be re-emitted (e.g. for another T) without re-importing. */
+export const GraphSchema = z.object({
+  spec: z.object({
+    arch: z.enum(['gpt2', 'llama']), vocabSize: z.number(), hiddenSize: z.number(), numLayers: z.number(), numHeads: z.number(),
+    numKvHeads: z.number(), headDim: z.number(), maxPositions: z.number(), bosTokenId: z.number().nullable(),
+    eosTokenId: z.union([z.number(), z.array(z.number())]).nullable(),
+  }),
+  spiking: z.object({ timesteps: z.number().int().positive(), recipe: z.string(), tdConvention: z.literal('mean') }),
+  inputs: z.array(Value),
+  outputs: z.array(Value),
+  nodes: z.array(z.object({ id: z.string(), op: z.string(), inputs: z.array(z.string()), outputs: z.array(z.string()), attrs: z.record(z.string(), Attr), weights: z.record(z.string(), z.string()) })),
+  weights: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().nonnegative()) })),
+});
+export type GraphJson = z.infer<typeof GraphSchema>;

@@ -1,0 +1,100 @@
+// Writes a .snn bundle atomically: everything goes into a temp folder beside the target, hashed, then renamed.
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { SnnError, isSnnError } from '../../errors/index.js';
+import { writeSafetensors } from '../../import/hf/safetensors.js';
+import { weightData } from '../../import/hf/weights.js';
+import type { Graph } from '../../ir/types.js';
+import { emitOnnx, type WeightPlacement } from '../lower.js';
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleMeta, type NeuronSiteRecord, type SnnConfigSection } from './format.js';
+import { graphToJson } from './graph-json.js';
+import { hashTree } from './hash.js';
+
+export interface WriteBundleInput {
+  /** The calibrated spiking graph. */
+  readonly graph: Graph;
+  readonly out: string;
+  readonly force?: boolean;
+  /** The source model folder: tokenizer and generation files are copied from it. */
+  readonly sourceDir: string;
+  /** The source config.json, to which the `snn` section is added. */
+  readonly sourceConfig: Readonly<Record<string, unknown>>;
+  readonly meta: Omit<BundleMeta, 'format' | 'formatVersion' | 'files' | 'neurons' | 'created'> & { readonly neurons: readonly Omit<NeuronSiteRecord, 'output'>[] };
+  /** Writes extra content (the spike report) into the temp bundle before it is hashed. */
+  readonly addExtra?: (tempDir: string) => Promise<void>;
+  /** Called between steps; a throw aborts the write and leaves nothing behind. */
+  readonly onStep?: (step: string) => void;
+}
+
+export async function writeBundle(input: WriteBundleInput): Promise<string> {
+  const out = resolve(input.out);
+  if (existsSync(out) && !input.force) throw new SnnError('OUTPUT_EXISTS', { message: `${out} already exists`, at: out });
+  const temp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(temp, { recursive: true });
+  try {
+    await fillBundle(temp, input);
+    replace(temp, out);
+    return out;
+  } catch (e) {
+    rmSync(temp, { recursive: true, force: true });
+    if (isSnnError(e)) throw e;
+    throw new SnnError('WRITE_FAILED', { message: `bundle not written: ${(e as Error).message}`, at: out, cause: e });
+  }
+}
+
+async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
+  const { graph } = input;
+  const step = input.onStep ?? (() => undefined);
+  step('weights');
+  const weights = [...graph.weights.values()];
+  const written = writeSafetensors(join(dir, FILES.weights), weights.map((w) => ({ name: w.name, shape: w.shape, data: () => weightData(w) })), { format: 'pt', producer: 'snnconvert' });
+  const placeWeight = (w: { name: string }): WeightPlacement => {
+    const at = written.offsets.get(w.name)!;
+    return { external: { location: FILES.weights, offset: at.offset, length: at.length } };
+  };
+  step('model');
+  const snn = emitOnnx(graph, { mode: 'snn', placeWeight, exposeSpikes: true, metadata: { recipe: graph.spiking!.recipe, timesteps: String(graph.spiking!.timesteps) } });
+  writeFileSync(join(dir, FILES.snnModel), snn.bytes);
+  writeFileSync(join(dir, FILES.annModel), emitOnnx(graph, { mode: 'ann', placeWeight }).bytes);
+  writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph)));
+  step('config');
+  const outputBySite = new Map(snn.spikeOutputs.map((s) => [s.site, s.output]));
+  writeFileSync(join(dir, FILES.config), JSON.stringify({ ...input.sourceConfig, snn: snnSection(graph, input.meta.neurons) }, null, 2));
+  for (const f of COPIED_FILES) if (existsSync(join(input.sourceDir, f))) copyFileSync(join(input.sourceDir, f), join(dir, f));
+  if (input.addExtra) { step('report'); await input.addExtra(dir); }
+  step('meta');
+  const neurons = input.meta.neurons.map((n) => ({ ...n, output: outputBySite.get(n.site) ?? '' }));
+  const meta: BundleMeta = {
+    ...input.meta, format: BUNDLE_FORMAT, formatVersion: BUNDLE_FORMAT_VERSION, created: new Date().toISOString(), neurons,
+    files: hashTree(dir, [FILES.meta]),
+  };
+  writeFileSync(join(dir, FILES.meta), JSON.stringify(meta, null, 2));
+}
+
+function snnSection(graph: Graph, neurons: readonly { kind: string; levels: number }[]): SnnConfigSection & { levels: Record<string, number> } {
+  const kinds = [...new Set(neurons.map((n) => n.kind))];
+  const levels: Record<string, number> = {};
+  for (const n of graph.nodes) if (n.op === 'Neuron' && n.attrs['levels'] !== 1) levels[n.attrs['site'] as string] = n.attrs['levels'] as number;
+  return {
+    timesteps: graph.spiking!.timesteps,
+    recipe: graph.spiking!.recipe,
+    neuron: kinds.length ? kinds.join('+') : 'none',
+    reset: 'subtract',
+    v_init: kinds.includes('IF') ? 'IF: θ/2; SignedIF: 0' : '0 (fires at ±θ/2)',
+    code: 'rate',
+    td_convention: 'mean',
+    layout: '[T, B, S, D]',
+    readout: 'mean over T of the LM head input (the head is linear)',
+    levels,
+  };
+}
+
+/** Moves `temp` to `out`, replacing an existing `out` only after the new bundle is complete. */
+function replace(temp: string, out: string): void {
+  if (!existsSync(out)) { renameSync(temp, out); return; }
+  const old = `${temp}.old`;
+  renameSync(out, old);
+  renameSync(temp, out);
+  rmSync(old, { recursive: true, force: true });
+}

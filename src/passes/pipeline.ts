@@ -1,0 +1,75 @@
+// The recipes (SPEC §2): each a flat list of named passes with a one-line why; the pipeline records what ran.
+import { SnnError } from '../errors/index.js';
+import type { Graph } from '../ir/types.js';
+import { assertValid } from '../ir/verify.js';
+import { replaceAttentionWithSpike } from './attention-to-spike.js';
+import { replaceGeluWithRelu } from './gelu-to-relu.js';
+import { insertNeurons } from './insert-neurons.js';
+import { replaceLayerNormWithSpike } from './layernorm-to-spike.js';
+import { insertReadout } from './readout.js';
+import type { PassResult } from './rewrite.js';
+
+export const RECIPES = ['faithful', 'stac', 'exact'] as const;
+export type Recipe = (typeof RECIPES)[number];
+
+export interface RecipeOptions {
+  /** Spike levels per step at a neuron site (multi-level neurons); default 1. */
+  readonly levels?: (site: string) => number;
+}
+
+export interface PassStep {
+  readonly name: string;
+  readonly why: string;
+  readonly run: (graph: Graph) => PassResult;
+}
+
+export interface PassRecord {
+  readonly name: string;
+  readonly why: string;
+  readonly matched: readonly string[];
+}
+
+export function recipePasses(recipe: Recipe, opts: RecipeOptions = {}): PassStep[] {
+  const norms: PassStep = { name: 'layernorm-to-spike', why: 'norms become temporal-difference SpikeLayerNorm / SpikeRMSNorm', run: replaceLayerNormWithSpike };
+  const attention: PassStep = { name: 'attention-to-spike', why: 'attention becomes SpikeAttention over running means with a T-aggregated KV cache', run: replaceAttentionWithSpike };
+  const readout: PassStep = { name: 'readout', why: 'the LM head integrates its spiking input over T (exact: the head is linear)', run: insertReadout };
+  const levels = opts.levels ? { levels: opts.levels } : {};
+  switch (recipe) {
+    case 'faithful':
+      return [norms, attention,
+        { name: 'insert-neurons', why: 'SignedIF on every Linear input and on Q, K, V: every weight multiply is spike-driven', run: (g) => insertNeurons(g, { kind: 'SignedIF', sites: ['linear-inputs', 'attention-inputs'], ...levels }) },
+        readout];
+    case 'stac':
+      return [{ name: 'gelu-to-relu', why: 'the seed pipeline: ReLU is what an IF rate computes (lossy for a GELU-trained model)', run: replaceGeluWithRelu },
+        norms, attention,
+        { name: 'insert-neurons', why: 'IF neurons after every ReLU (rate coding), as in the seed pipeline', run: (g) => insertNeurons(g, { kind: 'IF', sites: ['relu-outputs'], ...levels }) },
+        readout];
+    case 'exact':
+      return [norms, attention, readout];
+  }
+}
+
+export function parseRecipe(value: string): Recipe {
+  if ((RECIPES as readonly string[]).includes(value)) return value as Recipe;
+  throw new SnnError('OPTION_INVALID', { message: `unknown recipe ${JSON.stringify(value)} (valid: ${RECIPES.join(', ')})`, at: '--recipe' });
+}
+
+export function parseTimesteps(value: unknown): number {
+  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new SnnError('OPTION_INVALID', { message: `timesteps must be a positive integer (1–1024), got ${JSON.stringify(value)}`, at: '--timesteps' });
+  }
+  return n;
+}
+
+/** Runs a recipe's passes in order, verifying the graph after each; marks the graph spiking with T steps. */
+export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts: RecipeOptions = {}): { graph: Graph; passes: PassRecord[] } {
+  let g = graph;
+  const passes: PassRecord[] = [];
+  for (const step of recipePasses(recipe, opts)) {
+    const result = step.run(g);
+    g = assertValid(result.graph, `after pass ${step.name}`);
+    passes.push({ name: step.name, why: step.why, matched: result.matched });
+  }
+  return { graph: { ...g, spiking: { timesteps: parseTimesteps(timesteps), recipe, tdConvention: 'mean' } }, passes };
+}

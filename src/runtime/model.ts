@@ -1,0 +1,100 @@
+// Runnable models: a .snn bundle (SNN, with its ANN reference) or a HF folder's ANN, behind one interface.
+import { join } from 'node:path';
+import { SnnError } from '../errors/index.js';
+import { FILES } from '../emit/bundle/format.js';
+import { readBundle, type BundleContents } from '../emit/bundle/read.js';
+import { importHfModel, type ImportedModel } from '../import/hf/index.js';
+import type { BindOptions } from '../import/hf/weights.js';
+import { loadTokenizer, type Tokenizer } from '../import/tokenizer.js';
+import type { ModelSpec } from '../ir/types.js';
+import { createSession, ModelSession, openGraphSession, type Device } from './session.js';
+
+/** What the runtime needs of a model: its spec, tokenizer, and sessions built once and reused. */
+export interface RunnableModel {
+  readonly name: string;
+  readonly spec: ModelSpec;
+  readonly tokenizer: Tokenizer;
+  /** T of the spiking model; null when only the ANN is available. */
+  readonly timesteps: number | null;
+  readonly recipe: string | null;
+  /** The session for the SNN (`ann: false`) or its source ANN (`ann: true`). */
+  session(ann: boolean): Promise<ModelSession>;
+  release(): Promise<void>;
+}
+
+export interface LoadBundleOptions {
+  readonly device?: Device;
+  /** Verify every file's sha256 (default true). */
+  readonly verify?: boolean;
+}
+
+/** A loaded .snn bundle. The SNN session is built at load; the ANN reference on first use. */
+export class Bundle implements RunnableModel {
+  private annSession: Promise<ModelSession> | null = null;
+
+  constructor(readonly contents: BundleContents, readonly tokenizer: Tokenizer, private readonly snn: ModelSession, private readonly device: Device) {}
+
+  get name(): string { return this.contents.path; }
+  get path(): string { return this.contents.path; }
+  get spec(): ModelSpec { return this.contents.graph.spec; }
+  get timesteps(): number { return this.contents.meta.timesteps; }
+  get recipe(): string { return this.contents.meta.recipe; }
+  get meta() { return this.contents.meta; }
+
+  /** Spike output names by site, in graph order. */
+  get spikeOutputs(): readonly { readonly site: string; readonly output: string; readonly channels: number }[] {
+    return this.contents.meta.neurons.map((n) => ({ site: n.site, output: n.output, channels: n.channels }));
+  }
+
+  async session(ann: boolean): Promise<ModelSession> {
+    if (!ann) return this.snn;
+    this.annSession ??= createSession(join(this.path, FILES.annModel), this.device).then((s) => new ModelSession(this.spec, s, null, []));
+    return this.annSession;
+  }
+
+  async release(): Promise<void> {
+    await this.snn.release();
+    if (this.annSession) await (await this.annSession).release();
+  }
+}
+
+/**
+ * Loads a bundle: validates it (hashes included), loads its tokenizer and builds the SNN session.
+ * @example
+ * const bundle = await loadBundle('shakespeare.snn', { device: 'cpu' });
+ */
+export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Promise<Bundle> {
+  const contents = readBundle(path, { verify: opts.verify ?? true });
+  const device = opts.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new SnnError('OPTION_INVALID', { message: `unknown device ${JSON.stringify(device)} (valid: cpu, cuda)`, at: '--device' });
+  const tokenizer = await loadTokenizer(contents.path);
+  const session = await createSession(join(contents.path, FILES.snnModel), device);
+  return new Bundle(contents, tokenizer, new ModelSession(contents.graph.spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output)), device);
+}
+
+/** The source ANN of a HF model folder (the reference path, `--ann-only`). */
+export class HfAnnModel implements RunnableModel {
+  readonly timesteps = null;
+  readonly recipe = null;
+  private annSession: Promise<ModelSession> | null = null;
+
+  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: Device) {}
+
+  get name(): string { return this.imported.dir; }
+  get spec(): ModelSpec { return this.imported.graph.spec; }
+
+  async session(ann: boolean): Promise<ModelSession> {
+    if (!ann) throw new SnnError('OPTION_INVALID', { message: 'this is a HuggingFace model, not a .snn bundle: only its ANN can run', at: this.imported.dir, hint: 'pass --ann-only, or convert it first: snnconvert convert <model>' });
+    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.device });
+    return this.annSession;
+  }
+
+  async release(): Promise<void> {
+    if (this.annSession) await (await this.annSession).release();
+  }
+}
+
+export async function loadHfAnn(dir: string, opts: BindOptions & { device?: Device } = {}): Promise<HfAnnModel> {
+  const imported = importHfModel(dir, opts);
+  return new HfAnnModel(imported, await loadTokenizer(dir), opts.device ?? 'cpu');
+}
