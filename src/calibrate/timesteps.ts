@@ -1,0 +1,46 @@
+// Timestep calibration: retarget a bundle to another T without re-importing (SPEC §3).
+import { basename, dirname, join } from 'node:path';
+import { FILES } from '../emit/bundle/format.js';
+import { readBundle } from '../emit/bundle/read.js';
+import { writeBundle } from '../emit/bundle/write.js';
+import { SnnError } from '../errors/index.js';
+import type { Graph } from '../ir/types.js';
+import { parseTimesteps } from '../passes/pipeline.js';
+
+/** The bundle's spiking graph with T replaced (thresholds kept: θ sets the range, T the resolution θ/T). */
+export function retarget(graph: Graph, timesteps: number): Graph {
+  if (!graph.spiking) throw new SnnError('GRAPH_INVALID', { message: 'graph is not spiking', at: 'retarget' });
+  return { ...graph, spiking: { ...graph.spiking, timesteps: parseTimesteps(timesteps) } };
+}
+
+export interface CalibrateTimestepsOptions {
+  /** Default: `<name>-T<target>.snn` beside the bundle. */
+  readonly out?: string;
+  readonly force?: boolean;
+}
+
+/**
+ * Writes a copy of `bundle` that runs `targetT` steps per token.
+ * @example
+ * const path = await calibrateTimesteps('model.snn', 16, 32);
+ */
+export async function calibrateTimesteps(bundle: string, originalT: number, targetT: number, opts: CalibrateTimestepsOptions = {}): Promise<string> {
+  const contents = readBundle(bundle);
+  const from = parseTimesteps(originalT);
+  const to = parseTimesteps(targetT);
+  if (contents.meta.timesteps !== from) {
+    throw new SnnError('OPTION_INVALID', { message: `the bundle runs T=${contents.meta.timesteps}, not T=${from}`, at: contents.path, hint: `pass originalT = ${contents.meta.timesteps}` });
+  }
+  const { snn: _snn, ...sourceConfig } = contents.config as Record<string, unknown> & { snn?: unknown };
+  const out = opts.out ?? join(dirname(contents.path), `${basename(contents.path, '.snn')}-T${to}.snn`);
+  const { meta } = contents;
+  return writeBundle({
+    graph: retarget(contents.graph, to), out, force: opts.force ?? false, sourceDir: contents.path, sourceConfig,
+    meta: {
+      converterVersion: meta.converterVersion, source: meta.source, recipe: meta.recipe, timesteps: to,
+      passes: [...meta.passes, { name: 'calibrate-timesteps', why: `retargeted from T=${from} to T=${to} (thresholds kept)`, matched: [FILES.snnModel] }],
+      calibration: meta.calibration,
+      neurons: meta.neurons.map(({ output: _o, ...n }) => n),
+    },
+  });
+}

@@ -1,0 +1,55 @@
+// What every command shares: option parsers, output helpers, and opening a <model> argument for running.
+import { InvalidArgumentError } from 'commander';
+import { DEFAULT_MODEL } from '../convert.js';
+import { SnnError } from '../errors/index.js';
+import { resolveModel } from '../import/hub.js';
+import { loadBundle, loadHfAnn, type RunnableModel } from '../runtime/model.js';
+import type { Device } from '../runtime/session.js';
+
+export function intOption(name: string, min = 1) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value.trim()) || Number(value) < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+}
+
+export function floatOption(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export interface OpenOptions {
+  readonly annOnly?: boolean;
+  readonly device?: string;
+  readonly revision?: string;
+  readonly offline?: boolean;
+  readonly allowNonfinite?: boolean;
+}
+
+export function parseDevice(value: string | undefined): Device {
+  if (value === undefined || value === 'cpu' || value === 'cuda') return value ?? 'cpu';
+  throw new SnnError('OPTION_INVALID', { message: `unknown device ${JSON.stringify(value)} (valid: cpu, cuda)`, at: '--device' });
+}
+
+/** Opens `<model>` (default: the embedded model): a bundle as is; a HF folder or hub id as its ANN (needs --ann-only). */
+export async function openModel(model: string | undefined, opts: OpenOptions): Promise<RunnableModel> {
+  const device = parseDevice(opts.device);
+  const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false });
+  if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device });
+  if (resolved.kind === 'onnx') throw new SnnError('OP_UNSUPPORTED', { message: 'running ONNX files directly is not implemented', at: resolved.path, hint: 'give the HuggingFace folder or a .snn bundle' });
+  if (!opts.annOnly) {
+    throw new SnnError('OPTION_INVALID', {
+      message: `${resolved.path} is a HuggingFace model, not a .snn bundle`,
+      at: resolved.path,
+      hint: `add --ann-only to run the source ANN, or convert it first: snnconvert convert ${model ?? ''} -o model.snn`,
+    });
+  }
+  return loadHfAnn(resolved.path, { device, allowNonFinite: opts.allowNonfinite ?? false });
+}

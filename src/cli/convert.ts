@@ -1,0 +1,46 @@
+// `snnconvert [convert] [model]`: convert a model into a .snn bundle.
+import type { Command } from 'commander';
+import { convert } from '../convert.js';
+import { intOption, printJson } from './common.js';
+import { createProgress } from './progress.js';
+
+export function registerConvert(program: Command): void {
+  program.command('convert', { isDefault: true })
+    .description('convert a model (HF folder, hub id or the embedded default) into a spiking .snn bundle')
+    .argument('[model]', 'HF model folder or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
+    .option('-t, --timesteps <T>', 'timesteps per token', intOption('--timesteps'), 16)
+    .option('-r, --recipe <recipe>', 'faithful | stac | exact', 'faithful')
+    .option('-o, --out <path>', 'output bundle (default: <model name>.snn)')
+    .option('--force', 'replace an existing output bundle')
+    .option('--calib-text <file>', 'calibration text (default: the shipped TinyShakespeare training split)')
+    .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
+    .option('--calib-length <L>', 'tokens per calibration window (default: min(128, context))', intOption('--calib-length'))
+    .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99', 'p99.9')
+    .option('--revision <rev>', 'hub revision (branch, tag or commit)')
+    .option('--offline', 'never touch the network (HF cache only)')
+    .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf (warns)')
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (model: string | undefined, o: Record<string, unknown>) => {
+      const progress = createProgress({ quiet: Boolean(o['quiet']) || Boolean(o['json']) });
+      const summary = await convert(model, {
+        timesteps: o['timesteps'] as number,
+        recipe: o['recipe'] as string,
+        ...(o['out'] ? { out: o['out'] as string } : {}),
+        force: Boolean(o['force']),
+        calibration: {
+          ...(o['calibText'] ? { text: o['calibText'] as string } : {}),
+          samples: o['calibSamples'] as number,
+          ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
+        },
+        threshold: o['threshold'] as string,
+        ...(o['revision'] ? { revision: o['revision'] as string } : {}),
+        offline: Boolean(o['offline']),
+        allowNonFinite: Boolean(o['allowNonfinite']),
+        onProgress: (p) => (p.done !== undefined && p.total !== undefined ? progress.update(p.message, p.done, p.total) : progress.note(`[${p.stage}] ${p.message}`)),
+      });
+      progress.done();
+      if (o['json']) printJson(summary);
+      else process.stdout.write(`wrote ${summary.bundlePath} (recipe ${summary.recipe}, T=${summary.timesteps}, ${summary.neuronSites} neuron sites, ${summary.seconds.toFixed(1)} s)\n`);
+    });
+}

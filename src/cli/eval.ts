@@ -1,0 +1,64 @@
+// `snnconvert eval <model> --text F`: perplexity of the ANN and the SNN, ratio, top-1 agreement, KL; a T sweep.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { retarget } from '../calibrate/timesteps.js';
+import { SnnError } from '../errors/index.js';
+import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
+import { Bundle } from '../runtime/model.js';
+import { openGraphSession } from '../runtime/session.js';
+import { intOption, openModel, printJson } from './common.js';
+import { createProgress } from './progress.js';
+
+export function registerEval(program: Command): void {
+  program.command('eval')
+    .description('perplexity of a bundle (ANN and SNN, ratio, top-1 agreement, KL) or of a HF model with --ann-only')
+    .argument('[model]', '.snn bundle, HF folder or hub id (default: the embedded model, with --ann-only)')
+    .requiredOption('--text <file>', 'UTF-8 text to evaluate on')
+    .option('--window <N>', 'tokens per window (default: the model context)', intOption('--window', 2))
+    .option('--stride <N>', 'tokens between window starts (default: the window)', intOption('--stride'))
+    .option('--ann-only', 'evaluate only the source ANN')
+    .option('--timesteps-sweep <list>', 'comma-separated T values: print the SNN/ANN ratio per T (e.g. 4,8,16,32,64)')
+    .option('--max-windows <N>', 'evaluate only the first N windows', intOption('--max-windows'))
+    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--revision <rev>', 'hub revision')
+    .option('--offline', 'never touch the network')
+    .option('--json', 'print JSON on stdout')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (model: string | undefined, o: Record<string, unknown>) => {
+      const progress = createProgress({ quiet: Boolean(o['quiet']) });
+      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as string, ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+      const annOnly = Boolean(o['annOnly']) || m.timesteps === null;
+      let ids: number[];
+      try { ids = m.tokenizer.encode(readFileSync(o['text'] as string, 'utf8')); } catch (e) {
+        throw new SnnError('TEXT_INVALID', { message: `cannot read ${String(o['text'])}: ${(e as Error).message}`, at: String(o['text']), cause: e });
+      }
+      const window = (o['window'] as number | undefined) ?? m.spec.maxPositions;
+      const stride = (o['stride'] as number | undefined) ?? window;
+      if (o['maxWindows']) ids = ids.slice(0, ((o['maxWindows'] as number) - 1) * stride + window);
+      const base = { window, stride, onProgress: (d: number, t: number) => progress.update('eval', d, t) };
+      const sweep = o['timestepsSweep'] as string | undefined;
+      if (sweep) {
+        if (!(m instanceof Bundle)) throw new SnnError('OPTION_INVALID', { message: '--timesteps-sweep needs a .snn bundle', at: '--timesteps-sweep' });
+        const Ts = sweep.split(',').map((s) => s.trim());
+        const rows: EvaluateResult[] = [];
+        for (const T of Ts) {
+          const session = await openGraphSession(retarget(m.contents.graph, T as unknown as number), 'snn');
+          rows.push(await evaluate(m, ids, { ...base, snnSession: session, onProgress: (d, t) => progress.update(`T=${T}`, d, t) }));
+          await session.release();
+        }
+        progress.done();
+        if (o['json']) printJson({ recipe: m.recipe, ann: rows[0]!.ann, sweep: rows.map((r) => ({ timesteps: r.timesteps, snn: r.snn, ratio: r.ratio, top1_agreement: r.top1_agreement, kl: r.kl })), tokens: rows[0]!.tokens });
+        else {
+          process.stdout.write(`recipe ${m.recipe}; ANN ppl ${rows[0]!.ann.ppl.toFixed(4)} on ${rows[0]!.tokens} tokens\n   T   SNN ppl   ratio   top-1     KL\n`);
+          for (const r of rows) process.stdout.write(`${String(r.timesteps).padStart(4)}  ${r.snn!.ppl.toFixed(4).padStart(8)}  ${r.ratio!.toFixed(4)}  ${(r.top1_agreement! * 100).toFixed(1).padStart(5)}%  ${r.kl!.toFixed(4)}\n`);
+        }
+        return;
+      }
+      const r = await evaluate(m, ids, { ...base, annOnly });
+      progress.done();
+      await m.release();
+      if (o['json']) printJson(r);
+      else if (!r.snn) process.stdout.write(`ANN perplexity ${r.ann.ppl.toFixed(4)} (${r.tokens} tokens, ${r.windows} windows of ${r.window})\n`);
+      else process.stdout.write(`ANN ppl ${r.ann.ppl.toFixed(4)}  SNN ppl ${r.snn.ppl.toFixed(4)}  ratio ${r.ratio!.toFixed(4)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  KL ${r.kl!.toFixed(5)}  (T=${r.timesteps}, ${r.tokens} tokens)\n`);
+    });
+}

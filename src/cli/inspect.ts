@@ -1,0 +1,42 @@
+// `snnconvert inspect <bundle>`: validate a bundle and summarise recipe, T, passes, neuron sites, thresholds, sizes.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { readBundle } from '../emit/bundle/read.js';
+import { printJson } from './common.js';
+
+export function registerInspect(program: Command): void {
+  program.command('inspect')
+    .description('validate a .snn bundle (hashes included) and summarise it')
+    .argument('<bundle>', '.snn bundle folder')
+    .option('--json', 'print JSON on stdout')
+    .action((path: string, o: Record<string, unknown>) => {
+      const b = readBundle(path);
+      const sizes = Object.fromEntries(Object.keys(b.meta.files).map((f) => [f, statSync(join(b.path, f)).size]));
+      const total = Object.values(sizes).reduce((a, s) => a + s, 0);
+      const summary = {
+        path: b.path, valid: true, recipe: b.meta.recipe, timesteps: b.meta.timesteps, arch: b.meta.source.arch, source: b.meta.source.id,
+        passes: b.meta.passes.map((p) => ({ name: p.name, matched: p.matched.length })),
+        calibration: b.meta.calibration,
+        neurons: b.meta.neurons.map(({ output: _o, ...n }) => n),
+        sizes, totalBytes: total,
+      };
+      if (o['json']) { printJson(summary); return; }
+      const lines = [
+        `${b.path}: valid (all ${Object.keys(b.meta.files).length} files match their sha256)`,
+        `source ${b.meta.source.id} (${b.meta.source.arch}), converter ${b.meta.converterVersion}, created ${b.meta.created}`,
+        `recipe ${b.meta.recipe}, T=${b.meta.timesteps}`,
+        `passes: ${b.meta.passes.map((p) => `${p.name} (${p.matched.length})`).join(' → ')}`,
+        `calibration: ${b.meta.calibration.samples} × ${b.meta.calibration.length} tokens, statistic ${b.meta.calibration.statistic}${b.meta.calibration.text ? `, text ${b.meta.calibration.text}` : ''}`,
+        `neuron sites (${b.meta.neurons.length}):`,
+        '  site                              kind      levels  channels   θ min     θ mean    θ max',
+        ...b.meta.neurons.map((n) => `  ${n.site.padEnd(34)}${n.kind.padEnd(10)}${String(n.levels).padEnd(8)}${String(n.channels).padEnd(11)}${n.min.toFixed(4).padEnd(10)}${n.mean.toFixed(4).padEnd(10)}${n.max.toFixed(4)}`),
+        `sizes: ${Object.entries(sizes).map(([f, s]) => `${f} ${formatBytes(s)}`).join(', ')}; total ${formatBytes(total)}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
+
+function formatBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}

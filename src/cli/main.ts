@@ -1,0 +1,40 @@
+// The snnconvert command line: commander setup, one module per command, one-line typed errors (SPEC §7).
+import { Command, CommanderError } from 'commander';
+import { converterVersion } from '../convert.js';
+import { isSnnError } from '../errors/index.js';
+import { registerCommands } from './commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('snnconvert')
+    .description('Convert HuggingFace language models into real spiking neural networks (.snn bundles) and run them.')
+    .version(converterVersion())
+    .option('--verbose', 'print the stack and cause chain of errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/** Runs the CLI; never throws: errors print one line (or the trace with --verbose) and set a non-zero exit code. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (e) {
+    process.exitCode = reportError(e, argv.includes('--verbose'));
+  }
+}
+
+function reportError(e: unknown, verbose: boolean): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+  if (isSnnError(e)) {
+    process.stderr.write(`${e.render()}\n`);
+  } else {
+    process.stderr.write(`error[INTERNAL]: ${(e as Error)?.message ?? String(e)} / hint: this is a bug in snnconvert; rerun with --verbose and report it\n`);
+  }
+  if (verbose) {
+    let cause: unknown = e;
+    while (cause instanceof Error) { process.stderr.write(`${cause.stack ?? cause.message}\n`); cause = cause.cause; }
+  }
+  return 1;
+}
