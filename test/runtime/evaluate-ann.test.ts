@@ -1,0 +1,22 @@
+// The ANN reference path against independent references: eval.json perplexities computed in PyTorch.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/runtime/evaluate.js';
+import { loadHfAnn } from '../../src/runtime/model.js';
+import { GPT2_DIR, LLAMA_DIR } from '../helpers.js';
+
+describe.each([['shakespeare-gpt2', GPT2_DIR], ['shakespeare-llama', LLAMA_DIR]])('ANN perplexity of %s', (_name, dir) => {
+  it('equals eval.json (PyTorch) within 0.2% on the whole held-out text, same windows', async () => {
+    const ref = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as { ppl: number; tokens: number; windows: number; window: number; stride: number };
+    const model = await loadHfAnn(dir);
+    const ids = model.tokenizer.encode(readFileSync(join(dir, 'heldout.txt'), 'utf8'));
+    const r = await evaluate(model, ids, { window: ref.window, stride: ref.stride, annOnly: true, batch: 16 });
+    await model.release();
+    expect(r.windows).toBe(ref.windows);
+    expect(r.tokens).toBe(ref.tokens);
+    expect(Math.abs(r.ann.ppl / ref.ppl - 1)).toBeLessThan(0.002);
+    // In practice the two agree to ~1e-7: any real regression shows up far above this.
+    expect(Math.abs(r.ann.ppl / ref.ppl - 1)).toBeLessThan(1e-5);
+  }, 180_000);
+});
