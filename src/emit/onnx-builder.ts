@@ -31,6 +31,7 @@ export class OnnxBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly valueInfos: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly constCache = new Map<string, string>();
   private counter = 0;
 
@@ -103,6 +104,14 @@ export class OnnxBuilder {
     this.inputs.push(valueInfo(name, dtype, shape));
   }
 
+  /**
+   * Declares an intermediate value's shape. onnxruntime's memory planner needs known (or symbolic)
+   * shapes to reuse buffers; without them it degrades to quadratic time on long unrolled graphs.
+   */
+  declare(name: string, dtype: OnnxElem, shape: readonly Dim[]): void {
+    this.valueInfos.push(valueInfo(name, dtype, shape));
+  }
+
   output(name: string, dtype: OnnxElem, shape: readonly Dim[]): void {
     this.outputs.push(valueInfo(name, dtype, shape));
   }
@@ -114,7 +123,7 @@ export class OnnxBuilder {
       producerName: 'snnconvert',
       opsetImport: [{ domain: '', version: OPSET }],
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs, valueInfo: this.valueInfos },
     });
     return onnx.ModelProto.encode(model).finish();
   }

@@ -17,20 +17,23 @@ function lowerNeuronSnn(ctx: LowerCtx): { outputs: string[]; timed: boolean[] } 
   const T = ctx.timesteps;
   const levels = numAttr(node, 'levels');
   const signed = strAttr(node, 'kind') === 'SignedIF';
+  const width = ctx.graph.weights.get(node.weights['threshold']!)!.shape[0]!;
+  // Declared shapes keep onnxruntime's memory planner linear in the unrolled graph's size.
+  const declare = (name: string, steps: number): string => { b.declare(name, 'float32', [steps, 'batch', 'seq', width]); return name; };
   const unit = b.op('Div', [ctx.weight('threshold'), b.scalar(levels)], {}, node.id);
-  const current = b.op('Div', [ctx.timedInput(0), unit], {}, node.id);
-  const steps = T === 1 ? [current] : b.add('Split', [current], { axis: 0 }, { scope: node.id, count: T });
+  const current = declare(b.op('Div', [ctx.timedInput(0), unit], {}, node.id), T);
+  const steps = T === 1 ? [current] : b.add('Split', [current], { axis: 0 }, { scope: node.id, count: T }).map((s) => declare(s, 1));
   const lo = b.scalar(signed ? -levels : 0);
   const hi = b.scalar(levels);
   const spikes: string[] = [];
   let membrane = steps[0]!;
   for (let t = 0; t < T; t++) {
-    if (t > 0) membrane = b.op('Add', [membrane, steps[t]!], {}, node.id);
-    const s = b.op('Clip', [b.op('Round', [membrane], {}, node.id), lo, hi], {}, node.id);
+    if (t > 0) membrane = declare(b.op('Add', [membrane, steps[t]!], {}, node.id), 1);
+    const s = declare(b.op('Clip', [declare(b.op('Round', [membrane], {}, node.id), 1), lo, hi], {}, node.id), 1);
     spikes.push(s);
-    if (t < T - 1) membrane = b.op('Sub', [membrane, s], {}, node.id);
+    if (t < T - 1) membrane = declare(b.op('Sub', [membrane, s], {}, node.id), 1);
   }
-  const train = T === 1 ? spikes[0]! : b.op('Concat', spikes, { axis: 0 }, node.id);
+  const train = T === 1 ? spikes[0]! : declare(b.op('Concat', spikes, { axis: 0 }, node.id), T);
   ctx.recordSpikes(strAttr(node, 'site'), train);
   return { outputs: [b.op('Mul', [train, unit], {}, node.id)], timed: [true] };
 }
