@@ -1,6 +1,8 @@
 // `snnconvert [convert] [model]`: convert a model into a .snn bundle.
 import type { Command } from 'commander';
 import { convert } from '../convert.js';
+import { CONVERSION_REPORT_OPTIONS } from '../emit/report/collect.js';
+import { writeSpikeReport } from '../emit/report/write.js';
 import { intOption, printJson } from './common.js';
 import { createProgress } from './progress.js';
 
@@ -19,6 +21,7 @@ export function registerConvert(program: Command): void {
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--offline', 'never touch the network (HF cache only)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf (warns)')
+    .option('--no-report', 'skip the SpikeScope report (spike.report/; regenerate it later with snnconvert report)')
     .option('--json', 'print the summary as JSON on stdout')
     .option('-q, --quiet', 'no progress output')
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
@@ -37,6 +40,11 @@ export function registerConvert(program: Command): void {
         ...(o['revision'] ? { revision: o['revision'] as string } : {}),
         offline: Boolean(o['offline']),
         allowNonFinite: Boolean(o['allowNonfinite']),
+        ...(o['report'] === false ? {} : {
+          addExtra: async (dir: string) => {
+            await writeSpikeReport(dir, { ...CONVERSION_REPORT_OPTIONS, onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(`report: ${m}`, d, t) : progress.note(`[report] ${m}`)) });
+          },
+        }),
         onProgress: (p) => (p.done !== undefined && p.total !== undefined ? progress.update(p.message, p.done, p.total) : progress.note(`[${p.stage}] ${p.message}`)),
       });
       progress.done();

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   INPUT_INVALID: { stage: 'runtime', title: 'invalid model input', hint: 'check the token ids, masks and batch ids you pass' },
   CONTEXT_OVERFLOW: { stage: 'runtime', title: 'context length exceeded', hint: "shorten the input, call resetCache(), or use overflow: 'slide'" },
   BATCH_UNKNOWN: { stage: 'runtime', title: 'unknown batch id', hint: 'start the conversation with forward() before using its id' },
+  RUN_FAILED: { stage: 'runtime', title: 'the model run failed', hint: 'onnxruntime refused the step; no conversation state was changed. Rerun with --verbose and report it with the model' },
   TEXT_INVALID: { stage: 'input', title: 'input text is not usable', hint: 'give a non-empty UTF-8 text file long enough for one window' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -79,7 +79,7 @@ export class ModelSession {
 }
 
 export function sessionOptions(device: Device = 'cpu'): ort.InferenceSession.SessionOptions {
-  return { executionProviders: [device], graphOptimizationLevel: (process.env['SNN_ORT_OPT'] as 'all' | undefined) ?? 'all', logSeverityLevel: 3 };
+  return { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
 
 /** Creates a session from a model file, mapping a missing execution provider to a clear error. */
