@@ -1,5 +1,6 @@
 // The list of commands; each lives in its own file and registers itself on the program.
 import type { Command } from 'commander';
+import { registerBench } from './bench.js';
 import { registerChat } from './chat.js';
 import { registerConvert } from './convert.js';
 import { registerEval } from './eval.js';
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerEval(program);
   registerInspect(program);
   registerReport(program);
+  registerBench(program);
   registerGenerate(program);
   registerChat(program);
 }

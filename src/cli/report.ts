@@ -1,0 +1,42 @@
+// `snnconvert report <bundle> [--text F]`: regenerate a bundle's SpikeScope report (spike.report/report.json + report.html).
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { regenerateSpikeReport } from '../emit/report/write.js';
+import { REPORT_DIR, REPORT_HTML, REPORT_JSON } from '../emit/report/types.js';
+import { intOption, printJson } from './common.js';
+import { createProgress } from './progress.js';
+
+export function registerReport(program: Command): void {
+  program.command('report')
+    .description('regenerate the SpikeScope report of a .snn bundle (spike counts, SOPs, energy proxy, raster, membrane, fidelity vs T, throughput)')
+    .argument('<bundle>', '.snn bundle folder')
+    .option('--text <file>', 'UTF-8 text to run (default: the shipped held-out TinyShakespeare split)')
+    .option('--windows <N>', 'windows of text to count spikes on', intOption('--windows'), 4)
+    .option('--window <N>', 'tokens per window (default: min(64, context))', intOption('--window', 2))
+    .option('--sweep <list>', 'T values of the fidelity curve', '4,8,16,32')
+    .option('--lengths <list>', 'prefill lengths of the throughput curve (capped at the context)', '32,128,512')
+    .option('--site <site>', 'neuron site of the raster and membrane traces (default: the middle block\'s MLP activation)')
+    .option('--json', 'print the report\'s totals as JSON on stdout')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (bundle: string, o: Record<string, unknown>) => {
+      const progress = createProgress({ quiet: Boolean(o['quiet']) || Boolean(o['json']) });
+      const list = (flag: string, v: unknown) => String(v).split(',').map((s) => intOption(flag)(s));
+      const report = await regenerateSpikeReport(bundle, {
+        ...(o['text'] ? { text: o['text'] as string } : {}),
+        windows: o['windows'] as number,
+        ...(o['window'] ? { window: o['window'] as number } : {}),
+        sweep: list('--sweep', o['sweep']),
+        lengths: list('--lengths', o['lengths']),
+        ...(o['site'] ? { site: o['site'] as string } : {}),
+        onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(m, d, t) : progress.note(`[report] ${m}`)),
+      });
+      progress.done();
+      const dir = join(bundle, REPORT_DIR);
+      if (o['json']) { printJson({ dir, totals: report.totals, fidelity: report.fidelity.rows, membraneCheck: report.membrane?.check ?? null }); return; }
+      const t = report.totals;
+      process.stdout.write(`wrote ${join(dir, REPORT_JSON)} and ${REPORT_HTML} (${t.tokens} tokens, T=${report.model.timesteps})\n`
+        + `firing rate ${(100 * t.firingRate).toFixed(2)}%, sparsity ${(100 * t.sparsity).toFixed(2)}%, non-binary ${(100 * t.nonBinaryShare).toFixed(2)}%; `
+        + `per token: ${t.perToken.sops.toExponential(3)} SOPs, ${t.perToken.snnFloatMacs.toExponential(3)} float MACs (ANN ${t.perToken.annMacs.toExponential(3)} MACs); `
+        + `energy proxy SNN/ANN ${t.energy.ratio.toFixed(3)}\n`);
+    });
+}

@@ -1,0 +1,100 @@
+// Runs the SNN on the report's windows with every spike output fetched: counts, a raster, and membrane traces.
+import { weightData } from '../../import/hf/weights.js';
+import { openGraphSession } from '../../runtime/session.js';
+import { windowInput } from '../../runtime/windows.js';
+import { timedValues, type SiteFacts } from './graph-facts.js';
+import { checkReplay, replayNeuron, type MembraneInput } from './membrane.js';
+import type { ReportSource } from './source.js';
+import { SpikeCounter } from './spike-count.js';
+import type { MembraneReport, Raster, RasterCell } from './types.js';
+
+export interface SpikePassOptions {
+  /** Token ids of each window (equal lengths). */
+  readonly windows: readonly (readonly number[])[];
+  /** The site shown in the raster and membrane traces (none when the recipe has no neurons). */
+  readonly site: SiteFacts | undefined;
+  readonly rasterChannels?: number;
+  readonly rasterTokens?: number;
+  readonly membraneChannels?: number;
+  readonly onWindow?: (done: number, total: number) => void;
+}
+
+export interface SpikePass {
+  readonly counters: readonly SpikeCounter[];
+  readonly raster: Raster | null;
+}
+
+/** The default raster site: the MLP activation of the middle block (wide, sparse), else the first site. */
+export function defaultRasterSite(sites: readonly SiteFacts[], layers: number): SiteFacts | undefined {
+  const mid = Math.floor(layers / 2);
+  return sites.find((s) => s.layer === mid && /^mlp\.(act|gate_mul)$/.test(s.role)) ?? sites.find((s) => s.layer === mid) ?? sites[0];
+}
+
+/** Positions of the raster's tokens in window 0: `count` consecutive tokens from position min(8, S − count). */
+export function rasterPositions(seq: number, count: number): number[] {
+  const n = Math.min(count, seq);
+  const first = Math.max(0, Math.min(8, seq - n));
+  return Array.from({ length: n }, (_, i) => first + i);
+}
+
+export async function collectSpikes(source: ReportSource, opts: SpikePassOptions): Promise<SpikePass> {
+  const snn = await source.session(false);
+  const counters = source.sites.map((s) => new SpikeCounter(s.site, s.channels));
+  const outputs = source.sites.map((s) => s.output);
+  let raster: Raster | null = null;
+  for (const [w, ids] of opts.windows.entries()) {
+    const out = await snn.run(windowInput(ids, [0], ids.length), outputs);
+    source.sites.forEach((s, i) => counters[i]!.add(out.extra.get(s.output)!.data));
+    if (w === 0 && opts.site) raster = buildRaster(out.extra.get(opts.site.output)!.data, opts.site, opts, source.timesteps, ids.length);
+    opts.onWindow?.(w + 1, opts.windows.length);
+  }
+  return { counters, raster };
+}
+
+function buildRaster(spikes: Float32Array, site: SiteFacts, opts: SpikePassOptions, T: number, seq: number): Raster {
+  const D = site.channels;
+  const tokens = rasterPositions(seq, opts.rasterTokens ?? 4);
+  const channels = Array.from({ length: Math.min(D, opts.rasterChannels ?? 48) }, (_, c) => c);
+  const cells: RasterCell[] = [];
+  for (const token of tokens) {
+    for (let step = 0; step < T; step++) {
+      for (const channel of channels) {
+        const value = spikes[(step * seq + token) * D + channel]!;
+        if (value !== 0) cells.push({ token, step, channel, value });
+      }
+    }
+  }
+  return { site: site.site, tokens, channels, steps: T, cells };
+}
+
+/**
+ * Observes the site's input current on a second SNN session over the same graph, replays the neuron
+ * from it (membrane.ts), checks the replay against the spikes that session emitted, and keeps a few traces.
+ */
+export async function collectMembrane(source: ReportSource, site: SiteFacts, ids: readonly number[], raster: Raster, channels = 4): Promise<MembraneReport> {
+  const session = await openGraphSession(source.graph, 'snn', { exposeSpikes: true, observe: [site.input] });
+  try {
+    const out = await session.run(windowInput(ids, [0], ids.length), [`observe/${site.input}`, site.output]);
+    const input: MembraneInput = {
+      current: out.extra.get(`observe/${site.input}`)!.data,
+      timed: timedValues(source.graph).has(site.input),
+      spikes: out.extra.get(site.output)!.data,
+      thresholds: weightData(source.graph.weights.get(site.node.weights['threshold']!)!),
+      levels: site.levels,
+      signed: site.kind === 'SignedIF',
+      timesteps: source.timesteps,
+      seq: ids.length,
+    };
+    const token = raster.tokens[0] ?? 0;
+    const active = raster.channels.filter((c) => raster.cells.some((x) => x.token === token && x.channel === c));
+    const chosen = [...active, ...raster.channels.filter((c) => !active.includes(c))].slice(0, channels);
+    return {
+      site: site.site, token,
+      method: 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on window 0 (check)',
+      check: checkReplay(input),
+      traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / site.levels), steps: replayNeuron(input, token, channel) })),
+    };
+  } finally {
+    await session.release();
+  }
+}

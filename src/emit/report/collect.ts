@@ -1,0 +1,145 @@
+// buildSpikeReport(): runs a bundle's SNN and ANN on real text and assembles SpikeScope's report.json.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { retarget } from '../../calibrate/timesteps.js';
+import { SnnError } from '../../errors/index.js';
+import { RssSampler } from '../../bench/rss-sampler.js';
+import { capLengths, timePrefill } from '../../bench/throughput.js';
+import { evaluate } from '../../runtime/evaluate.js';
+import { openGraphSession } from '../../runtime/session.js';
+import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
+import { collectMembrane, collectSpikes, defaultRasterSite } from './collect-spikes.js';
+import { ENERGY_MODEL } from './energy.js';
+import { countMacs } from './graph-facts.js';
+import type { ReportSource } from './source.js';
+import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type FidelityReport, type SpikeReport, type ThroughputReport } from './types.js';
+
+/** The default report text: the held-out TinyShakespeare split shipped with the package (never used for calibration). */
+export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../../fixtures/shakespeare-gpt2/heldout.txt', import.meta.url));
+
+export interface ReportOptions {
+  /** UTF-8 text file; default DEFAULT_REPORT_TEXT. */
+  readonly text?: string;
+  /** Windows of `window` tokens, taken one after another from the start of the text (default 4). */
+  readonly windows?: number;
+  /** Default min(64, context). */
+  readonly window?: number;
+  /** T values for the fidelity curve (default 4, 8, 16, 32 and the bundle's T). */
+  readonly sweep?: readonly number[];
+  /** Prefill lengths for throughput and memory (default 32, 128, 512; capped at the context). */
+  readonly lengths?: readonly number[];
+  /** Site of the raster and membrane traces (default: the middle block's MLP activation). */
+  readonly site?: string;
+  readonly onProgress?: (message: string, done?: number, total?: number) => void;
+}
+
+/** Lighter settings for the report written during conversion, to keep its overhead small (`snnconvert report` runs the full set). */
+export const CONVERSION_REPORT_OPTIONS: ReportOptions = { windows: 2, sweep: [4, 8, 16], lengths: [32, 128] };
+
+export const DEFINITIONS: Readonly<Record<string, string>> = {
+  spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes (SPEC §2)',
+  events: 'non-zero entries of the spike tensors',
+  firingRate: 'spikes / (T × tokens × channels): spikes per neuron per timestep (can exceed 1 for multi-level neurons)',
+  sparsity: 'share of spike-tensor entries that are zero',
+  nonBinaryShare: 'share of events with |value| > 1 (multi-level neurons)',
+  fanOut: 'synaptic operations one spike triggers: outFeatures of each Linear reading the site; 1 for Q/K/V (accumulated into the running mean SpikeAttention reads) and for the readout (accumulated into the spike count the LM head reads)',
+  sops: 'spikes × fan-out (energy proxy); sopsEvents = events × fan-out is SPEC §6\'s Σ_t nnz(spikes_t) × fan-out with a multi-level event counted once',
+  floatMacs: 'multiply-accumulates on float operands left in the SNN: attention score/value products on running means (T times per token), Linears fed by non-spike values, and the LM head on the T-aggregated spike count. Elementwise work (TD norms, activations, softmax, membrane updates) is not counted on either side',
+  annMacs: 'Linear in × out per token plus attention Q·Kᵀ and P·V over the causally visible keys',
+  energy: ENERGY_MODEL.label,
+};
+
+export async function buildSpikeReport(source: ReportSource, opts: ReportOptions = {}): Promise<SpikeReport> {
+  const started = performance.now();
+  const progress = opts.onProgress ?? (() => undefined);
+  const spec = source.spec;
+  const T = source.timesteps;
+  const textPath = opts.text ?? DEFAULT_REPORT_TEXT;
+  let text: string;
+  try { text = readFileSync(textPath, 'utf8'); } catch (e) {
+    throw new SnnError('TEXT_INVALID', { message: `cannot read the report text: ${(e as Error).message}`, at: textPath, cause: e });
+  }
+  const ids = source.tokenizer.encode(text);
+  const window = Math.min(opts.window ?? 64, spec.maxPositions);
+  const count = opts.windows ?? 4;
+  if (ids.length < count * window) throw new SnnError('TEXT_INVALID', { message: `the report text has ${ids.length} tokens; ${count} windows of ${window} need ${count * window}`, at: textPath, hint: 'give a longer --text or fewer --windows' });
+  const windows = Array.from({ length: count }, (_, w) => ids.slice(w * window, (w + 1) * window));
+  const site = opts.site === undefined ? defaultRasterSite(source.sites, spec.numLayers) : source.sites.find((s) => s.site === opts.site);
+  if (!site && opts.site !== undefined) {
+    throw new SnnError('OPTION_INVALID', { message: `no neuron site ${JSON.stringify(opts.site)} (valid: ${source.sites.map((s) => s.site).join(', ') || `none: the ${source.recipe} recipe has no neurons`})`, at: '--site' });
+  }
+
+  const phaseSeconds: Record<string, number> = {};
+  const phase = async <R>(name: string, run: () => Promise<R>): Promise<R> => {
+    progress(name);
+    const t0 = performance.now();
+    try { return await run(); } finally { phaseSeconds[name] = (performance.now() - t0) / 1000; }
+  };
+  const pass = await phase('spikes', () => collectSpikes(source, { windows, site, onWindow: (d, t) => progress('spikes', d, t) }));
+  const membrane = await phase('membrane', async () => (site && pass.raster ? collectMembrane(source, site, windows[0]!, pass.raster) : null));
+  const tokens = count * window;
+  const sites = siteReports(source.sites, pass.counters);
+  const macs = countMacs(source.graph, window, count);
+  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows.flat(), window, opts.sweep ?? [4, 8, 16, 32], progress));
+  const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? [32, 128, 512], progress));
+  return {
+    format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
+    model: {
+      arch: spec.arch, recipe: source.recipe, timesteps: T, code: 'rate', neuronKinds: [...new Set(source.sites.map((s) => s.kind))],
+      layers: spec.numLayers, hiddenSize: spec.hiddenSize, vocabSize: spec.vocabSize, contextLength: spec.maxPositions,
+    },
+    input: { text: textPath, textSha256: createHash('sha256').update(text).digest('hex'), window, windows },
+    definitions: DEFINITIONS, energyModel: ENERGY_MODEL,
+    totals: totals(sites, macs, tokens), layers: layerReports(sites, macs), sites, macs,
+    raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane,
+    fidelity, throughput,
+  };
+}
+
+/** SNN/ANN perplexity ratio per T on the report's windows (evaluate(), SPEC §6), the bundle retargeted per T. */
+async function fidelityCurve(source: ReportSource, ids: readonly number[], window: number, sweep: readonly number[], progress: NonNullable<ReportOptions['onProgress']>): Promise<FidelityReport> {
+  const Ts = [...new Set([...sweep, source.timesteps])].sort((a, b) => a - b);
+  const rows = [];
+  for (const [i, T] of Ts.entries()) {
+    progress('fidelity vs T', i, Ts.length);
+    const own = T === source.timesteps;
+    const snnSession = own ? await source.session(false) : await openGraphSession(retarget(source.graph, T), 'snn');
+    try {
+      const r = await evaluate(source, ids, { window, stride: window, snnSession });
+      rows.push({ timesteps: T, annPpl: r.ann.ppl, snnPpl: r.snn!.ppl, ratio: r.ratio!, top1Agreement: r.top1_agreement!, kl: r.kl! });
+    } finally {
+      if (!own) await snnSession.release();
+    }
+  }
+  return { tokens: ids.length, windows: ids.length / window, window, rows };
+}
+
+/** Prefill tokens/s and peak RSS, ANN then SNN at each length (ascending), one timed run each after one warm-up. */
+async function throughputCurve(source: ReportSource, ids: readonly number[], lengths: readonly number[], progress: NonNullable<ReportOptions['onProgress']>): Promise<ThroughputReport> {
+  const ctx = source.spec.maxPositions;
+  const wanted = capLengths(lengths, ctx);
+  const long = ids.length >= ctx ? ids : Array.from({ length: ctx }, (_, i) => ids[i % ids.length]!);
+  const ann = await source.session(true);
+  const snn = await source.session(false);
+  const sampler = new RssSampler();
+  try {
+    const first = wanted[0]!.seq;
+    await timePrefill(ann, long, first, { reps: 1, sampler });
+    await timePrefill(snn, long, first, { reps: 1, sampler });
+    const rows = [];
+    for (const [i, { requested, seq, capped }] of wanted.entries()) {
+      progress('throughput', i, wanted.length);
+      const a = await timePrefill(ann, long, seq, { reps: 1, sampler });
+      const s = await timePrefill(snn, long, seq, { reps: 1, sampler });
+      const side = (r: typeof a) => ({ seconds: r.seconds, tokensPerSecond: r.tokensPerSecond, rssBeforeBytes: r.rssBeforeBytes, rssPeakBytes: r.rssPeakBytes });
+      rows.push({ requested, seq, capped, ann: side(a), snn: side(s), ratio: s.tokensPerSecond / a.tokensPerSecond });
+    }
+    return {
+      method: `prefill of seq tokens (batch 1, no cache) in this process, ANN then SNN at each length in ascending order, one timed run each after one warm-up run at the smallest length; peak process RSS sampled every ${sampler.intervalMs} ms by a worker thread during the run (includes the loaded models and memory kept by earlier runs). Lengths above the context (${ctx}) are capped to it. snnconvert bench repeats runs and also times decode.`,
+      rows,
+    };
+  } finally {
+    await sampler.stop();
+  }
+}

@@ -1,0 +1,62 @@
+// What the report runs on: a bundle folder's spiking IR, tokenizer, and its two emitted models (SNN with spikes, ANN).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SnnError } from '../../errors/index.js';
+import { readSafetensorsHeader } from '../../import/hf/safetensors.js';
+import { loadTokenizer, type Tokenizer } from '../../import/tokenizer.js';
+import type { Graph } from '../../ir/types.js';
+import type { RunnableModel } from '../../runtime/model.js';
+import { createSession, ModelSession } from '../../runtime/session.js';
+import { FILES, GraphSchema } from '../bundle/format.js';
+import { graphFromJson } from '../bundle/graph-json.js';
+import { neuronSites, type SiteFacts } from './graph-facts.js';
+
+/** A bundle folder opened for reporting. Works on a finished bundle and on one still being written (no meta.json yet). */
+export interface ReportSource extends RunnableModel {
+  readonly dir: string;
+  readonly graph: Graph;
+  readonly timesteps: number;
+  readonly recipe: string;
+  readonly sites: readonly SiteFacts[];
+}
+
+/** The spiking IR of a bundle folder, weights pointing into its weights.safetensors. */
+export function readBundleGraph(dir: string): Graph {
+  const path = join(dir, FILES.graph);
+  if (!existsSync(path)) throw new SnnError('BUNDLE_INVALID', { message: `${FILES.graph} is missing`, at: dir });
+  const parsed = GraphSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw new SnnError('BUNDLE_INVALID', { message: `${FILES.graph} does not match its schema`, at: path });
+  const header = readSafetensorsHeader(join(dir, FILES.weights));
+  return graphFromJson(parsed.data, (name, shape) => {
+    const t = header.tensors.get(name);
+    if (!t || t.dtype !== 'F32') throw new SnnError('BUNDLE_INVALID', { message: `weight ${name} is not an F32 tensor of ${FILES.weights}`, at: join(dir, FILES.weights) });
+    return { name, shape, source: { kind: 'file', path: t.path, offset: t.offset, length: t.length, dtype: 'F32' } };
+  });
+}
+
+export async function openReportSource(dir: string): Promise<ReportSource> {
+  const graph = readBundleGraph(dir);
+  const spiking = graph.spiking!;
+  const sites = neuronSites(graph);
+  const tokenizer: Tokenizer = await loadTokenizer(dir);
+  const snnOrt = await createSession(join(dir, FILES.snnModel));
+  const missing = sites.filter((s) => !snnOrt.outputNames.includes(s.output)).map((s) => s.output);
+  if (missing.length) {
+    await snnOrt.release();
+    throw new SnnError('BUNDLE_INVALID', { message: `${FILES.snnModel} does not expose the spike outputs ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`, at: dir });
+  }
+  const snn = new ModelSession(graph.spec, snnOrt, spiking.timesteps, sites.map((s) => s.output));
+  let ann: Promise<ModelSession> | null = null;
+  return {
+    dir, graph, sites, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe,
+    session: (wantAnn) => {
+      if (!wantAnn) return Promise.resolve(snn);
+      ann ??= createSession(join(dir, FILES.annModel)).then((s) => new ModelSession(graph.spec, s, null, []));
+      return ann;
+    },
+    release: async () => {
+      await snn.release();
+      if (ann) await (await ann).release();
+    },
+  };
+}

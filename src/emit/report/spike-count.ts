@@ -1,0 +1,40 @@
+// Counting spikes in raw spike tensors ([T, B, S, D] integers), per site and per channel.
+import { SnnError } from '../../errors/index.js';
+
+/** Running totals of one site's spike tensors. A multi-level event of value v counts as |v| spikes (SPEC §2). */
+export class SpikeCounter {
+  elements = 0;
+  events = 0;
+  spikes = 0;
+  positiveSpikes = 0;
+  negativeSpikes = 0;
+  nonBinaryEvents = 0;
+  /** Σ|value| per channel. */
+  readonly perChannel: Float64Array;
+
+  constructor(readonly site: string, readonly channels: number) {
+    this.perChannel = new Float64Array(channels);
+  }
+
+  add(data: Float32Array): void {
+    const D = this.channels;
+    if (data.length % D !== 0) throw new SnnError('GRAPH_INVALID', { message: `spike tensor of ${data.length} values is not a multiple of ${D} channels`, at: `spikes/${this.site}` });
+    let events = 0, pos = 0, neg = 0, nonBinary = 0;
+    const perChannel = this.perChannel;
+    for (let i = 0, d = 0; i < data.length; i++, d = d + 1 === D ? 0 : d + 1) {
+      const v = data[i]!;
+      if (v === 0) continue;
+      if (!Number.isInteger(v)) throw new SnnError('GRAPH_INVALID', { message: `spike tensor holds ${v}, not an integer spike value`, at: `spikes/${this.site}` });
+      events += 1;
+      if (v > 0) pos += v; else neg -= v;
+      if (v > 1 || v < -1) nonBinary += 1;
+      perChannel[d]! += Math.abs(v);
+    }
+    this.elements += data.length;
+    this.events += events;
+    this.positiveSpikes += pos;
+    this.negativeSpikes += neg;
+    this.spikes += pos + neg;
+    this.nonBinaryEvents += nonBinary;
+  }
+}

@@ -1,0 +1,204 @@
+// The SpikeScope report (spike.report/report.json): its data types. Every spike figure comes from spike tensors.
+
+export const REPORT_FORMAT = 'snnconvert-spike-report';
+export const REPORT_FORMAT_VERSION = 1;
+export const REPORT_DIR = 'spike.report';
+export const REPORT_JSON = 'report.json';
+export const REPORT_HTML = 'report.html';
+
+/** Spike statistics of one neuron site over the report's input windows. */
+export interface SiteReport {
+  readonly site: string;
+  /** Block index, or null for sites outside the blocks (the final norm). */
+  readonly layer: number | null;
+  /** The site's name without its block prefix (`ln_1`, `attn.q`, `mlp.act`, …). */
+  readonly role: string;
+  readonly kind: string;
+  /** Spike levels per step (1: binary/ternary; k > 1: integers in [−k, k]). */
+  readonly levels: number;
+  readonly channels: number;
+  /** Spike tensor entries seen: T × tokens × channels. */
+  readonly elements: number;
+  /** Non-zero entries (spike events). */
+  readonly events: number;
+  /** Σ|value|: a multi-level event of value v counts as |v| spikes (SPEC §2). */
+  readonly spikes: number;
+  readonly positiveSpikes: number;
+  readonly negativeSpikes: number;
+  /** Events with |value| > 1. */
+  readonly nonBinaryEvents: number;
+  /** spikes / elements: spikes per neuron per step. */
+  readonly firingRate: number;
+  /** Share of entries that are zero. */
+  readonly sparsity: number;
+  /** nonBinaryEvents / events. */
+  readonly nonBinaryShare: number;
+  /** Synaptic operations each spike triggers, and why (see `fanOutRule`). */
+  readonly fanOut: number;
+  readonly fanOutRule: string;
+  readonly consumers: readonly string[];
+  /** spikes × fanOut (what the energy proxy uses). */
+  readonly sops: number;
+  /** events × fanOut: SPEC §6's Σ_t nnz(spikes_t) × fan-out, counting a multi-level event once. */
+  readonly sopsEvents: number;
+}
+
+/** Weight-multiply work of one node, per the report's input (all tokens). */
+export interface MacRecord {
+  readonly node: string;
+  readonly op: string;
+  readonly layer: number | null;
+  /** MACs of the source ANN. */
+  readonly annMacs: number;
+  /** Float MACs left in the SNN (not spike-driven). */
+  readonly snnFloatMacs: number;
+  readonly why: string;
+}
+
+export interface LayerReport {
+  /** Block index, or null for what lies outside the blocks (final norm, LM head). */
+  readonly layer: number | null;
+  readonly label: string;
+  readonly sites: number;
+  readonly elements: number;
+  readonly events: number;
+  readonly spikes: number;
+  readonly firingRate: number;
+  readonly sparsity: number;
+  readonly sops: number;
+  readonly annMacs: number;
+  readonly snnFloatMacs: number;
+  readonly energy: EnergyProxy;
+}
+
+/** SPEC §6's energy proxy. It is a proxy: operation counts priced at 45 nm figures, not a measurement. */
+export interface EnergyProxy {
+  readonly annPicojoules: number;
+  readonly snnPicojoules: number;
+  /** snn / ann (below 1: the proxy favours the SNN). */
+  readonly ratio: number;
+}
+
+export interface Totals {
+  readonly tokens: number;
+  readonly elements: number;
+  readonly events: number;
+  readonly spikes: number;
+  readonly nonBinaryEvents: number;
+  readonly firingRate: number;
+  readonly sparsity: number;
+  readonly nonBinaryShare: number;
+  readonly sops: number;
+  readonly sopsEvents: number;
+  readonly annMacs: number;
+  readonly snnFloatMacs: number;
+  readonly energy: EnergyProxy;
+  /** The same figures divided by the number of tokens. */
+  readonly perToken: { readonly spikes: number; readonly sops: number; readonly annMacs: number; readonly snnFloatMacs: number; readonly energy: EnergyProxy };
+}
+
+export interface RasterCell { readonly token: number; readonly step: number; readonly channel: number; readonly value: number }
+
+export interface Raster {
+  readonly site: string;
+  /** Positions (in window 0) of the tokens shown. */
+  readonly tokens: readonly number[];
+  readonly channels: readonly number[];
+  readonly steps: number;
+  /** Non-zero cells only; every other (token, step, channel) is 0. */
+  readonly cells: readonly RasterCell[];
+}
+
+export interface HistogramBin { readonly from: number; readonly to: number; readonly counts: Readonly<Record<string, number>> }
+
+export interface FiringRateHistogram {
+  readonly binWidth: number;
+  /** Channels counted, over every site. */
+  readonly channels: number;
+  /** Per bin, channels per site role. */
+  readonly bins: readonly HistogramBin[];
+}
+
+export interface MembraneStep { readonly t: number; readonly current: number; readonly membrane: number; readonly spike: number }
+
+export interface MembraneTrace {
+  readonly channel: number;
+  readonly threshold: number;
+  /** θ / levels: the membrane below is in these units. */
+  readonly unit: number;
+  readonly steps: readonly MembraneStep[];
+}
+
+export interface MembraneReport {
+  readonly site: string;
+  readonly token: number;
+  readonly method: string;
+  /** The reconstruction re-derives every spike of the site on window 0; mismatches should be 0. */
+  readonly check: { readonly compared: number; readonly mismatches: number };
+  readonly traces: readonly MembraneTrace[];
+}
+
+export interface FidelityRow {
+  readonly timesteps: number;
+  readonly annPpl: number;
+  readonly snnPpl: number;
+  readonly ratio: number;
+  readonly top1Agreement: number;
+  readonly kl: number;
+}
+
+export interface FidelityReport {
+  readonly tokens: number;
+  readonly windows: number;
+  readonly window: number;
+  readonly rows: readonly FidelityRow[];
+}
+
+export interface ThroughputSide {
+  readonly seconds: number;
+  readonly tokensPerSecond: number;
+  readonly rssBeforeBytes: number;
+  /** Peak process RSS sampled during the run (see `method`). */
+  readonly rssPeakBytes: number;
+}
+
+export interface ThroughputRow {
+  /** The requested lengths measured at `seq` (several when they were capped to the same context). */
+  readonly requested: readonly number[];
+  readonly seq: number;
+  /** True when a requested length exceeded the model context and `seq` was capped to it. */
+  readonly capped: boolean;
+  readonly ann: ThroughputSide;
+  readonly snn: ThroughputSide;
+  /** SNN tokens/s ÷ ANN tokens/s. */
+  readonly ratio: number;
+}
+
+export interface ThroughputReport {
+  readonly method: string;
+  readonly rows: readonly ThroughputRow[];
+}
+
+export interface SpikeReport {
+  readonly format: typeof REPORT_FORMAT;
+  readonly formatVersion: typeof REPORT_FORMAT_VERSION;
+  readonly created: string;
+  /** Seconds spent building this report, and per phase. */
+  readonly seconds: number;
+  readonly phaseSeconds: Readonly<Record<string, number>>;
+  readonly model: { readonly arch: string; readonly recipe: string; readonly timesteps: number; readonly code: string; readonly neuronKinds: readonly string[]; readonly layers: number; readonly hiddenSize: number; readonly vocabSize: number; readonly contextLength: number };
+  readonly input: { readonly text: string; readonly textSha256: string; readonly window: number; readonly windows: readonly (readonly number[])[] };
+  readonly definitions: Readonly<Record<string, string>>;
+  readonly energyModel: { readonly label: string; readonly picojoulesPerMac: number; readonly picojoulesPerSop: number; readonly source: string };
+  readonly totals: Totals;
+  readonly layers: readonly LayerReport[];
+  readonly sites: readonly SiteReport[];
+  readonly macs: readonly MacRecord[];
+  /** Null when the recipe has no neurons (exact). */
+  readonly raster: Raster | null;
+  readonly firingRateHistogram: FiringRateHistogram;
+  /** Null when the recipe has no neurons (exact). */
+  readonly membrane: MembraneReport | null;
+  readonly fidelity: FidelityReport;
+  readonly throughput: ThroughputReport;
+}
