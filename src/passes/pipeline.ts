@@ -71,5 +71,13 @@ export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts:
     g = assertValid(result.graph, `after pass ${step.name}`);
     passes.push({ name: step.name, why: step.why, matched: result.matched });
   }
+  if (recipe !== 'exact' && !g.nodes.some((n) => n.op === 'Neuron')) {
+    // A "spiking" model with no neuron would be a fake: say plainly what the recipe cannot do here.
+    throw new SnnError('OPTION_INVALID', {
+      message: `the ${recipe} recipe found no site for a neuron in this ${g.spec.arch} model${recipe === 'stac' ? ' (stac puts IF neurons after ReLU/GELU; this model has neither)' : ''}`,
+      at: '--recipe',
+      hint: `use --recipe faithful (neurons on every Linear input) or exact`,
+    });
+  }
   return { graph: { ...g, spiking: { timesteps: parseTimesteps(timesteps), recipe, tdConvention: 'mean' } }, passes };
 }

@@ -102,10 +102,12 @@ describe('runRecipe', () => {
     expect(matched.every((m) => m.startsWith('SignedIF: '))).toBe(true);
   });
 
-  it('stac on a SiLU model (Llama) finds no GELU and no ReLU: it inserts no neurons', () => {
-    const { passes } = runRecipe(models.llama, 'stac', 4);
-    expect(passes.find((p) => p.name === 'gelu-to-relu')!.matched).toEqual([]);
-    expect(passes.find((p) => p.name === 'insert-neurons')!.matched).toEqual([]);
+  it('stac on a SiLU model (Llama) finds no GELU and no ReLU: it refuses rather than return a model with no spikes', () => {
+    let error: unknown;
+    try { runRecipe(models.llama, 'stac', 4); } catch (e) { error = e; }
+    expect(error).toBeInstanceOf(SnnError);
+    expect((error as SnnError).code).toBe('OPTION_INVALID');
+    expect((error as SnnError).message).toContain('no site for a neuron');
   });
 });
 

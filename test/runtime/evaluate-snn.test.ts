@@ -1,0 +1,87 @@
+// The spiking recipes on the real Shakespeare GPT-2, measured against its ANN (itself checked against eval.json).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { convert } from '../../src/convert.js';
+import { evaluate } from '../../src/runtime/evaluate.js';
+import { loadBundle, type Bundle } from '../../src/runtime/model.js';
+import { windowInput } from '../../src/runtime/windows.js';
+import { GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';
+
+const HELDOUT = [...readFileSync(join(GPT2_DIR, 'heldout.txt'))];
+/** The first 24 held-out windows of 128 tokens (the full-text figures are in the README). */
+const IDS = HELDOUT.slice(0, 24 * 128);
+
+async function bundleOf(recipe: string, dir = GPT2_DIR, T = 16): Promise<Bundle> {
+  const { bundlePath } = await convert(dir, { recipe, timesteps: T, out: join(tempDir(), `${recipe}.snn`) });
+  return loadBundle(bundlePath);
+}
+
+describe('exact recipe (TD operators only, no neurons)', () => {
+  it.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s: SNN logits equal the ANN within 1e-4 and greedy choices agree', async (_n, dir) => {
+    const b = await bundleOf('exact', dir);
+    const r = await evaluate(b, IDS.slice(0, 8 * 128), { window: 128 });
+    expect(r.max_abs_logit_diff!).toBeLessThanOrEqual(1e-4);
+    expect(r.top1_agreement).toBe(1);
+    expect(Math.abs(r.ratio! - 1)).toBeLessThan(1e-5);
+    await b.release();
+  });
+});
+
+describe('faithful recipe at T=16', () => {
+  let b: Bundle;
+  beforeAll(async () => { b = await bundleOf('faithful'); });
+
+  it('stays within 2% of the ANN perplexity on held-out text', async () => {
+    const r = await evaluate(b, IDS, { window: 128 });
+    expect(r.ratio!).toBeLessThan(1.02);
+    expect(r.ratio!).toBeGreaterThan(1); // it is lossy: spikes quantise every Linear input
+    expect(r.top1_agreement!).toBeGreaterThan(0.9);
+  });
+
+  it('emits real spikes: integers within each neuron\'s levels, identical on a re-run', async () => {
+    const session = await b.session(false);
+    const outputs = b.spikeOutputs.map((s) => s.output);
+    const input = windowInput(HELDOUT, [0, 500], 32);
+    const first = await session.run(input, outputs);
+    const again = await session.run(input, outputs);
+    for (const n of b.meta.neurons) {
+      const spikes = first.extra.get(n.output)!;
+      expect(spikes.dims).toEqual([16, 2, 32, n.channels]);
+      let nonzero = 0;
+      for (const v of spikes.data) {
+        expect(Number.isInteger(v)).toBe(true);
+        expect(Math.abs(v)).toBeLessThanOrEqual(n.levels);
+        if (n.kind === 'IF') expect(v).toBeGreaterThanOrEqual(0);
+        if (v !== 0) nonzero += 1;
+      }
+      expect(nonzero).toBeGreaterThan(0);
+      expect(nonzero).toBeLessThan(spikes.data.length);
+      expect(again.extra.get(n.output)!.data).toEqual(spikes.data);
+    }
+  });
+
+  it('gets better with more timesteps (fidelity curve)', async () => {
+    const ratio = async (T: number) => {
+      const bt = await bundleOf('faithful', GPT2_DIR, T);
+      const r = await evaluate(bt, IDS.slice(0, 8 * 128), { window: 128 });
+      await bt.release();
+      return r.ratio!;
+    };
+    const [r4, r16] = [await ratio(4), await ratio(16)];
+    expect(r4).toBeGreaterThan(r16);
+  });
+});
+
+describe('stac recipe at T=16', () => {
+  it('runs with IF neurons only ({0,1} spikes) and reports its loss against the ANN', async () => {
+    const b = await bundleOf('stac');
+    expect(b.meta.neurons.every((n) => n.kind === 'IF')).toBe(true);
+    expect(b.meta.passes.map((p) => p.name)).toContain('gelu-to-relu');
+    const r = await evaluate(b, IDS.slice(0, 8 * 128), { window: 128 });
+    expect(Number.isFinite(r.snn!.ppl)).toBe(true);
+    // GELU→ReLU on a GELU-trained model plus rate-coded IF: a large, documented loss.
+    expect(r.ratio!).toBeGreaterThan(1.05);
+    await b.release();
+  });
+});
