@@ -14,6 +14,21 @@ export interface Chart {
 const CONFIG = { font: 'Helvetica, Arial, sans-serif', view: { stroke: '#ccc' }, axis: { labelFontSize: 10, titleFontSize: 11 } } as const;
 const MB = 1024 * 1024;
 
+/** Spike colours: negative values blue, positive red, darker for larger |value|; 0 is never drawn. */
+function spikeScale(levels: number): { domain: number[]; range: string[] } {
+  const blues = ['#6baed6', '#2171b5', '#08306b'];
+  const reds = ['#fc9272', '#cb181d', '#67000d'];
+  const k = Math.max(1, levels);
+  const shade = (a: number) => (k === 1 ? 1 : Math.round(((a - 1) * 2) / (k - 1)));
+  const magnitudes = Array.from({ length: k }, (_, i) => i + 1);
+  const neg = [...magnitudes].reverse();
+  return { domain: [...neg.map((a) => -a), ...magnitudes], range: [...neg.map((a) => blues[shade(a)]!), ...magnitudes.map((a) => reds[shade(a)]!)] };
+}
+
+function siteLevels(r: SpikeReport, site: string): number {
+  return r.sites.find((s) => s.site === site)?.levels ?? 1;
+}
+
 function firingRates(r: SpikeReport): Chart {
   const values = r.sites.map((s, order) => ({ site: s.site, order, firingRate: s.firingRate, neuron: `${s.kind}${s.levels > 1 ? ` ×${s.levels} levels` : ''}` }));
   return {
@@ -64,7 +79,7 @@ function raster(r: SpikeReport): Chart | null {
         column: { field: 'tokenLabel', type: 'ordinal', title: null, sort: x.tokens.map((t) => `token ${t}`) },
         x: { field: 'step', type: 'ordinal', scale: { domain: Array.from({ length: x.steps }, (_, i) => i) }, title: 'timestep' },
         y: { field: 'channel', type: 'ordinal', scale: { domain: [...x.channels] }, axis: { values: x.channels.filter((c) => c % 8 === 0) } },
-        color: { field: 'value', type: 'ordinal', title: 'spike', scale: { scheme: 'redblue', reverse: true } },
+        color: { field: 'value', type: 'ordinal', title: 'spike', scale: spikeScale(siteLevels(r, x.site)) },
       },
       width: Math.max(120, 12 * x.steps), height: 4 * x.channels.length,
     },
@@ -80,7 +95,7 @@ function histogram(r: SpikeReport): Chart {
     spec: {
       config: CONFIG, width: 480, height: 220, data: { values }, mark: 'bar',
       encoding: {
-        x: { field: 'from', type: 'quantitative', title: 'firing rate (spikes per neuron per step)', bin: { binned: true, step: h.binWidth } },
+        x: { field: 'from', type: 'quantitative', title: 'firing rate (spikes per neuron per step)', bin: { binned: true, step: h.binWidth }, axis: { format: '.2f' } },
         x2: { field: 'to' },
         y: { field: 'count', type: 'quantitative', title: 'channels', stack: 'zero' },
         color: { field: 'role', type: 'nominal', title: 'site role' },
@@ -107,7 +122,7 @@ function membrane(r: SpikeReport): Chart | null {
           { mark: { type: 'line', point: false }, encoding: { x: { field: 't', type: 'quantitative', title: 'timestep' }, y: { field: 'membrane', type: 'quantitative', title: 'membrane w' } } },
           {
             transform: [{ filter: 'datum.spike != 0' }], mark: { type: 'point', filled: true, size: 60 },
-            encoding: { x: { field: 't', type: 'quantitative' }, y: { field: 'membrane', type: 'quantitative' }, color: { field: 'spike', type: 'ordinal', title: 'spike', scale: { scheme: 'redblue', reverse: true } } },
+            encoding: { x: { field: 't', type: 'quantitative' }, y: { field: 'membrane', type: 'quantitative' }, color: { field: 'spike', type: 'ordinal', title: 'spike', scale: spikeScale(siteLevels(r, m.site)) } },
           },
         ],
       },

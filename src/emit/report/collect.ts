@@ -35,7 +35,7 @@ export interface ReportOptions {
 }
 
 /** Lighter settings for the report written during conversion, to keep its overhead small (`snnconvert report` runs the full set). */
-export const CONVERSION_REPORT_OPTIONS: ReportOptions = { windows: 2, sweep: [4, 8, 16], lengths: [32, 128] };
+export const CONVERSION_REPORT_OPTIONS: ReportOptions = { windows: 2, sweep: [4, 8, 16], lengths: [16, 64] };
 
 export const DEFINITIONS: Readonly<Record<string, string>> = {
   spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes (SPEC §2)',
