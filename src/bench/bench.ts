@@ -97,10 +97,15 @@ export async function runBench(bundlePath: string, opts: BenchOptions = {}): Pro
   let conversion: BenchResult['conversion'] = { skipped: 'not requested (--no-conversion)' };
   if (opts.source !== false) {
     progress('conversion (child process)');
-    conversion = await measureConversion({
-      source: opts.source ?? meta.source.id, recipe: meta.recipe, timesteps: meta.timesteps, threshold: meta.calibration.statistic,
-      calibSamples: meta.calibration.samples, calibLength: meta.calibration.length, calibText: meta.calibration.text,
-    });
+    try {
+      conversion = await measureConversion({
+        source: opts.source ?? meta.source.id, recipe: meta.recipe, timesteps: meta.timesteps, threshold: meta.calibration.statistic,
+        calibSamples: meta.calibration.samples, calibLength: meta.calibration.length, calibText: meta.calibration.text,
+      });
+    } catch (e) {
+      // Keep the throughput figures already measured; say plainly why there is no conversion figure.
+      conversion = { skipped: `the conversion failed: ${e instanceof SnnError ? e.render() : (e as Error).message}` };
+    }
   }
   return {
     bundle: bundle.path, date: new Date().toISOString(),
