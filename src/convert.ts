@@ -34,8 +34,11 @@ export interface ConvertOptions {
   readonly force?: boolean;
   readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number };
   readonly threshold?: ThresholdMode | string;
-  /** Spike levels per step at a site (overrides the recipe's default). */
-  readonly levels?: (site: string) => number;
+  /**
+   * Spike levels per step (multi-level neurons), overriding the recipe's default: a function of the
+   * site, an integer for every site, or `suffix=k,…` (e.g. `ln_1=2,mlp.act=2`; unnamed sites get 1).
+   */
+  readonly levels?: ((site: string) => number) | number | string;
   readonly revision?: string;
   readonly offline?: boolean;
   readonly allowNonFinite?: boolean;
@@ -77,7 +80,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const out = resolve(opts.out ?? `${basename(resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   progress({ stage: 'import', message: `importing ${resolved.path}` });
   const imported = importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
-  const levels = opts.levels ?? (recipe === 'faithful' ? (site: string) => (FAITHFUL_MULTILEVEL_SITES.test(site) ? 2 : 1) : undefined);
+  const levels = opts.levels !== undefined ? parseLevels(opts.levels) : recipe === 'faithful' ? (site: string) => (FAITHFUL_MULTILEVEL_SITES.test(site) ? 2 : 1) : undefined;
   const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, levels ? { levels } : {});
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(resolved.path);
@@ -100,6 +103,24 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     onStep: (s) => progress({ stage: 'write', message: s }),
   });
   return { bundlePath, recipe, timesteps, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, seconds: (Date.now() - started) / 1000 };
+}
+
+/** `--levels`: an integer for every site, or `suffix=k,…` for the sites whose name ends with a suffix. */
+export function parseLevels(spec: ((site: string) => number) | number | string): (site: string) => number {
+  if (typeof spec === 'function') return spec;
+  const bad = () => new SnnError('OPTION_INVALID', { message: `--levels must be a positive integer or suffix=k,… (e.g. ln_1=2,mlp.act=2), got ${JSON.stringify(spec)}`, at: '--levels' });
+  const level = (v: string | number) => {
+    const n = typeof v === 'number' ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw bad();
+    return n;
+  };
+  if (typeof spec === 'number' || /^\s*\d+\s*$/.test(spec)) { const k = level(spec); return () => k; }
+  const rules = spec.split(',').map((part) => {
+    const [suffix, k] = part.split('=');
+    if (!suffix?.trim() || k === undefined) throw bad();
+    return { suffix: suffix.trim(), k: level(k) };
+  });
+  return (site) => rules.find((r) => site === r.suffix || site.endsWith(`.${r.suffix}`))?.k ?? 1;
 }
 
 export function converterVersion(): string {

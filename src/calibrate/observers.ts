@@ -31,15 +31,16 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
   const neurons = graph.nodes.filter((n) => n.op === 'Neuron');
   if (neurons.length === 0) return { graph, sites: [], samples: data.samples.length, tokens: 0 };
   const observed = neurons.map((n) => n.inputs[0]!);
-  const session = await openGraphSession(graph, 'ann', { observe: observed });
+  const session = await openGraphSession(graph, 'ann', { observe: observed, observeOnly: true, lowMemory: true });
   const rows = data.samples.length * data.maxLength;
   const stats = neurons.map((n) => new ChannelTopK(graph.weights.get(n.weights['threshold']!)!.shape[0]!, opts.mode, rows));
-  const per = opts.batch ?? 4;
+  // Two windows per call: activations stay small next to the weights (conversion peak RSS).
+  const per = opts.batch ?? 2;
   try {
     for (let i = 0; i < data.samples.length; i += per) {
       const chunk = data.samples.slice(i, i + per);
-      const out = await session.run(batchInput(chunk), observed.map((v) => `observe/${v}`));
-      neurons.forEach((n, j) => stats[j]!.add(out.extra.get(`observe/${observed[j]}`)!.data, n.attrs['kind'] === 'SignedIF'));
+      const out = await session.observe(batchInput(chunk), observed.map((v) => `observe/${v}`));
+      neurons.forEach((n, j) => stats[j]!.add(out.get(`observe/${observed[j]}`)!, n.attrs['kind'] === 'SignedIF'));
       opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);
     }
   } finally {

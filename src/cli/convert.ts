@@ -17,6 +17,7 @@ export function registerConvert(program: Command): void {
     .option('--calib-text <file>', 'calibration text (default: the shipped TinyShakespeare training split)')
     .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
     .option('--calib-length <L>', 'tokens per calibration window (default: min(128, context))', intOption('--calib-length'))
+    .option('--levels <spec>', 'spike levels per step: N for every site, or suffix=k,… (default faithful: 2 at norm outputs and the MLP activation, 1 elsewhere)')
     .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99', 'p99.9')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--offline', 'never touch the network (HF cache only)')
@@ -37,6 +38,7 @@ export function registerConvert(program: Command): void {
           ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
         },
         threshold: o['threshold'] as string,
+        ...(o['levels'] ? { levels: o['levels'] as string } : {}),
         ...(o['revision'] ? { revision: o['revision'] as string } : {}),
         offline: Boolean(o['offline']),
         allowNonFinite: Boolean(o['allowNonfinite']),

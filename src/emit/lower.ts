@@ -17,6 +17,8 @@ export interface EmitOptions {
   /** Expose every neuron site's spike tensor as an output `spikes/<site>` ([T, B, S, D], integers). */
   readonly exposeSpikes?: boolean;
   readonly metadata?: Readonly<Record<string, string>>;
+  /** Emit the model outputs (logits, present K/V); default true. Without them only observed values remain. */
+  readonly modelOutputs?: boolean;
 }
 
 export interface Emitted {
@@ -89,7 +91,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     });
   }
 
-  for (const out of graph.outputs) {
+  for (const out of opts.modelOutputs === false ? [] : graph.outputs) {
     let n = onnxName(out.name);
     if (timed.has(out.name)) n = b.op('ReduceMean', [n], { axes: [0], keepdims: 0 }, 'readout');
     b.add('Identity', [n], {}, { outputs: [out.name], scope: 'output' });

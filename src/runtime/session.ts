@@ -16,6 +16,13 @@ export interface SessionOptions {
   /** Extra outputs to fetch on request: spike tensors or observed values. */
   readonly exposeSpikes?: boolean;
   readonly observe?: readonly string[];
+  /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
+  readonly observeOnly?: boolean;
+  /**
+   * Trade speed for memory: no MatMul weight prepacking (which copies every weight) and no arena.
+   * Weights then stay in the memory-mapped external data file. Used by calibration.
+   */
+  readonly lowMemory?: boolean;
 }
 
 /** One forward call: `seq` new tokens per row on top of `past` cached tokens. */
@@ -51,6 +58,24 @@ export class ModelSession {
 
   async run(input: StepInput, extra: readonly string[] = []): Promise<StepOutput> {
     const { spec } = this;
+    const fetches = [LOGITS, ...Array.from({ length: spec.numLayers }, (_, l) => [presentKey(l), presentValue(l)]).flat(), ...extra];
+    const out = await this.session.run(this.feeds(input), fetches);
+    const extraOut = new Map(extra.map((name) => [name, { data: out[name]!.data as Float32Array, dims: out[name]!.dims }]));
+    return {
+      logits: out[LOGITS]!.data as Float32Array,
+      present: Array.from({ length: spec.numLayers }, (_, l) => [out[presentKey(l)]!.data as Float32Array, out[presentValue(l)]!.data as Float32Array]).flat(),
+      extra: extraOut,
+    };
+  }
+
+  /** Fetches only the named extra outputs (for sessions opened with `observeOnly`). */
+  async observe(input: StepInput, names: readonly string[]): Promise<Map<string, Float32Array>> {
+    const out = await this.session.run(this.feeds(input), [...names]);
+    return new Map(names.map((n) => [n, out[n]!.data as Float32Array]));
+  }
+
+  private feeds(input: StepInput): Record<string, ort.Tensor> {
+    const { spec } = this;
     const total = input.past + input.seq;
     const feeds: Record<string, ort.Tensor> = {
       [INPUT_IDS]: new ort.Tensor('int64', input.ids, [input.batch, input.seq]),
@@ -63,14 +88,7 @@ export class ModelSession {
       feeds[pastKey(l)] = new ort.Tensor('float32', input.past === 0 ? empty : input.cache[2 * l]!, kvDims);
       feeds[pastValue(l)] = new ort.Tensor('float32', input.past === 0 ? empty : input.cache[2 * l + 1]!, kvDims);
     }
-    const fetches = [LOGITS, ...Array.from({ length: spec.numLayers }, (_, l) => [presentKey(l), presentValue(l)]).flat(), ...extra];
-    const out = await this.session.run(feeds, fetches);
-    const extraOut = new Map(extra.map((name) => [name, { data: out[name]!.data as Float32Array, dims: out[name]!.dims }]));
-    return {
-      logits: out[LOGITS]!.data as Float32Array,
-      present: Array.from({ length: spec.numLayers }, (_, l) => [out[presentKey(l)]!.data as Float32Array, out[presentValue(l)]!.data as Float32Array]).flat(),
-      extra: extraOut,
-    };
+    return feeds;
   }
 
   async release(): Promise<void> {
@@ -78,14 +96,15 @@ export class ModelSession {
   }
 }
 
-export function sessionOptions(device: Device = 'cpu'): ort.InferenceSession.SessionOptions {
-  return { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+export function sessionOptions(device: Device = 'cpu', lowMemory = false): ort.InferenceSession.SessionOptions {
+  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+  return lowMemory ? { ...base, enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } } : base;
 }
 
 /** Creates a session from a model file, mapping a missing execution provider to a clear error. */
-export async function createSession(modelPath: string, device: Device = 'cpu'): Promise<ort.InferenceSession> {
+export async function createSession(modelPath: string, device: Device = 'cpu', lowMemory = false): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(modelPath, sessionOptions(device));
+    return await ort.InferenceSession.create(modelPath, sessionOptions(device, lowMemory));
   } catch (e) {
     if (device !== 'cpu') {
       throw new SnnError('DEVICE_UNAVAILABLE', {
@@ -122,10 +141,10 @@ export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: 
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [] });
+    const emitted = emitOnnx(graph, { mode, placeWeight, exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
-    const session = await createSession(modelPath, opts.device);
+    const session = await createSession(modelPath, opts.device, opts.lowMemory ?? false);
     const extras = [...emitted.spikeOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
     return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras);
   } finally {

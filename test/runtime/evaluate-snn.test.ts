@@ -9,8 +9,9 @@ import { windowInput } from '../../src/runtime/windows.js';
 import { GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';
 
 const HELDOUT = [...readFileSync(join(GPT2_DIR, 'heldout.txt'))];
-/** The first 24 held-out windows of 128 tokens (the full-text figures are in the README). */
-const IDS = HELDOUT.slice(0, 24 * 128);
+/** 24 windows of 128 tokens spread evenly over the held-out text (full-text figures: README). */
+const SPREAD = { window: 128, stride: Math.floor((HELDOUT.length - 128) / 23) };
+const IDS = HELDOUT.slice(0, 8 * 128);
 
 async function bundleOf(recipe: string, dir = GPT2_DIR, T = 16): Promise<Bundle> {
   const { bundlePath } = await convert(dir, { recipe, timesteps: T, out: join(tempDir(), `${recipe}.snn`) });
@@ -20,7 +21,7 @@ async function bundleOf(recipe: string, dir = GPT2_DIR, T = 16): Promise<Bundle>
 describe('exact recipe (TD operators only, no neurons)', () => {
   it.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s: SNN logits equal the ANN within 1e-4 and greedy choices agree', async (_n, dir) => {
     const b = await bundleOf('exact', dir);
-    const r = await evaluate(b, IDS.slice(0, 8 * 128), { window: 128 });
+    const r = await evaluate(b, IDS, { window: 128 });
     expect(r.max_abs_logit_diff!).toBeLessThanOrEqual(1e-4);
     expect(r.top1_agreement).toBe(1);
     expect(Math.abs(r.ratio! - 1)).toBeLessThan(1e-5);
@@ -33,7 +34,8 @@ describe('faithful recipe at T=16', () => {
   beforeAll(async () => { b = await bundleOf('faithful'); });
 
   it('stays within 2% of the ANN perplexity on held-out text', async () => {
-    const r = await evaluate(b, IDS, { window: 128 });
+    const r = await evaluate(b, HELDOUT, SPREAD);
+    expect(r.windows).toBe(24);
     expect(r.ratio!).toBeLessThan(1.02);
     expect(r.ratio!).toBeGreaterThan(1); // it is lossy: spikes quantise every Linear input
     expect(r.top1_agreement!).toBeGreaterThan(0.9);
@@ -49,12 +51,12 @@ describe('faithful recipe at T=16', () => {
       const spikes = first.extra.get(n.output)!;
       expect(spikes.dims).toEqual([16, 2, 32, n.channels]);
       let nonzero = 0;
+      const bad: number[] = [];
       for (const v of spikes.data) {
-        expect(Number.isInteger(v)).toBe(true);
-        expect(Math.abs(v)).toBeLessThanOrEqual(n.levels);
-        if (n.kind === 'IF') expect(v).toBeGreaterThanOrEqual(0);
+        if (!Number.isInteger(v) || Math.abs(v) > n.levels || (n.kind === 'IF' && v < 0)) bad.push(v);
         if (v !== 0) nonzero += 1;
       }
+      expect(bad, `${n.site}: values outside the allowed set`).toEqual([]);
       expect(nonzero).toBeGreaterThan(0);
       expect(nonzero).toBeLessThan(spikes.data.length);
       expect(again.extra.get(n.output)!.data).toEqual(spikes.data);
@@ -64,7 +66,7 @@ describe('faithful recipe at T=16', () => {
   it('gets better with more timesteps (fidelity curve)', async () => {
     const ratio = async (T: number) => {
       const bt = await bundleOf('faithful', GPT2_DIR, T);
-      const r = await evaluate(bt, IDS.slice(0, 8 * 128), { window: 128 });
+      const r = await evaluate(bt, IDS, { window: 128 });
       await bt.release();
       return r.ratio!;
     };
@@ -78,10 +80,11 @@ describe('stac recipe at T=16', () => {
     const b = await bundleOf('stac');
     expect(b.meta.neurons.every((n) => n.kind === 'IF')).toBe(true);
     expect(b.meta.passes.map((p) => p.name)).toContain('gelu-to-relu');
-    const r = await evaluate(b, IDS.slice(0, 8 * 128), { window: 128 });
+    const r = await evaluate(b, HELDOUT, SPREAD);
     expect(Number.isFinite(r.snn!.ppl)).toBe(true);
-    // GELU→ReLU on a GELU-trained model plus rate-coded IF: a large, documented loss.
-    expect(r.ratio!).toBeGreaterThan(1.05);
+    // GELU→ReLU on a GELU-trained model plus rate-coded IF after it: lossy (figures in the README).
+    expect(r.ratio!).toBeGreaterThan(1);
+    expect(r.top1_agreement!).toBeLessThan(1);
     await b.release();
   });
 });
