@@ -1,0 +1,28 @@
+// The public API of snnconvert: re-exports only (SPEC §5).
+export { convert, parseLevels, DEFAULT_MODEL, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
+export { loadBundle, loadHfAnn, Bundle, HfAnnModel, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
+export { TemporalSpikeProcessor, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
+export { ModelSession, openGraphSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';
+export { createCalibrationData, DEFAULT_CALIBRATION_TEXT, type CalibrationData, type CalibrationDataOptions } from './calibrate/data.js';
+export { calibrateThresholds, type CalibrationResult, type SiteThresholds } from './calibrate/observers.js';
+export { calibrateTimesteps, retarget } from './calibrate/timesteps.js';
+export { THRESHOLD_MODES, type ThresholdMode } from './calibrate/thresholds.js';
+export { replaceGeluWithRelu } from './passes/gelu-to-relu.js';
+export { replaceLayerNormWithSpike } from './passes/layernorm-to-spike.js';
+export { replaceAttentionWithSpike } from './passes/attention-to-spike.js';
+export { insertNeurons, type InsertNeuronsOptions, type NeuronSites } from './passes/insert-neurons.js';
+export { insertReadout } from './passes/readout.js';
+export { runRecipe, recipePasses, RECIPES, type Recipe, type PassRecord } from './passes/pipeline.js';
+export { rewrite, type Rule, type PassResult } from './passes/rewrite.js';
+export { importHfModel, type ImportedModel } from './import/hf/index.js';
+export { resolveModel, hfCacheDir, type ResolveOptions, type ResolvedModel } from './import/hub.js';
+export { loadTokenizer, type Tokenizer, type ChatMessage } from './import/tokenizer.js';
+export { readSafetensorsHeader, readTensorFloat32, writeSafetensors } from './import/hf/safetensors.js';
+export { readBundle, type BundleContents } from './emit/bundle/read.js';
+export { emitOnnx, type EmitOptions } from './emit/lower.js';
+export { OPS, findOp } from './ops/registry.js';
+export type { Graph, Node, Weight, ModelSpec, SpikingSpec } from './ir/types.js';
+export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';
+export { writeSpikeReport, regenerateSpikeReport } from './emit/report/write.js';
+export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
