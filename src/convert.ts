@@ -91,7 +91,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const sourceConfig = JSON.parse(readFileSync(join(resolved.path, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
   const bundlePath = await writeBundle({
-    graph: cal.graph, out, force: opts.force ?? false, sourceDir: resolved.path, sourceConfig,
+    graph: cal.graph, sourceGraph: imported.graph, out, force: opts.force ?? false, sourceDir: resolved.path, sourceConfig,
     meta: {
       converterVersion: converterVersion(),
       source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(resolved.path, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },

@@ -35,7 +35,7 @@ export async function calibrateTimesteps(bundle: string, originalT: number, targ
   const out = opts.out ?? join(dirname(contents.path), `${basename(contents.path, '.snn')}-T${to}.snn`);
   const { meta } = contents;
   return writeBundle({
-    graph: retarget(contents.graph, to), out, force: opts.force ?? false, sourceDir: contents.path, sourceConfig,
+    graph: retarget(contents.graph, to), sourceGraph: contents.sourceGraph, out, force: opts.force ?? false, sourceDir: contents.path, sourceConfig,
     meta: {
       converterVersion: meta.converterVersion, source: meta.source, recipe: meta.recipe, timesteps: to,
       passes: [...meta.passes, { name: 'calibrate-timesteps', why: `retargeted from T=${from} to T=${to} (thresholds kept)`, matched: [FILES.snnModel] }],

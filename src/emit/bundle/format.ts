@@ -64,6 +64,8 @@ const Value = z.object({ name: z.string(), dtype: z.enum(['float32', 'int64']), 
 type AttrJson = number | string | boolean | null | readonly number[] | { readonly [k: string]: AttrJson };
 const Attr: z.ZodType<AttrJson> = z.lazy(() => z.union([z.number(), z.string(), z.boolean(), z.null(), z.array(z.number()), z.record(z.string(), Attr)]));
 
+const NodeJson = z.object({ id: z.string(), op: z.string(), inputs: z.array(z.string()), outputs: z.array(z.string()), attrs: z.record(z.string(), Attr), weights: z.record(z.string(), z.string()) });
+
 /** graph.json: the spiking IR, so a bundle can be re-emitted (e.g. for another T) without re-importing. */
 export const GraphSchema = z.object({
   spec: z.object({
@@ -74,7 +76,9 @@ export const GraphSchema = z.object({
   spiking: z.object({ timesteps: z.number().int().positive(), recipe: z.string(), tdConvention: z.literal('mean') }),
   inputs: z.array(Value),
   outputs: z.array(Value),
-  nodes: z.array(z.object({ id: z.string(), op: z.string(), inputs: z.array(z.string()), outputs: z.array(z.string()), attrs: z.record(z.string(), Attr), weights: z.record(z.string(), z.string()) })),
+  nodes: z.array(NodeJson),
+  /** The source model's nodes before the recipe's passes: the ANN reference (ann.onnx) of every comparison. */
+  sourceNodes: z.array(NodeJson),
   weights: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().nonnegative()) })),
 });
 export type GraphJson = z.infer<typeof GraphSchema>;

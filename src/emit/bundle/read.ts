@@ -14,6 +14,8 @@ export interface BundleContents {
   readonly config: Readonly<Record<string, unknown>>;
   /** The spiking IR with weights pointing into weights.safetensors. */
   readonly graph: Graph;
+  /** The source model's ANN graph (same weights): the reference of every comparison. */
+  readonly sourceGraph: Graph;
 }
 
 export interface ReadBundleOptions {
@@ -34,14 +36,22 @@ export function readBundle(path: string, opts: ReadBundleOptions = {}): BundleCo
     if (tampered.length) throw new SnnError('BUNDLE_TAMPERED', { message: `${tampered.join(', ')} changed since the bundle was written`, at: dir });
   }
   const config = JSON.parse(readFileSync(join(dir, FILES.config), 'utf8')) as Record<string, unknown>;
+  const { graph, source } = readBundleGraphs(dir);
+  return { path: dir, meta, config, graph, sourceGraph: source };
+}
+
+/**
+ * The spiking and source graphs of a bundle folder, weights pointing into its weights.safetensors.
+ * Needs no meta.json, so it also reads a bundle still being written (the report at conversion).
+ */
+export function readBundleGraphs(dir: string): { graph: Graph; source: Graph } {
   const graphJson = parseJson(dir, FILES.graph, GraphSchema.safeParse.bind(GraphSchema));
   const header = readSafetensorsHeader(join(dir, FILES.weights));
-  const graph = graphFromJson(graphJson, (name, shape) => {
+  return graphFromJson(graphJson, (name, shape) => {
     const t = header.tensors.get(name);
     if (!t || t.dtype !== 'F32') throw new SnnError('BUNDLE_INVALID', { message: `weight ${name} is not an F32 tensor of weights.safetensors`, at: join(dir, FILES.weights) });
     return { name, shape, source: { kind: 'file', path: t.path, offset: t.offset, length: t.length, dtype: 'F32' } };
   });
-  return { path: dir, meta, config, graph };
 }
 
 function parseJson<T>(dir: string, file: string, parse: (v: unknown) => { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } }): T {

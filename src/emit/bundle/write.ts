@@ -14,6 +14,8 @@ import { hashTree } from './hash.js';
 export interface WriteBundleInput {
   /** The calibrated spiking graph. */
   readonly graph: Graph;
+  /** The source ANN graph (before the passes): written as ann.onnx, the reference of every comparison. */
+  readonly sourceGraph: Graph;
   readonly out: string;
   readonly force?: boolean;
   /** The source model folder: tokenizer and generation files are copied from it. */
@@ -56,8 +58,8 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
   step('model');
   const snn = emitOnnx(graph, { mode: 'snn', placeWeight, exposeSpikes: true, metadata: { recipe: graph.spiking!.recipe, timesteps: String(graph.spiking!.timesteps) } });
   writeFileSync(join(dir, FILES.snnModel), snn.bytes);
-  writeFileSync(join(dir, FILES.annModel), emitOnnx(graph, { mode: 'ann', placeWeight }).bytes);
-  writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph)));
+  writeFileSync(join(dir, FILES.annModel), emitOnnx(input.sourceGraph, { mode: 'ann', placeWeight }).bytes);
+  writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph, input.sourceGraph)));
   step('config');
   const outputBySite = new Map(snn.spikeOutputs.map((s) => [s.site, s.output]));
   writeFileSync(join(dir, FILES.config), JSON.stringify({ ...input.sourceConfig, snn: snnSection(graph, input.meta.neurons) }, null, 2));

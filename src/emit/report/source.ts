@@ -1,14 +1,12 @@
 // What the report runs on: a bundle folder's spiking IR, tokenizer, and its two emitted models (SNN with spikes, ANN).
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SnnError } from '../../errors/index.js';
-import { readSafetensorsHeader } from '../../import/hf/safetensors.js';
 import { loadTokenizer, type Tokenizer } from '../../import/tokenizer.js';
 import type { Graph } from '../../ir/types.js';
 import type { RunnableModel } from '../../runtime/model.js';
 import { createSession, ModelSession } from '../../runtime/session.js';
-import { FILES, GraphSchema } from '../bundle/format.js';
-import { graphFromJson } from '../bundle/graph-json.js';
+import { FILES } from '../bundle/format.js';
+import { readBundleGraphs } from '../bundle/read.js';
 import { neuronSites, type SiteFacts } from './graph-facts.js';
 
 /** A bundle folder opened for reporting. Works on a finished bundle and on one still being written (no meta.json yet). */
@@ -22,16 +20,7 @@ export interface ReportSource extends RunnableModel {
 
 /** The spiking IR of a bundle folder, weights pointing into its weights.safetensors. */
 export function readBundleGraph(dir: string): Graph {
-  const path = join(dir, FILES.graph);
-  if (!existsSync(path)) throw new SnnError('BUNDLE_INVALID', { message: `${FILES.graph} is missing`, at: dir });
-  const parsed = GraphSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!parsed.success) throw new SnnError('BUNDLE_INVALID', { message: `${FILES.graph} does not match its schema`, at: path });
-  const header = readSafetensorsHeader(join(dir, FILES.weights));
-  return graphFromJson(parsed.data, (name, shape) => {
-    const t = header.tensors.get(name);
-    if (!t || t.dtype !== 'F32') throw new SnnError('BUNDLE_INVALID', { message: `weight ${name} is not an F32 tensor of ${FILES.weights}`, at: join(dir, FILES.weights) });
-    return { name, shape, source: { kind: 'file', path: t.path, offset: t.offset, length: t.length, dtype: 'F32' } };
-  });
+  return readBundleGraphs(dir).graph;
 }
 
 export async function openReportSource(dir: string): Promise<ReportSource> {
