@@ -46,6 +46,6 @@ export function buildGpt2(config: Gpt2ConfigT, spec: ModelSpec, ck: Checkpoint, 
   const untied = !config.tie_word_embeddings && w.has(['lm_head.weight']);
   const head = untied ? w.bind('lm_head.weight', ['lm_head.weight'], [spec.vocabSize, D]) : wte;
   g.op('Linear', 'lm_head', [final], { attrs: { inFeatures: D, outFeatures: spec.vocabSize, transposed: true }, weights: { weight: head }, outputs: [LOGITS] });
-  for (const [name, weight] of w.finish()) g.addWeight(weight);
+  for (const [, weight] of w.finish()) g.addWeight(weight);
   return g.build(modelInputs(spec), modelOutputs(spec));
 }
