@@ -78,6 +78,7 @@ const ann = await measure(bundle, true, o);
 const snn = await measure(bundle, false, o);
 await bundle.release();
 const round = (x) => Math.round(x * 100) / 100;
+const ratio = (snn, ann) => Math.round((snn / ann) * 1000) / 1000;
 console.log(JSON.stringify({
   bundle: o.bundle,
   timesteps: bundle.timesteps,
@@ -86,7 +87,7 @@ console.log(JSON.stringify({
   cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   ann: { prefill_tok_s: round(ann.prefill_tok_s), decode_tok_s: round(ann.decode_tok_s) },
   snn: { prefill_tok_s: round(snn.prefill_tok_s), decode_tok_s: round(snn.decode_tok_s) },
-  ratio: { prefill: round(snn.prefill_tok_s / ann.prefill_tok_s * 1000) / 1000, decode: round(snn.decode_tok_s / ann.decode_tok_s * 1000) / 1000 },
+  ratio: { prefill: ratio(snn.prefill_tok_s, ann.prefill_tok_s), decode: ratio(snn.decode_tok_s, ann.decode_tok_s) },
   prompt_tokens: ann.prompt_tokens,
   decode_tokens: ann.decode_tokens,
   reps: o.reps,

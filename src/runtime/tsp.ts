@@ -51,7 +51,9 @@ export interface ForwardOutput {
 
 /**
  * Runs a model (a .snn bundle's SNN, or its ANN) over many conversations, each with its own KV
- * cache, positions and mask; rows of different lengths share one session call.
+ * cache, positions and mask. Rows of different lengths share a session call, padded so that each
+ * row's result is bit-identical to running it alone (see KEY_ALIGNMENT); decode steps of
+ * conversations whose lengths differ mod 16 go in one call per class rather than pay 16× padding.
  * @example
  * const tsp = new TemporalSpikeProcessor(bundle, { maxContextLength: 128, overflow: 'slide' });
  * const out = await tsp.forward([[72, 105], [79]], { batchIds: ['alice', 'bob'] });

@@ -69,6 +69,27 @@ describe('sampleToken', () => {
     expect(new Set(samplingDistribution(logits, { topK: 2, topP: 0.9 }).ids)).toEqual(new Set([1, 2]));
   });
 
+  it('matches a plain sort-everything reference of top-k then top-p on random logits with ties', () => {
+    const rng = createRng(3);
+    const reference = (logits: Float32Array, k: number, p: number, T: number) => {
+      let order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+      if (k > 0 && k < order.length) order = order.filter((id) => logits[id]! >= logits[order[k - 1]!]!);
+      const w = order.map((id) => Math.exp((logits[id]! - logits[order[0]!]!) / T));
+      const total = w.reduce((a, b) => a + b, 0);
+      let keep = 0;
+      for (let mass = 0; keep < order.length && mass < p * total;) mass += w[keep++]!;
+      return order.slice(0, Math.max(1, keep));
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const V = 5 + Math.floor(rng() * 60);
+      const logits = Float32Array.from({ length: V }, () => Math.round(rng() * 12) / 2); // coarse values: many ties
+      const k = Math.floor(rng() * (V + 2));
+      const p = [1, 0.95, 0.7, 0.3, 0.05][trial % 5]!;
+      const T = [1, 0.5, 2][trial % 3]!;
+      expect(samplingDistribution(logits, { temperature: T, topK: k, topP: p }).ids).toEqual(reference(logits, k, p, T));
+    }
+  });
+
   it('applies the repetition penalty as HF: positive logits divided, negative multiplied, unseen tokens untouched', () => {
     const logits = Float32Array.from([2, -2, 4, -1, 0.5]);
     expect(Array.from(applyRepetitionPenalty(logits, [0, 1, 1], 2))).toEqual([1, -4, 4, -1, 0.5]);
