@@ -1,6 +1,7 @@
 // The public API of snnconvert: re-exports only (SPEC §5).
 export { convert, parseLevels, DEFAULT_MODEL, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
 export { loadBundle, loadHfAnn, Bundle, HfAnnModel, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
+export { Conversation, type ConversationOptions } from './runtime/conversation.js';
 export { TemporalSpikeProcessor, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
 export { ModelSession, openGraphSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';

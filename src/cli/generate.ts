@@ -70,7 +70,9 @@ export function registerGenerate(program: Command): void {
       const ids = tsp.model.tokenizer.encode(o['prompt'] as string);
       const started = performance.now();
       let count = 0;
-      let last = '';
+      // The prompt first, so stdout reads as the whole text (as llama.cpp and HF pipelines print it).
+      let last = o['prompt'] as string;
+      process.stdout.write(last);
       try {
         for await (const piece of tsp.generate(ids, samplingFrom(o))) {
           process.stdout.write(piece.text);

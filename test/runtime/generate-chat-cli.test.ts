@@ -42,7 +42,7 @@ describe('snnconvert generate', () => {
     const run = await cli(['generate', '--ann-only', '--prompt', 'ROMEO:', '--temperature', '0', '--max-new-tokens', '24']);
     expect(run.exitCode).toBe(0);
     const model = await loadHfAnn(GPT2_DIR);
-    let expected = '';
+    let expected = 'ROMEO:';
     for await (const p of new TemporalSpikeProcessor(model).generate(bytes('ROMEO:'), { maxNewTokens: 24 })) expected += p.text;
     await model.release();
     expect(run.stdout).toBe(expected.endsWith('\n') ? expected : `${expected}\n`);
