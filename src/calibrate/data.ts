@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SnnError } from '../errors/index.js';
+import { mulberry32 } from '../util/random.js';
 
 /** The shipped corpus: the first 90% of TinyShakespeare (public domain), disjoint from the held-out text. */
 export const DEFAULT_CALIBRATION_TEXT = fileURLToPath(new URL('../../fixtures/calibration/tinyshakespeare-train.txt', import.meta.url));
@@ -42,16 +43,4 @@ export function createCalibrationData(tokenizer: { encode(text: string): number[
     return ids.slice(start, start + maxLength);
   });
   return { samples, text: path, numSamples, maxLength };
-}
-
-/** A small seeded PRNG (mulberry32), uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,5 +1,6 @@
 // Next-token choice from one row of logits: greedy, temperature, top-k, top-p, repetition penalty, seeded PRNG.
 import { SnnError } from '../errors/index.js';
+import { mulberry32 } from '../util/random.js';
 
 /** How to pick the next token. Defaults: greedy, no penalty. */
 export interface SamplingOptions {
@@ -23,14 +24,7 @@ export type Rng = () => number;
  * a() === b(); // true
  */
 export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Throws OPTION_INVALID for a sampling option out of its range. */

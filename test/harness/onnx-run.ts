@@ -1,5 +1,6 @@
 // Test harness: lower an IR graph with emitOnnx, run it in onnxruntime, read ONNX TensorProto files, seeded numbers.
 import { readFileSync } from 'node:fs';
+import { mulberry32 } from '../../src/util/random.js';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { emitOnnx } from '../../src/emit/lower.js';
@@ -109,17 +110,8 @@ export function nodeAttributes(modelPath: string): Map<string, number | string> 
   return attrs;
 }
 
-/** mulberry32: a small seeded PRNG, so every test input is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the project's PRNG), so every test input is reproducible. */
+export const rng = mulberry32;
 
 /** Seeded normal samples (Box–Muller), rounded to float32. */
 export function normals(n: number, seed: number, std = 1, mean = 0): Float32Array {
