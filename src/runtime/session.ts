@@ -18,10 +18,7 @@ export interface SessionOptions {
   readonly observe?: readonly string[];
   /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
   readonly observeOnly?: boolean;
-  /**
-   * Trade speed for memory: no MatMul weight prepacking (which copies every weight) and no arena.
-   * Weights then stay in the memory-mapped external data file. Used by calibration.
-   */
+  /** Trade speed for memory: no memory arena either (calibration). */
   readonly lowMemory?: boolean;
 }
 
@@ -96,9 +93,17 @@ export class ModelSession {
   }
 }
 
+/**
+ * Weight prepacking is off: onnxruntime would keep a packed copy of every MatMul weight beside the
+ * external data (measured on distilgpt2-shaped: peak RSS 2.2–2.4× the weights with it, 1.7× without;
+ * session build 2.3 s → 0.2 s; prefill and decode within noise). `lowMemory` also drops the arena.
+ */
 export function sessionOptions(device: Device = 'cpu', lowMemory = false): ort.InferenceSession.SessionOptions {
-  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-  return lowMemory ? { ...base, enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } } : base;
+  return {
+    executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3,
+    extra: { session: { disable_prepacking: '1' } },
+    ...(lowMemory ? { enableCpuMemArena: false } : {}),
+  };
 }
 
 /** Creates a session from a model file, mapping a missing execution provider to a clear error. */
