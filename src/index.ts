@@ -27,3 +27,4 @@ export type { Graph, Node, Weight, ModelSpec, SpikingSpec } from './ir/types.js'
 export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';
 export { writeSpikeReport, regenerateSpikeReport } from './emit/report/write.js';
 export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
+export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type CheckResult, type CheckName, type CheckStatus, type CoherenceProcessor, type DialogueRecord } from './coherence/index.js';

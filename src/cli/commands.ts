@@ -7,6 +7,7 @@ import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
+import { registerTest } from './test.js';
 
 export function registerCommands(program: Command): void {
   registerConvert(program);
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerBench(program);
   registerGenerate(program);
   registerChat(program);
+  registerTest(program);
 }
