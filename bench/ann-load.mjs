@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The ANN reference path on a HF folder: import + session build time, peak RSS against the weights'
-// size, and prefill / decode tokens/s (issue 2's figures). Usage: node bench/ann-load.mjs MODEL_DIR [SEQ]
+// size, and prefill / decode tokens/s (issue 2's figures). Usage: node bench/ann-load.mjs MODEL_DIR [SEQ] [--low-memory]
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadHfAnn } from '../dist/runtime/model.js';
@@ -10,7 +10,8 @@ const [dir, seqArg = '128'] = process.argv.slice(2);
 if (!dir) { console.error('usage: node bench/ann-load.mjs MODEL_DIR [SEQ]'); process.exit(2); }
 const weightsBytes = statSync(join(dir, 'model.safetensors')).size;
 let t = performance.now();
-const model = await loadHfAnn(dir);
+const lowMemory = process.argv.includes('--low-memory');
+const model = await loadHfAnn(dir, { lowMemory });
 const session = await model.session(true);
 // Decode runs 32 steps after the prefill: keep it inside the context.
 const seq = Math.min(Number(seqArg), model.spec.maxPositions - 32);
@@ -31,7 +32,7 @@ for (let s = 0; s < 32; s++) {
 }
 const peak = process.resourceUsage().maxRSS * 1024;
 console.log(JSON.stringify({
-  model: dir, seq, weightsMiB: +(weightsBytes / 2 ** 20).toFixed(1), loadAndSessionSeconds: +loadSeconds.toFixed(2),
+  model: dir, seq, lowMemory, weightsMiB: +(weightsBytes / 2 ** 20).toFixed(1), loadAndSessionSeconds: +loadSeconds.toFixed(2),
   peakRssMiB: +(peak / 2 ** 20).toFixed(1), peakOverWeights: +(peak / weightsBytes).toFixed(2),
   prefillTokensPerSecond: +(seq / (median(prefillTimes.slice(1)) / 1000)).toFixed(1),
   decodeTokensPerSecond: +(1000 / median(decodeTimes.slice(2))).toFixed(1),

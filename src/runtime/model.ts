@@ -78,14 +78,14 @@ export class HfAnnModel implements RunnableModel {
   readonly recipe = null;
   private annSession: Promise<ModelSession> | null = null;
 
-  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: Device) {}
+  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: Device, private readonly lowMemory = false) {}
 
   get name(): string { return this.imported.dir; }
   get spec(): ModelSpec { return this.imported.graph.spec; }
 
   async session(ann: boolean): Promise<ModelSession> {
     if (!ann) throw new SnnError('OPTION_INVALID', { message: 'this is a HuggingFace model, not a .snn bundle: only its ANN can run', at: this.imported.dir, hint: 'pass --ann-only, or convert it first: snnconvert convert <model>' });
-    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.device });
+    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.device, lowMemory: this.lowMemory });
     return this.annSession;
   }
 
@@ -94,7 +94,8 @@ export class HfAnnModel implements RunnableModel {
   }
 }
 
-export async function loadHfAnn(dir: string, opts: BindOptions & { device?: Device } = {}): Promise<HfAnnModel> {
+/** `lowMemory`: no weight prepacking and no arena (see sessionOptions). */
+export async function loadHfAnn(dir: string, opts: BindOptions & { device?: Device; lowMemory?: boolean } = {}): Promise<HfAnnModel> {
   const imported = importHfModel(dir, opts);
-  return new HfAnnModel(imported, await loadTokenizer(dir), opts.device ?? 'cpu');
+  return new HfAnnModel(imported, await loadTokenizer(dir), opts.device ?? 'cpu', opts.lowMemory ?? false);
 }
