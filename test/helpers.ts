@@ -2,6 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { SnnError } from '../src/errors/index.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const FIXTURES = join(ROOT, 'fixtures');
@@ -92,4 +93,17 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+
+/** The SnnError that `fn` throws (any other throw, or none, fails the test). */
+export function snnErrorOf(fn: () => unknown): SnnError {
+  try { fn(); } catch (e) { if (e instanceof SnnError) return e; throw e; }
+  throw new Error('expected an SnnError, but nothing was thrown');
+}
+
+/** The SnnError that `promise` rejects with. */
+export async function snnRejection(promise: Promise<unknown>): Promise<SnnError> {
+  try { await promise; } catch (e) { if (e instanceof SnnError) return e; throw e; }
+  throw new Error('expected an SnnError, but the promise resolved');
 }

@@ -7,14 +7,9 @@ import { convert } from '../../src/convert.js';
 import { readBundle } from '../../src/emit/bundle/read.js';
 import { SnnError } from '../../src/errors/index.js';
 import { loadBundle } from '../../src/runtime/model.js';
-import { readRawSafetensors, tempDir } from '../helpers.js';
+import { readRawSafetensors, snnErrorOf, snnRejection, tempDir } from '../helpers.js';
 
 const FAST = { calibration: { samples: 8, length: 64 } } as const;
-
-async function rejects(p: Promise<unknown>): Promise<SnnError> {
-  try { await p; } catch (e) { if (e instanceof SnnError) return e; throw e; }
-  throw new Error('expected an SnnError');
-}
 
 describe('.snn bundle', () => {
   let dir: string;
@@ -56,28 +51,28 @@ describe('.snn bundle', () => {
     cpSync(bundle, copy, { recursive: true });
     const cfg = join(copy, 'config.json');
     writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('"recipe": "faithful"', '"recipe": "exact"'));
-    const e = (() => { try { readBundle(copy); } catch (x) { return x as SnnError; } return null; })();
-    expect(e?.code).toBe('BUNDLE_TAMPERED');
-    expect(e?.message).toContain('config.json');
+    const e = snnErrorOf(() => readBundle(copy));
+    expect(e.code).toBe('BUNDLE_TAMPERED');
+    expect(e.message).toContain('config.json');
   });
 
   it('refuses an incomplete bundle', async () => {
     const copy = join(dir, 'incomplete.snn');
     cpSync(bundle, copy, { recursive: true });
     rmSync(join(copy, 'model.onnx'));
-    const e = await rejects(loadBundle(copy));
+    const e = await snnRejection(loadBundle(copy));
     expect(e.code).toBe('BUNDLE_INVALID');
     expect(e.message).toContain('model.onnx');
   });
 
   it('refuses to overwrite an existing output unless forced', async () => {
-    const e = await rejects(convert(undefined, { ...FAST, out: bundle, timesteps: 8 }));
+    const e = await snnRejection(convert(undefined, { ...FAST, out: bundle, timesteps: 8 }));
     expect(e.code).toBe('OUTPUT_EXISTS');
   });
 
   it.each(['weights', 'model', 'meta'])('leaves nothing behind when the write fails at step %s, and keeps the old bundle under --force', async (step) => {
     const before = readFileSync(join(bundle, 'meta.json'), 'utf8');
-    const e = await rejects(convert(undefined, { ...FAST, out: bundle, timesteps: 4, force: true, onProgress: (p) => { if (p.stage === 'write' && p.message === step) throw new SnnError('WRITE_FAILED', { message: 'injected failure' }); } }));
+    const e = await snnRejection(convert(undefined, { ...FAST, out: bundle, timesteps: 4, force: true, onProgress: (p) => { if (p.stage === 'write' && p.message === step) throw new SnnError('WRITE_FAILED', { message: 'injected failure' }); } }));
     expect(e.message).toContain('injected failure');
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(readFileSync(join(bundle, 'meta.json'), 'utf8')).toBe(before);
@@ -92,26 +87,26 @@ describe('.snn bundle', () => {
     const spikes = await (await b.session(false)).run({ batch: 1, seq: 3, ids: new BigInt64Array([70n, 105n, 114n]), mask: new BigInt64Array(3).fill(1n), positions: new BigInt64Array([0n, 1n, 2n]), past: 0, cache: [] }, [b.spikeOutputs[0]!.output]);
     expect(spikes.extra.get(b.spikeOutputs[0]!.output)!.dims[0]).toBe(32);
     await b.release();
-    const e = await rejects(calibrateTimesteps(bundle, 16, 32));
+    const e = await snnRejection(calibrateTimesteps(bundle, 16, 32));
     expect(e.code).toBe('OPTION_INVALID');
   });
 });
 
 describe('convert: bad options', () => {
   it.each([0, -3, 1.5, 'abc'])('timesteps %s → OPTION_INVALID', async (t) => {
-    const e = await rejects(convert(undefined, { ...FAST, timesteps: t as number, out: join(tempDir(), 'x.snn') }));
+    const e = await snnRejection(convert(undefined, { ...FAST, timesteps: t as number, out: join(tempDir(), 'x.snn') }));
     expect(e.code).toBe('OPTION_INVALID');
     expect(e.at).toBe('--timesteps');
   });
 
   it('an unknown recipe lists the valid ones', async () => {
-    const e = await rejects(convert(undefined, { ...FAST, recipe: 'magic', out: join(tempDir(), 'x.snn') }));
+    const e = await snnRejection(convert(undefined, { ...FAST, recipe: 'magic', out: join(tempDir(), 'x.snn') }));
     expect(e.code).toBe('OPTION_INVALID');
     expect(e.message).toContain('faithful, stac, exact');
   });
 
   it('an unknown threshold mode lists the valid ones', async () => {
-    const e = await rejects(convert(undefined, { ...FAST, threshold: 'p50', out: join(tempDir(), 'x.snn') }));
+    const e = await snnRejection(convert(undefined, { ...FAST, threshold: 'p50', out: join(tempDir(), 'x.snn') }));
     expect(e.message).toContain('max, p99, p99.9, p99.99');
   });
 
@@ -119,7 +114,7 @@ describe('convert: bad options', () => {
     const d = tempDir();
     writeFileSync(join(d, 'short.txt'), 'To be, or not to be: that is the question.');
     const out = join(d, 'x.snn');
-    const e = await rejects(convert(undefined, { calibration: { text: join(d, 'short.txt'), samples: 4, length: 64 }, out }));
+    const e = await snnRejection(convert(undefined, { calibration: { text: join(d, 'short.txt'), samples: 4, length: 64 }, out }));
     expect(e.code).toBe('CALIBRATION_TEXT');
     expect(existsSync(out)).toBe(false);
   });

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SnnError } from '../../../src/errors/index.js';
+import { snnErrorOf } from '../../helpers.js';
 import { openCheckpoint, requireTensor } from '../../../src/import/hf/checkpoint.js';
 import { readTensorFloat32, writeSafetensors } from '../../../src/import/hf/safetensors.js';
 
@@ -38,16 +38,6 @@ function sharded(): string {
   weights(join(dir, 'model-00002-of-00002.safetensors'), { c: 3 });
   index(dir, { a: 'model-00001-of-00002.safetensors', b: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors' });
   return dir;
-}
-
-function snnErrorOf(fn: () => unknown): SnnError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SnnError) return e;
-    throw e;
-  }
-  throw new Error('expected an SnnError, but nothing was thrown');
 }
 
 describe('openCheckpoint', () => {

@@ -2,11 +2,10 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SnnError } from '../../../src/errors/index.js';
 import { importHfModel } from '../../../src/import/hf/index.js';
 import { openGraphSession, type ModelSession } from '../../../src/runtime/session.js';
 import { windowInput } from '../../../src/runtime/windows.js';
-import { GPT2_DIR, LLAMA_DIR, maxAbsDiff, narrow, readRawSafetensors, referenceLogits, tempDir, writeRawSafetensors, type RawTensor } from '../../helpers.js';
+import { GPT2_DIR, LLAMA_DIR, maxAbsDiff, narrow, readRawSafetensors, referenceLogits, snnErrorOf, tempDir, writeRawSafetensors, type RawTensor } from '../../helpers.js';
 
 const TEXT = readFileSync(join(GPT2_DIR, 'heldout.txt'));
 const IDS = [...TEXT.subarray(0, 64)];
@@ -26,11 +25,6 @@ async function logitsOf(dir: string): Promise<Float32Array> {
   const out = await session.run(windowInput(IDS, [0], IDS.length));
   await session.release();
   return out.logits;
-}
-
-function catchSnn(fn: () => unknown): SnnError {
-  try { fn(); } catch (e) { if (e instanceof SnnError) return e; throw e; }
-  throw new Error('expected an SnnError');
 }
 
 describe('HF import (GPT-2)', () => {
@@ -96,7 +90,7 @@ describe('HF import (Llama)', () => {
 
 describe('HF import: bad input', () => {
   it('a folder without config.json → CONFIG_MISSING naming the file', () => {
-    const e = catchSnn(() => importHfModel(tempDir()));
+    const e = snnErrorOf(() => importHfModel(tempDir()));
     expect(e.code).toBe('CONFIG_MISSING');
     expect(e.at).toMatch(/config\.json$/);
   });
@@ -104,12 +98,12 @@ describe('HF import: bad input', () => {
   it('config.json that is not JSON → CONFIG_INVALID', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'config.json'), '{"model_type": "gpt2",');
-    expect(catchSnn(() => importHfModel(dir)).code).toBe('CONFIG_INVALID');
+    expect(snnErrorOf(() => importHfModel(dir)).code).toBe('CONFIG_INVALID');
   });
 
   it('config.json with invalid fields → CONFIG_INVALID listing every field', () => {
     const dir = variant(GPT2_DIR, (t) => t, (c) => ({ ...c, n_layer: -1, n_head: 'four' }));
-    const e = catchSnn(() => importHfModel(dir));
+    const e = snnErrorOf(() => importHfModel(dir));
     expect(e.code).toBe('CONFIG_INVALID');
     expect(e.message).toContain('n_layer');
     expect(e.message).toContain('n_head');
@@ -117,7 +111,7 @@ describe('HF import: bad input', () => {
 
   it('an unknown model_type → MODEL_TYPE_UNSUPPORTED listing the supported ones', () => {
     const dir = variant(GPT2_DIR, (t) => t, (c) => ({ ...c, model_type: 'mamba' }));
-    const e = catchSnn(() => importHfModel(dir));
+    const e = snnErrorOf(() => importHfModel(dir));
     expect(e.code).toBe('MODEL_TYPE_UNSUPPORTED');
     expect(e.message).toContain('gpt2');
     expect(e.message).toContain('llama');
@@ -126,14 +120,14 @@ describe('HF import: bad input', () => {
 
   it('a tensor whose shape differs from what the config implies → TENSOR_SHAPE naming it', () => {
     const dir = variant(GPT2_DIR, (t) => t, (c) => ({ ...c, n_inner: 256 }));
-    const e = catchSnn(() => importHfModel(dir));
+    const e = snnErrorOf(() => importHfModel(dir));
     expect(e.code).toBe('TENSOR_SHAPE');
     expect(e.message).toContain('transformer.h.0.mlp.c_fc.weight');
   });
 
   it('a missing tensor → TENSOR_MISSING naming it', () => {
     const dir = variant(GPT2_DIR, (t) => { t.delete('transformer.ln_f.bias'); return t; });
-    const e = catchSnn(() => importHfModel(dir));
+    const e = snnErrorOf(() => importHfModel(dir));
     expect(e.code).toBe('TENSOR_MISSING');
     expect(e.message).toContain('ln_f.bias');
   });
@@ -147,7 +141,7 @@ describe('HF import: bad input', () => {
       t.set('transformer.h.1.mlp.c_fc.bias', { ...w, bytes: new Uint8Array(f.buffer) });
       return t;
     });
-    const e = catchSnn(() => importHfModel(dir));
+    const e = snnErrorOf(() => importHfModel(dir));
     expect(e.code).toBe('TENSOR_NONFINITE');
     expect(e.message).toContain('transformer.h.1.mlp.c_fc.bias has 2 NaN/Inf');
     const warnings: string[] = [];
@@ -159,7 +153,7 @@ describe('HF import: bad input', () => {
     const dir = variant(GPT2_DIR, (t) => t);
     const path = join(dir, 'model.safetensors');
     writeFileSync(path, readFileSync(path).subarray(0, 100_000));
-    const e = catchSnn(() => importHfModel(dir));
+    const e = snnErrorOf(() => importHfModel(dir));
     expect(e.code).toBe('SAFETENSORS_INVALID');
     expect(e.at).toContain('model.safetensors');
   });

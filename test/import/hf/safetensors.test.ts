@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { snnErrorOf } from '../../helpers.js';
 import { SnnError } from '../../../src/errors/index.js';
 import {
   countNonFinite,
@@ -34,16 +35,6 @@ function tensorOf(path: string, name: string): StTensor {
   const tensor = readSafetensorsHeader(path).tensors.get(name);
   if (!tensor) throw new Error(`test setup: ${name} missing from ${path}`);
   return tensor;
-}
-
-function snnErrorOf(fn: () => unknown): SnnError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SnnError) return e;
-    throw e;
-  }
-  throw new Error('expected an SnnError, but nothing was thrown');
 }
 
 describe('writeSafetensors then readSafetensorsHeader', () => {
