@@ -113,7 +113,7 @@ export async function createSession(modelPath: string, device: Device = 'cpu', l
       throw new SnnError('DEVICE_UNAVAILABLE', {
         message: `onnxruntime-node could not use ${device}: ${(e as Error).message}`,
         at: modelPath,
-        hint: 'install the CUDA build: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (CUDA 12 and cuDNN 9 present), or use --device cpu',
+        hint: 'install the CUDA build (CUDA 12 and cuDNN 9 present): npm install-scripts approve onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node; or use --device cpu',
         cause: e,
       });
     }

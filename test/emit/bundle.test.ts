@@ -119,3 +119,24 @@ describe('convert: bad options', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('loadBundle on a device', () => {
+  it("'cuda' either runs (CUDA build installed) or fails with DEVICE_UNAVAILABLE saying how to install it", async () => {
+    const { bundlePath } = await convert(undefined, { ...FAST, timesteps: 2, out: join(tempDir(), 'cuda.snn') });
+    try {
+      const b = await loadBundle(bundlePath, { device: 'cuda' });
+      await b.release();
+    } catch (e) {
+      expect(e).toBeInstanceOf(SnnError);
+      expect((e as SnnError).code).toBe('DEVICE_UNAVAILABLE');
+      expect((e as SnnError).hint).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+    }
+  });
+
+  it('an unknown device is an option error listing the valid ones', async () => {
+    const { bundlePath } = await convert(undefined, { ...FAST, timesteps: 2, out: join(tempDir(), 'dev.snn') });
+    const e = await snnRejection(loadBundle(bundlePath, { device: 'tpu' as 'cpu' }));
+    expect(e.code).toBe('OPTION_INVALID');
+    expect(e.message).toContain('cpu, cuda');
+  });
+});
