@@ -1,6 +1,7 @@
 // Observers: run the ANN through onnxruntime with the neuron sites as extra outputs and set θ per channel.
 import type { Graph, Node, Weight } from '../ir/types.js';
 import { openGraphSession } from '../runtime/session.js';
+import { rowsInput } from '../runtime/windows.js';
 import type { CalibrationData } from './data.js';
 import { ChannelTopK, type ThresholdMode } from './thresholds.js';
 
@@ -40,7 +41,7 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
   try {
     for (let i = 0; i < data.samples.length; i += per) {
       const chunk = data.samples.slice(i, i + per);
-      const out = await session.observe(batchInput(chunk), observed.map((v) => `observe/${v}`));
+      const out = await session.observe(rowsInput(chunk), observed.map((v) => `observe/${v}`));
       neurons.forEach((n, j) => stats[j]!.add(out.get(`observe/${observed[j]}`)!, n.attrs['kind'] === 'SignedIF'));
       opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);
     }
@@ -61,14 +62,4 @@ function summarize(n: Node, theta: Float32Array): SiteThresholds {
   let min = Infinity, max = -Infinity, sum = 0;
   for (const v of theta) { min = Math.min(min, v); max = Math.max(max, v); sum += v; }
   return { site: n.attrs['site'] as string, kind: n.attrs['kind'] as string, channels: theta.length, min, mean: sum / theta.length, max };
-}
-
-/** Equal-length samples as one uncached batch (positions from 0). */
-function batchInput(samples: readonly (readonly number[])[]) {
-  const batch = samples.length;
-  const seq = samples[0]!.length;
-  const ids = new BigInt64Array(batch * seq);
-  const positions = new BigInt64Array(batch * seq);
-  samples.forEach((s, r) => s.forEach((id, j) => { ids[r * seq + j] = BigInt(id); positions[r * seq + j] = BigInt(j); }));
-  return { batch, seq, ids, positions, mask: new BigInt64Array(batch * seq).fill(1n), past: 0, cache: [] };
 }

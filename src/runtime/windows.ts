@@ -18,18 +18,19 @@ export function windowStarts(n: number, window: number, stride: number): number[
   return Array.from({ length: Math.floor((n - window) / stride) + 1 }, (_, i) => i * stride);
 }
 
-/** A batch of windows as one uncached forward input (positions 0..window−1, full mask). */
+/** Equal-length rows of ids as one uncached forward input (positions 0..S−1, full mask). */
+export function rowsInput(rows: readonly (readonly number[])[]): StepInput {
+  const batch = rows.length;
+  const seq = rows[0]?.length ?? 0;
+  const ids = new BigInt64Array(batch * seq);
+  const positions = new BigInt64Array(batch * seq);
+  rows.forEach((row, r) => row.forEach((id, j) => { ids[r * seq + j] = BigInt(id); positions[r * seq + j] = BigInt(j); }));
+  return { batch, seq, ids, mask: new BigInt64Array(batch * seq).fill(1n), positions, past: 0, cache: [] };
+}
+
+/** A batch of windows of `ids` starting at `starts`, as one uncached forward input. */
 export function windowInput(ids: readonly number[], starts: readonly number[], window: number): StepInput {
-  const batch = starts.length;
-  const flat = new BigInt64Array(batch * window);
-  const positions = new BigInt64Array(batch * window);
-  starts.forEach((s, r) => {
-    for (let j = 0; j < window; j++) {
-      flat[r * window + j] = BigInt(ids[s + j]!);
-      positions[r * window + j] = BigInt(j);
-    }
-  });
-  return { batch, seq: window, ids: flat, mask: new BigInt64Array(batch * window).fill(1n), positions, past: 0, cache: [] };
+  return rowsInput(starts.map((s) => ids.slice(s, s + window)));
 }
 
 /** Runs every window through the session, calling `visit` with the logits of each batch. */
