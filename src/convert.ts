@@ -11,13 +11,20 @@ import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './import/tokenizer.js';
+import { parseCode, type SpikeCode } from './ops/spike-code.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
 
 /** The embedded default model: a small GPT-2 trained on TinyShakespeare (fixtures/shakespeare-gpt2). */
 export const DEFAULT_MODEL = fileURLToPath(new URL('../fixtures/shakespeare-gpt2', import.meta.url));
 
-/** Sites that get 2-level neurons in the faithful recipe: the norm outputs and the MLP activation (measured, see README). */
-export const FAITHFUL_MULTILEVEL_SITES = /(ln_1|ln_2|ln_f|input_layernorm|post_attention_layernorm|^norm|mlp\.act|mlp\.gate_mul)$/;
+/**
+ * Default T per code. Weighted: the smallest T whose dev-split perplexity ratio is ≤ 1.01 on both
+ * shipped models (bench/choose-defaults.mjs, dev split of the calibration corpus; never heldout.txt).
+ * Rate: the round-1 default.
+ */
+export const DEFAULT_TIMESTEPS: Record<SpikeCode, number> = { weighted: 8, rate: 16 };
+/** Default θ statistic per code: the weighted code's range is cheap (one more digit doubles it), so it never clips calibration values. */
+export const DEFAULT_THRESHOLD: Record<SpikeCode, ThresholdMode> = { weighted: 'max', rate: 'p99.9' };
 
 export interface ConvertProgress {
   readonly stage: 'resolve' | 'import' | 'passes' | 'calibrate' | 'write';
@@ -27,8 +34,11 @@ export interface ConvertProgress {
 }
 
 export interface ConvertOptions {
+  /** Default DEFAULT_TIMESTEPS[code]. */
   readonly timesteps?: number;
   readonly recipe?: Recipe | string;
+  /** Spike code (SPEC §2): 'weighted' (default) or 'rate'. */
+  readonly code?: SpikeCode | string;
   /** Output bundle path; default `<model name>.snn` in the working directory. */
   readonly out?: string;
   readonly force?: boolean;
@@ -51,6 +61,7 @@ export interface ConvertSummary {
   readonly bundlePath: string;
   readonly recipe: Recipe;
   readonly timesteps: number;
+  readonly code: SpikeCode;
   readonly neuronSites: number;
   readonly passes: readonly string[];
   readonly threshold: ThresholdMode;
@@ -65,9 +76,10 @@ export interface ConvertSummary {
 export async function convert(model: string | undefined, opts: ConvertOptions = {}): Promise<ConvertSummary> {
   const started = Date.now();
   const progress = opts.onProgress ?? (() => undefined);
-  const timesteps = parseTimesteps(opts.timesteps ?? 16);
+  const code = parseCode(opts.code ?? 'weighted');
+  const timesteps = parseTimesteps(opts.timesteps ?? DEFAULT_TIMESTEPS[code]);
   const recipe = parseRecipe(opts.recipe ?? 'faithful');
-  const threshold = parseThreshold(opts.threshold ?? 'p99.9');
+  const threshold = parseThreshold(opts.threshold ?? DEFAULT_THRESHOLD[code]);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind !== 'hf-dir') {
@@ -80,8 +92,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const out = resolve(opts.out ?? `${basename(resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   progress({ stage: 'import', message: `importing ${resolved.path}` });
   const imported = importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
-  const levels = opts.levels !== undefined ? parseLevels(opts.levels) : recipe === 'faithful' ? (site: string) => (FAITHFUL_MULTILEVEL_SITES.test(site) ? 2 : 1) : undefined;
-  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, levels ? { levels } : {});
+  const levels = opts.levels !== undefined ? parseLevels(opts.levels) : undefined;
+  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, ...(levels ? { levels } : {}) });
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(resolved.path);
   const length = opts.calibration?.length ?? Math.min(128, imported.graph.spec.maxPositions);
@@ -102,7 +114,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
     onStep: (s) => progress({ stage: 'write', message: s }),
   });
-  return { bundlePath, recipe, timesteps, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, seconds: (Date.now() - started) / 1000 };
+  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, seconds: (Date.now() - started) / 1000 };
 }
 
 /** `--levels`: an integer for every site, or `suffix=k,…` for the sites whose name ends with a suffix. */

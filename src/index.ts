@@ -1,11 +1,11 @@
 // The public API of snnconvert: re-exports only (SPEC §5).
-export { convert, parseLevels, DEFAULT_MODEL, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
+export { convert, parseLevels, DEFAULT_MODEL, DEFAULT_TIMESTEPS, DEFAULT_THRESHOLD, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
 export { loadBundle, loadHfAnn, Bundle, HfAnnModel, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
 export { Conversation, type ConversationOptions } from './runtime/conversation.js';
 export { TemporalSpikeProcessor, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
 export { ModelSession, openGraphSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';
-export { createCalibrationData, DEFAULT_CALIBRATION_TEXT, type CalibrationData, type CalibrationDataOptions } from './calibrate/data.js';
+export { createCalibrationData, DEFAULT_CALIBRATION_TEXT, CALIBRATION_SHARE, type CalibrationData, type CalibrationDataOptions } from './calibrate/data.js';
 export { calibrateThresholds, type CalibrationResult, type SiteThresholds } from './calibrate/observers.js';
 export { calibrateTimesteps, retarget } from './calibrate/timesteps.js';
 export { THRESHOLD_MODES, type ThresholdMode } from './calibrate/thresholds.js';
@@ -21,7 +21,8 @@ export { resolveModel, hfCacheDir, type ResolveOptions, type ResolvedModel } fro
 export { loadTokenizer, type Tokenizer, type ChatMessage } from './import/tokenizer.js';
 export { readSafetensorsHeader, readTensorFloat32, writeSafetensors } from './import/hf/safetensors.js';
 export { readBundle, type BundleContents } from './emit/bundle/read.js';
-export { emitOnnx, type EmitOptions } from './emit/lower.js';
+export { emitOnnx, EXECUTIONS, type EmitOptions, type Execution } from './emit/lower.js';
+export { SPIKE_CODES, MAX_WEIGHTED_TIMESTEPS, nafDigits, nafMax, nafWeight, parseCode, type SpikeCode } from './ops/spike-code.js';
 export { OPS, findOp } from './ops/registry.js';
 export type { Graph, Node, Weight, ModelSpec, SpikingSpec } from './ir/types.js';
 export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';

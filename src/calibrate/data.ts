@@ -13,7 +13,15 @@ export interface CalibrationDataOptions {
   /** A UTF-8 text file; default DEFAULT_CALIBRATION_TEXT. */
   readonly text?: string;
   readonly seed?: number;
+  /**
+   * Which part of the text: `calibration` (default) samples the first 90 % of its tokens; `dev` the
+   * last 10 %, a dev split cut from the training side on which defaults are chosen (SPEC §2's tuning rule).
+   */
+  readonly split?: 'calibration' | 'dev';
 }
+
+/** Share of a calibration text's tokens that calibration samples from; the rest is the dev split. */
+export const CALIBRATION_SHARE = 0.9;
 
 export interface CalibrationData {
   readonly samples: readonly (readonly number[])[];
@@ -30,10 +38,12 @@ export function createCalibrationData(tokenizer: { encode(text: string): number[
   }
   const path = opts.text ?? DEFAULT_CALIBRATION_TEXT;
   if (!existsSync(path)) throw new SnnError('TEXT_INVALID', { message: `calibration text ${path} does not exist`, at: path });
-  const ids = tokenizer.encode(readFileSync(path, 'utf8'));
+  const all = tokenizer.encode(readFileSync(path, 'utf8'));
+  const cut = Math.floor(all.length * CALIBRATION_SHARE);
+  const ids = opts.split === 'dev' ? all.slice(cut) : all.slice(0, cut);
   const needed = maxLength + numSamples - 1;
   if (ids.length < needed) {
-    throw new SnnError('CALIBRATION_TEXT', { message: `${ids.length} tokens, but ${numSamples} samples of ${maxLength} tokens need at least ${needed}`, at: path });
+    throw new SnnError('CALIBRATION_TEXT', { message: `${ids.length} tokens in the ${opts.split ?? 'calibration'} split (${opts.split === 'dev' ? 'last 10 %' : 'first 90 %'} of the text), but ${numSamples} samples of ${maxLength} tokens need at least ${needed}`, at: path });
   }
   const random = mulberry32(opts.seed ?? 0);
   const span = ids.length - maxLength;

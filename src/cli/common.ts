@@ -5,6 +5,10 @@ import { SnnError } from '../errors/index.js';
 import { resolveModel } from '../import/hub.js';
 import { loadBundle, loadHfAnn, type RunnableModel } from '../runtime/model.js';
 import type { Device } from '../runtime/session.js';
+import type { Execution } from '../emit/lower.js';
+
+/** The `--simulate` option shared by the commands that run a bundle. */
+export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation)';
 
 export function intOption(name: string, min = 1) {
   return (value: string): number => {
@@ -31,6 +35,8 @@ export interface OpenOptions {
   readonly revision?: string;
   readonly offline?: boolean;
   readonly allowNonfinite?: boolean;
+  /** `--simulate steps|closed`: the execution form of a bundle's SNN (default: model.onnx's own). */
+  readonly simulate?: string;
 }
 
 export function parseDevice(value: string | undefined): Device {
@@ -42,7 +48,7 @@ export function parseDevice(value: string | undefined): Device {
 export async function openModel(model: string | undefined, opts: OpenOptions): Promise<RunnableModel> {
   const device = parseDevice(opts.device);
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false });
-  if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device });
+  if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device, ...(opts.simulate ? { simulate: opts.simulate as Execution } : {}) });
   if (resolved.kind === 'onnx') throw new SnnError('OP_UNSUPPORTED', { message: 'running ONNX files directly is not implemented', at: resolved.path, hint: 'give the HuggingFace folder or a .snn bundle' });
   if (!opts.annOnly) {
     throw new SnnError('OPTION_INVALID', {

@@ -10,15 +10,16 @@ export function registerConvert(program: Command): void {
   program.command('convert', { isDefault: true })
     .description('convert a model (HF folder, hub id or the embedded default) into a spiking .snn bundle')
     .argument('[model]', 'HF model folder or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
-    .option('-t, --timesteps <T>', 'timesteps per token', intOption('--timesteps'), 16)
+    .option('-t, --timesteps <T>', 'timesteps per token (default: 8 for the weighted code, 16 for rate)', intOption('--timesteps'))
     .option('-r, --recipe <recipe>', 'faithful | stac | exact', 'faithful')
+    .option('-c, --code <code>', 'spike code: weighted (signed-digit, step t weighs 2^(T-1-t)) | rate', 'weighted')
     .option('-o, --out <path>', 'output bundle (default: <model name>.snn)')
     .option('--force', 'replace an existing output bundle')
     .option('--calib-text <file>', 'calibration text (default: the shipped TinyShakespeare training split)')
     .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
     .option('--calib-length <L>', 'tokens per calibration window (default: min(128, context))', intOption('--calib-length'))
-    .option('--levels <spec>', 'spike levels per step: N for every site, or suffix=k,… (default faithful: 2 at norm outputs and the MLP activation, 1 elsewhere)')
-    .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99', 'p99.9')
+    .option('--levels <spec>', 'rate code only: spike levels per step, N for every site or suffix=k,… (default 1)')
+    .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99 (default: max for weighted, p99.9 for rate)')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--offline', 'never touch the network (HF cache only)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf (warns)')
@@ -28,8 +29,9 @@ export function registerConvert(program: Command): void {
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) || Boolean(o['json']) });
       const summary = await convert(model, {
-        timesteps: o['timesteps'] as number,
+        ...(o['timesteps'] !== undefined ? { timesteps: o['timesteps'] as number } : {}),
         recipe: o['recipe'] as string,
+        code: o['code'] as string,
         ...(o['out'] ? { out: o['out'] as string } : {}),
         force: Boolean(o['force']),
         calibration: {
@@ -37,7 +39,7 @@ export function registerConvert(program: Command): void {
           samples: o['calibSamples'] as number,
           ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
         },
-        threshold: o['threshold'] as string,
+        ...(o['threshold'] ? { threshold: o['threshold'] as string } : {}),
         ...(o['levels'] ? { levels: o['levels'] as string } : {}),
         ...(o['revision'] ? { revision: o['revision'] as string } : {}),
         offline: Boolean(o['offline']),
@@ -51,6 +53,6 @@ export function registerConvert(program: Command): void {
       });
       progress.done();
       if (o['json']) printJson(summary);
-      else process.stdout.write(`wrote ${summary.bundlePath} (recipe ${summary.recipe}, T=${summary.timesteps}, ${summary.neuronSites} neuron sites, ${summary.seconds.toFixed(1)} s)\n`);
+      else process.stdout.write(`wrote ${summary.bundlePath} (recipe ${summary.recipe}, code ${summary.code}, T=${summary.timesteps}, ${summary.neuronSites} neuron sites, ${summary.seconds.toFixed(1)} s)\n`);
     });
 }

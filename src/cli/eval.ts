@@ -6,7 +6,7 @@ import { SnnError } from '../errors/index.js';
 import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
 import { Bundle } from '../runtime/model.js';
 import { openGraphSession } from '../runtime/session.js';
-import { intOption, openModel, printJson } from './common.js';
+import { intOption, openModel, printJson, SIMULATE_HELP } from './common.js';
 import { createProgress } from './progress.js';
 
 export function registerEval(program: Command): void {
@@ -20,13 +20,14 @@ export function registerEval(program: Command): void {
     .option('--timesteps-sweep <list>', 'comma-separated T values: print the SNN/ANN ratio per T (e.g. 4,8,16,32,64)')
     .option('--max-windows <N>', 'evaluate only the first N windows', intOption('--max-windows'))
     .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
     .option('--json', 'print JSON on stdout')
     .option('-q, --quiet', 'no progress output')
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) });
-      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as string, ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
       const annOnly = Boolean(o['annOnly']) || m.timesteps === null;
       let ids: number[];
       try { ids = m.tokenizer.encode(readFileSync(o['text'] as string, 'utf8')); } catch (e) {

@@ -4,7 +4,7 @@ import { SnnError } from '../errors/index.js';
 import { checkGenerateOptions, type GenerateOptions } from '../runtime/generate.js';
 import type { RunnableModel } from '../runtime/model.js';
 import { TemporalSpikeProcessor, type OverflowPolicy } from '../runtime/tsp.js';
-import { floatOption, intOption, openModel } from './common.js';
+import { floatOption, intOption, openModel, SIMULATE_HELP } from './common.js';
 
 /** The options `generate` and `chat` share: model opening, sampling, context policy. */
 export function addRunOptions(cmd: Command): Command {
@@ -19,6 +19,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--overflow <policy>', 'when the context is full: error | slide (drop the oldest tokens, rebuild the cache)', 'slide')
     .option('--ann-only', 'run the source ANN instead of the SNN (needed for a HF model)')
     .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
     .option('-q, --quiet', 'no summary on stderr');
@@ -27,7 +28,7 @@ export function addRunOptions(cmd: Command): Command {
 /** Opens `<model>` and a processor over it as the shared options say. */
 export async function openProcessor(model: string | undefined, o: Record<string, unknown>): Promise<TemporalSpikeProcessor> {
   const annOnly = Boolean(o['annOnly']);
-  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as string, ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
   const overflow = o['overflow'] as string;
   if (overflow !== 'error' && overflow !== 'slide') throw new SnnError('OPTION_INVALID', { message: `unknown overflow policy ${JSON.stringify(overflow)} (valid: error, slide)`, at: '--overflow' });
   return new TemporalSpikeProcessor(m, { overflow: overflow as OverflowPolicy, ann: annOnly || m.timesteps === null });

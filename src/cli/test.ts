@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DIALOGUE_COUNT, DEFAULT_MAX_NLL_RATIO, DEFAULT_TOLERANCE, runCoherenceSuite } from '../coherence/suite.js';
 import type { CoherenceReport } from '../coherence/types.js';
-import { floatOption, intOption, openModel, printJson } from './common.js';
+import { floatOption, intOption, openModel, printJson, SIMULATE_HELP } from './common.js';
 import { createProgress } from './progress.js';
 
 export function registerTest(program: Command): void {
@@ -18,6 +18,7 @@ export function registerTest(program: Command): void {
     .option('--no-recall', 'skip the recall probe')
     .option('--ann-only', 'test the source ANN instead of the SNN (needed for a HF model)')
     .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
     .option('--json', 'print the report as JSON on stdout')
@@ -25,7 +26,7 @@ export function registerTest(program: Command): void {
     .action(async (bundle: string, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) });
       const annOnly = Boolean(o['annOnly']);
-      const model = await openModel(bundle, { annOnly, device: o['device'] as string, ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+      const model = await openModel(bundle, { annOnly, device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
       let report: CoherenceReport;
       try {
         report = await runCoherenceSuite(model, {

@@ -6,10 +6,20 @@ import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef } from './onnx-builder.js';
 
+export const EXECUTIONS = ['closed', 'steps'] as const;
+export type Execution = (typeof EXECUTIONS)[number];
+
 export type WeightPlacement = { readonly inline: Float32Array } | { readonly external: ExternalRef };
 
 export interface EmitOptions {
   readonly mode: 'ann' | 'snn';
+  /**
+   * How a spiking graph is executed: `steps` simulates every neuron step by step over a [T, B, S, D]
+   * time axis (the reference); `closed` is the T-parallel form of the weighted code (no time axis:
+   * neurons are their integer counts, spikes are derived from them when exposed). Default: `closed`
+   * for the weighted code, `steps` for rate coding (whose running means have no closed form).
+   */
+  readonly execution?: Execution;
   /** Where each weight's bytes go: into the model, or referenced as external data. */
   readonly placeWeight: (weight: Weight) => WeightPlacement;
   /** IR values to expose as extra outputs `observe/<name>` (calibration observers). */
@@ -25,6 +35,9 @@ export interface Emitted {
   readonly bytes: Uint8Array;
   /** Spike outputs by site, in graph order (present when exposeSpikes). */
   readonly spikeOutputs: readonly { readonly site: string; readonly output: string }[];
+  /** Saturation outputs by site ([B, S, D]: clipped steps per train), present when exposeSpikes. */
+  readonly saturationOutputs: readonly { readonly site: string; readonly output: string }[];
+  readonly execution: Execution | null;
   readonly nodeCount: number;
 }
 
@@ -36,12 +49,15 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const snn = opts.mode === 'snn';
   const T = snn ? graph.spiking?.timesteps ?? 0 : 1;
   if (snn && T < 1) throw new SnnError('GRAPH_INVALID', { message: 'graph has no spiking spec (timesteps); run a recipe first', at: 'emit' });
+  const execution = snn ? resolveExecution(graph, opts.execution) : null;
   const names = new Map<string, string>();
   const timed = new Set<string>();
   const expanded = new Map<string, string>();
   const shared = new Map<string, string>();
   const placed = new Set<string>();
   const spikes: { site: string; tensor: string }[] = [];
+  const saturation: { site: string; tensor: string }[] = [];
+  const exposeSpikes = opts.exposeSpikes ?? false;
 
   for (const v of graph.inputs) { b.input(v.name, v.dtype, v.shape); names.set(v.name, v.name); }
 
@@ -83,8 +99,12 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       lead: (isTimed) => (isTimed ? 2 : 1),
       shared: (key, build) => { let v = shared.get(key); if (v === undefined) { v = build(); shared.set(key, v); } return v; },
       recordSpikes: (site, tensor) => { spikes.push({ site, tensor }); },
+      exposeSpikes,
+      recordSaturation: (site, tensor) => { saturation.push({ site, tensor }); },
     };
-    const lowered = snn ? lowerSpiking(op, ctx) : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
+    const lowered = execution === 'steps' ? lowerSpiking(op, ctx)
+      : execution === 'closed' && op.closed ? op.closed(ctx)
+        : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
     node.outputs.forEach((out, k) => {
       names.set(out, lowered.outputs[k]!);
       if (lowered.timed[k]) timed.add(out);
@@ -102,13 +122,25 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     b.add('Identity', [onnxName(ir)], {}, { outputs: [out], scope: 'observe' });
     b.output(out, 'float32', timed.has(ir) ? ['T', 'batch', 'seq', 'width'] : ['batch', 'seq', 'width']);
   }
-  const spikeOutputs = opts.exposeSpikes ? spikes.map(({ site, tensor }) => {
-    const output = `spikes/${site}`;
-    b.add('Identity', [tensor], {}, { outputs: [output], scope: 'spikes' });
-    b.output(output, 'float32', ['T', 'batch', 'seq', 'width']);
+  const expose = (list: readonly { site: string; tensor: string }[], prefix: string, shape: readonly string[]) => list.map(({ site, tensor }) => {
+    const output = `${prefix}/${site}`;
+    b.add('Identity', [tensor], {}, { outputs: [output], scope: prefix });
+    b.output(output, 'float32', shape);
     return { site, output };
-  }) : [];
-  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, nodeCount: b.nodeCount };
+  });
+  const spikeOutputs = exposeSpikes ? expose(spikes, 'spikes', ['T', 'batch', 'seq', 'width']) : [];
+  const saturationOutputs = exposeSpikes ? expose(saturation, 'saturation', ['batch', 'seq', 'width']) : [];
+  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, execution, nodeCount: b.nodeCount };
+}
+
+/** The execution form of a spiking graph: `closed` needs the weighted code. */
+export function resolveExecution(graph: Graph, wanted: Execution | undefined): Execution {
+  const code = graph.spiking?.code ?? 'rate';
+  const execution = wanted ?? (code === 'weighted' ? 'closed' : 'steps');
+  if (execution === 'closed' && code !== 'weighted') {
+    throw new SnnError('OPTION_INVALID', { message: 'the closed (T-parallel) form exists for the weighted code only; a rate-coded model runs step by step', at: '--simulate', hint: 'use --simulate steps, or convert with --code weighted' });
+  }
+  return execution;
 }
 
 /** One node in spiking form: linear ops run over the time axis; TD ops wrap their ANN lowering. */

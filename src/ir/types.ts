@@ -57,6 +57,11 @@ export interface ModelSpec {
 export interface SpikingSpec {
   readonly timesteps: number;
   readonly recipe: string;
+  /**
+   * 'weighted': signed-digit weighted spikes (step t weighs 2^(T−1−t) units; nonlinear ops act once on
+   * integrated values); 'rate': every spike weighs one unit (SPEC §2).
+   */
+  readonly code: 'weighted' | 'rate';
   /** 'mean': y_t = t·f(m_t) − (t−1)·f(m_{t−1}); the model output is the mean over T. */
   readonly tdConvention: 'mean';
 }

@@ -24,6 +24,10 @@ export interface LowerCtx {
   shared(key: string, build: () => string): string;
   /** Marks the lowering's spike tensor for a neuron site, so it can be exposed as an output. */
   recordSpikes(site: string, onnxName: string): void;
+  /** True when spike (and saturation) tensors are exposed: lowerings build them only then. */
+  readonly exposeSpikes: boolean;
+  /** Marks a site's saturation tensor ([B, S, D]: clipped steps per train) for `saturation/<site>`. */
+  recordSaturation(site: string, onnxName: string): void;
 }
 
 /** Names of the ONNX values a lowering produced, one per node output, with their time axis. */
@@ -58,6 +62,11 @@ export interface OpDef {
   /** ANN lowering over untimed (or, for `linear`/`td` reuse, timed) values. Returns one ONNX name per output. */
   readonly lowerAnn: (ctx: LowerCtx) => readonly string[];
   readonly snn: SnnForm;
+  /**
+   * Closed (T-parallel) form for the weighted code's runtime graph, which carries no time axis: every
+   * op acts once on integrated values. Default: the ANN lowering (exact for all but the neurons).
+   */
+  readonly closed?: (ctx: LowerCtx) => Lowered;
 }
 
 /** Small attribute readers shared by the op files (they throw on a missing or mistyped attribute). */

@@ -1,23 +1,34 @@
-// Spiking neurons (IF, SignedIF, multi-level) and the readout that integrates spikes over T (SPEC §2).
-import type { LowerCtx, OpDef } from './op.js';
+// Spiking neurons (IF, SignedIF, multi-level; rate or weighted code) and the readout that integrates spikes over T (SPEC §2).
+import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { LowerCtx, Lowered, OpDef } from './op.js';
 import { numAttr, strAttr } from './op.js';
+import { nafMax, type SpikeCode } from './spike-code.js';
 
 export const NEURON_KINDS = ['IF', 'SignedIF'] as const;
 export type NeuronKind = (typeof NEURON_KINDS)[number];
 
+function codeOf(ctx: LowerCtx): SpikeCode {
+  return ctx.graph.spiking?.code ?? 'rate';
+}
+
+function widthOf(ctx: LowerCtx): number {
+  return ctx.graph.weights.get(ctx.node.weights['threshold']!)!.shape[0]!;
+}
+
 /**
- * Integrate-and-fire with soft reset, unrolled over T steps, on a membrane measured in units of
- * θ/levels. For IF v₀ = θ/2 and it fires when v > θ; for SignedIF v₀ = 0 and it fires ±1 when
+ * Rate code: integrate-and-fire with soft reset, unrolled over T steps, on a membrane measured in
+ * units of θ/levels. For IF v₀ = θ/2 and it fires when v > θ; for SignedIF v₀ = 0 and it fires ±1 when
  * |v| > θ/2; both reset by subtraction, so counts round to nearest (SPEC §2). Written on the shifted
  * membrane w = v/u − ½ (IF) or v/u (SignedIF), both become: w += x_t; s_t = clip(round(w), lo, hi);
- * w −= s_t. A multi-level neuron (levels k > 1) may emit an integer in [−k, k] per step.
+ * w −= s_t. A multi-level neuron (levels k > 1) may emit an integer in [−k, k] per step. A step
+ * saturates when round(w) falls outside [lo, hi]; those steps are counted per site.
  */
-function lowerNeuronSnn(ctx: LowerCtx): { outputs: string[]; timed: boolean[] } {
+function lowerRateSteps(ctx: LowerCtx): Lowered {
   const { b, node } = ctx;
   const T = ctx.timesteps;
   const levels = numAttr(node, 'levels');
   const signed = strAttr(node, 'kind') === 'SignedIF';
-  const width = ctx.graph.weights.get(node.weights['threshold']!)!.shape[0]!;
+  const width = widthOf(ctx);
   // Declared shapes keep onnxruntime's memory planner linear in the unrolled graph's size.
   const declare = (name: string, steps: number): string => { b.declare(name, 'float32', [steps, 'batch', 'seq', width]); return name; };
   const unit = b.op('Div', [ctx.weight('threshold'), b.scalar(levels)], {}, node.id);
@@ -26,16 +37,99 @@ function lowerNeuronSnn(ctx: LowerCtx): { outputs: string[]; timed: boolean[] } 
   const lo = b.scalar(signed ? -levels : 0);
   const hi = b.scalar(levels);
   const spikes: string[] = [];
+  const clipped: string[] = [];
   let membrane = steps[0]!;
   for (let t = 0; t < T; t++) {
     if (t > 0) membrane = declare(b.op('Add', [membrane, steps[t]!], {}, node.id), 1);
-    const s = declare(b.op('Clip', [declare(b.op('Round', [membrane], {}, node.id), 1), lo, hi], {}, node.id), 1);
+    const rounded = declare(b.op('Round', [membrane], {}, node.id), 1);
+    const s = declare(b.op('Clip', [rounded, lo, hi], {}, node.id), 1);
     spikes.push(s);
+    if (ctx.exposeSpikes) clipped.push(b.op('Cast', [b.op('Not', [b.op('Equal', [rounded, s])])], { to: 1 }, node.id));
     if (t < T - 1) membrane = declare(b.op('Sub', [membrane, s], {}, node.id), 1);
   }
   const train = T === 1 ? spikes[0]! : declare(b.op('Concat', spikes, { axis: 0 }, node.id), T);
-  ctx.recordSpikes(strAttr(node, 'site'), train);
+  const site = strAttr(node, 'site');
+  ctx.recordSpikes(site, train);
+  if (ctx.exposeSpikes) ctx.recordSaturation(site, b.op('ReduceSum', [T === 1 ? clipped[0]! : b.op('Concat', clipped, { axis: 0 }, node.id), b.ints([0])], { keepdims: 0 }, node.id));
   return { outputs: [b.op('Mul', [train, unit], {}, node.id)], timed: [true] };
+}
+
+/** Weighted code, shared by both forms: the count q = clip(round(x/u), lo, M_T) and the unit u = θ/M_T. */
+function weightedCount(ctx: LowerCtx, integrated: string): { q: string; unit: string; saturated: string | null } {
+  const { b, node } = ctx;
+  const M = nafMax(ctx.timesteps);
+  const unit = b.op('Div', [ctx.weight('threshold'), b.scalar(M)], {}, node.id);
+  const rounded = b.op('Round', [b.op('Div', [integrated, unit], {}, node.id)], {}, node.id);
+  const lo = strAttr(node, 'kind') === 'SignedIF' ? -M : 0;
+  const q = b.op('Clip', [rounded, b.scalar(lo), b.scalar(M)], {}, node.id);
+  const saturated = ctx.exposeSpikes ? b.op('Cast', [b.op('Not', [b.op('Equal', [rounded, q])])], { to: 1 }, node.id) : null;
+  return { q, unit, saturated };
+}
+
+/** Step t's weight 2^(T−1−t) for t = 0..T−1, as a [T, 1, 1, 1] constant (optionally scaled). */
+function stepWeights(b: OnnxBuilder, T: number, scale = 1): string {
+  return b.constant({ dtype: 'float32', dims: [T, 1, 1, 1], values: Array.from({ length: T }, (_, t) => scale * 2 ** (T - 1 - t)) });
+}
+
+/**
+ * The NAF digits of every count at once ([T, B, S, D], most significant first): with a = |q|,
+ * digit k = bit_{k+1}(3a) − bit_{k+1}(a), times sign(q) (the x ⊕ 3x identity for the NAF). Every value
+ * is an integer below 2^24, so Floor, Mul by a power of two and Mod are exact in float32.
+ */
+function nafPlanes(ctx: LowerCtx, q: string): string {
+  const { b, node } = ctx;
+  const T = ctx.timesteps;
+  const a = b.op('Unsqueeze', [b.op('Abs', [q], {}, node.id), b.ints([0])], {}, node.id);
+  const shifts = b.constant({ dtype: 'float32', dims: [T, 1, 1, 1], values: Array.from({ length: T }, (_, t) => 2 ** -(T - t)) });
+  const bit = (n: string) => b.op('Mod', [b.op('Floor', [b.op('Mul', [n, shifts], {}, node.id)], {}, node.id), b.scalar(2)], { fmod: 1 }, node.id);
+  const digits = b.op('Sub', [bit(b.op('Mul', [a, b.scalar(3)], {}, node.id)), bit(a)], {}, node.id);
+  const planes = b.op('Mul', [digits, b.op('Sign', [q], {}, node.id)], {}, node.id);
+  b.declare(planes, 'float32', [T, 'batch', 'seq', widthOf(ctx)]);
+  return planes;
+}
+
+/**
+ * Weighted code, closed (T-parallel) form: the neuron is the count q·u; its T digit planes are
+ * computed from q in parallel only when spikes are exposed. Equal to the step-by-step neuron below
+ * (same integers; tested on real inputs).
+ */
+function lowerWeightedClosed(ctx: LowerCtx): Lowered {
+  const { q, unit, saturated } = weightedCount(ctx, ctx.input(0));
+  const site = strAttr(ctx.node, 'site');
+  if (ctx.exposeSpikes) {
+    ctx.recordSpikes(site, nafPlanes(ctx, q));
+    ctx.recordSaturation(site, saturated!);
+  }
+  return { outputs: [ctx.b.op('Mul', [q, unit], {}, ctx.node.id)], timed: [false] };
+}
+
+/**
+ * Weighted code, step by step (the reference): the neuron integrates its input over the phase
+ * (the mean of the timed input), rounds it to the count q, then at step t fires sign(r)·1 when the
+ * remaining count |r| exceeds M_k (k = T−1−t) and subtracts the digit's weight 2^k. Its output at
+ * step t is T·u·2^k·s_t, so the mean over T, which every downstream op integrates, is u·q.
+ */
+function lowerWeightedSteps(ctx: LowerCtx): Lowered {
+  const { b, node } = ctx;
+  const T = ctx.timesteps;
+  const width = widthOf(ctx);
+  const integrated = ctx.isTimed(0) ? b.op('ReduceMean', [ctx.input(0)], { axes: [0], keepdims: 0 }, node.id) : ctx.input(0);
+  const { q, unit, saturated } = weightedCount(ctx, integrated);
+  const spikes: string[] = [];
+  let rest = q;
+  for (let t = 0; t < T; t++) {
+    const k = T - 1 - t;
+    const fires = b.op('Cast', [b.op('Greater', [b.op('Abs', [rest], {}, node.id), b.scalar(nafMax(k))], {}, node.id)], { to: 1 }, node.id);
+    const s = b.op('Mul', [b.op('Sign', [rest], {}, node.id), fires], {}, node.id);
+    spikes.push(b.op('Unsqueeze', [s, b.ints([0])], {}, node.id));
+    if (k > 0) rest = b.op('Sub', [rest, b.op('Mul', [s, b.scalar(2 ** k)], {}, node.id)], {}, node.id);
+  }
+  const train = T === 1 ? spikes[0]! : b.op('Concat', spikes, { axis: 0 }, node.id);
+  b.declare(train, 'float32', [T, 'batch', 'seq', width]);
+  const site = strAttr(node, 'site');
+  ctx.recordSpikes(site, train);
+  if (saturated) ctx.recordSaturation(site, saturated);
+  return { outputs: [b.op('Mul', [b.op('Mul', [train, stepWeights(b, T, T)], {}, node.id), unit], {}, node.id)], timed: [true] };
 }
 
 export const neuron: OpDef = {
@@ -54,7 +148,8 @@ export const neuron: OpDef = {
   },
   // In the ANN the neuron's input passes through: its value is what calibration observes.
   lowerAnn: (ctx) => [ctx.input(0)],
-  snn: { kind: 'custom', lower: lowerNeuronSnn },
+  snn: { kind: 'custom', lower: (ctx) => (codeOf(ctx) === 'weighted' ? lowerWeightedSteps(ctx) : lowerRateSteps(ctx)) },
+  closed: lowerWeightedClosed,
 };
 
 /** The readout: the mean over T of a spiking signal (exact before a linear head: the head commutes with it). */

@@ -2,6 +2,7 @@
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { assertValid } from '../ir/verify.js';
+import { checkCodeSupports, type SpikeCode } from '../ops/spike-code.js';
 import { replaceAttentionWithSpike } from './attention-to-spike.js';
 import { replaceGeluWithRelu } from './gelu-to-relu.js';
 import { insertNeurons } from './insert-neurons.js';
@@ -15,6 +16,8 @@ export type Recipe = (typeof RECIPES)[number];
 export interface RecipeOptions {
   /** Spike levels per step at a neuron site (multi-level neurons); default 1. */
   readonly levels?: (site: string) => number;
+  /** The spike code (SPEC §2); default 'weighted'. */
+  readonly code?: SpikeCode;
 }
 
 export interface PassStep {
@@ -71,6 +74,9 @@ export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts:
     g = assertValid(result.graph, `after pass ${step.name}`);
     passes.push({ name: step.name, why: step.why, matched: result.matched });
   }
+  const code = recipe === 'exact' ? 'rate' : opts.code ?? 'weighted';
+  const T = parseTimesteps(timesteps);
+  for (const n of g.nodes) if (n.op === 'Neuron') checkCodeSupports(code, T, n.attrs['levels'] as number, n.attrs['site'] as string);
   if (recipe !== 'exact' && !g.nodes.some((n) => n.op === 'Neuron')) {
     // A "spiking" model with no neuron would be a fake: say plainly what the recipe cannot do here.
     throw new SnnError('OPTION_INVALID', {
@@ -79,5 +85,5 @@ export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts:
       hint: `use --recipe faithful (neurons on every Linear input) or exact`,
     });
   }
-  return { graph: { ...g, spiking: { timesteps: parseTimesteps(timesteps), recipe, tdConvention: 'mean' } }, passes };
+  return { graph: { ...g, spiking: { timesteps: T, recipe, code, tdConvention: 'mean' } }, passes };
 }

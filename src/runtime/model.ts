@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { SnnError } from '../errors/index.js';
 import { FILES } from '../emit/bundle/format.js';
 import { readBundle, type BundleContents } from '../emit/bundle/read.js';
+import { resolveExecution, type Execution } from '../emit/lower.js';
 import { importHfModel, type ImportedModel } from '../import/hf/index.js';
 import type { BindOptions } from '../import/hf/weights.js';
 import { loadTokenizer, type Tokenizer } from '../import/tokenizer.js';
@@ -26,6 +27,11 @@ export interface LoadBundleOptions {
   readonly device?: Device;
   /** Verify every file's sha256 (default true). */
   readonly verify?: boolean;
+  /**
+   * `steps`: run the step-by-step reference simulation of every neuron, emitted from graph.json,
+   * instead of model.onnx (the closed, T-parallel form for the weighted code). Default: model.onnx.
+   */
+  readonly simulate?: Execution;
 }
 
 /** A loaded .snn bundle. The SNN session is built at load; the ANN reference on first use. */
@@ -68,6 +74,12 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new SnnError('OPTION_INVALID', { message: `unknown device ${JSON.stringify(device)} (valid: cpu, cuda)`, at: '--device' });
   const tokenizer = await loadTokenizer(contents.path);
+  if (opts.simulate !== undefined && opts.simulate !== 'steps' && opts.simulate !== 'closed') throw new SnnError('OPTION_INVALID', { message: `unknown execution form ${JSON.stringify(opts.simulate)} (valid: steps, closed)`, at: '--simulate' });
+  const builtIn = resolveExecution(contents.graph, undefined);
+  if (opts.simulate && opts.simulate !== builtIn) {
+    const snn = await openGraphSession(contents.graph, 'snn', { device, exposeSpikes: true, execution: opts.simulate });
+    return new Bundle(contents, tokenizer, snn, device);
+  }
   const session = await createSession(join(contents.path, FILES.snnModel), device);
   return new Bundle(contents, tokenizer, new ModelSession(contents.graph.spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output)), device);
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { SnnError } from '../errors/index.js';
-import { emitOnnx, type WeightPlacement } from '../emit/lower.js';
+import { emitOnnx, type Execution, type WeightPlacement } from '../emit/lower.js';
 import { weightData } from '../import/hf/weights.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../ir/types.js';
@@ -20,6 +20,8 @@ export interface SessionOptions {
   readonly observeOnly?: boolean;
   /** Trade speed for memory: no weight prepacking, no arena (calibration; `--low-memory`). */
   readonly lowMemory?: boolean;
+  /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
+  readonly execution?: Execution;
 }
 
 /** One forward call: `seq` new tokens per row on top of `past` cached tokens. */
@@ -144,11 +146,11 @@ export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: 
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly });
+    const emitted = emitOnnx(graph, { mode, placeWeight, exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
     const session = await createSession(modelPath, opts.device, opts.lowMemory ?? false);
-    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
+    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
     return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -53,9 +53,12 @@ export interface SnnConfigSection {
   readonly neuron: string;
   readonly reset: 'subtract';
   readonly v_init: string;
-  readonly code: 'rate';
+  readonly code: 'weighted' | 'rate';
+  readonly step_weights?: string;
+  /** The form model.onnx runs: 'closed' (T-parallel, weighted code) or 'steps'. */
+  readonly execution: string;
   readonly td_convention: 'mean';
-  readonly layout: '[T, B, S, D]';
+  readonly layout: string;
   readonly readout: string;
 }
 
@@ -73,7 +76,7 @@ export const GraphSchema = z.object({
     numKvHeads: z.number(), headDim: z.number(), maxPositions: z.number(), bosTokenId: z.number().nullable(),
     eosTokenId: z.union([z.number(), z.array(z.number())]).nullable(),
   }),
-  spiking: z.object({ timesteps: z.number().int().positive(), recipe: z.string(), tdConvention: z.literal('mean') }),
+  spiking: z.object({ timesteps: z.number().int().positive(), recipe: z.string(), code: z.enum(['weighted', 'rate']).default('rate'), tdConvention: z.literal('mean') }),
   inputs: z.array(Value),
   outputs: z.array(Value),
   nodes: z.array(NodeJson),

@@ -6,6 +6,7 @@ import { SnnError, isSnnError } from '../../errors/index.js';
 import { writeSafetensors } from '../../import/hf/safetensors.js';
 import { weightData } from '../../import/hf/weights.js';
 import type { Graph } from '../../ir/types.js';
+import { nafMax } from '../../ops/spike-code.js';
 import { emitOnnx, type WeightPlacement } from '../lower.js';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleMeta, type NeuronSiteRecord, type SnnConfigSection } from './format.js';
 import { graphToJson } from './graph-json.js';
@@ -56,13 +57,13 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
     return { external: { location: FILES.weights, offset: at.offset, length: at.length } };
   };
   step('model');
-  const snn = emitOnnx(graph, { mode: 'snn', placeWeight, exposeSpikes: true, metadata: { recipe: graph.spiking!.recipe, timesteps: String(graph.spiking!.timesteps) } });
+  const snn = emitOnnx(graph, { mode: 'snn', placeWeight, exposeSpikes: true, metadata: { recipe: graph.spiking!.recipe, timesteps: String(graph.spiking!.timesteps), code: graph.spiking!.code } });
   writeFileSync(join(dir, FILES.snnModel), snn.bytes);
   writeFileSync(join(dir, FILES.annModel), emitOnnx(input.sourceGraph, { mode: 'ann', placeWeight }).bytes);
   writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph, input.sourceGraph)));
   step('config');
   const outputBySite = new Map(snn.spikeOutputs.map((s) => [s.site, s.output]));
-  writeFileSync(join(dir, FILES.config), JSON.stringify({ ...input.sourceConfig, snn: snnSection(graph, input.meta.neurons) }, null, 2));
+  writeFileSync(join(dir, FILES.config), JSON.stringify({ ...input.sourceConfig, snn: snnSection(graph, input.meta.neurons, snn.execution) }, null, 2));
   for (const f of COPIED_FILES) if (existsSync(join(input.sourceDir, f))) copyFileSync(join(input.sourceDir, f), join(dir, f));
   if (input.addExtra) { step('report'); await input.addExtra(dir); }
   step('meta');
@@ -74,20 +75,24 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
   writeFileSync(join(dir, FILES.meta), JSON.stringify(meta, null, 2));
 }
 
-function snnSection(graph: Graph, neurons: readonly { kind: string; levels: number }[]): SnnConfigSection & { levels: Record<string, number> } {
+function snnSection(graph: Graph, neurons: readonly { kind: string; levels: number }[], execution: string | null): SnnConfigSection & { levels: Record<string, number> } {
   const kinds = [...new Set(neurons.map((n) => n.kind))];
   const levels: Record<string, number> = {};
   for (const n of graph.nodes) if (n.op === 'Neuron' && n.attrs['levels'] !== 1) levels[n.attrs['site'] as string] = n.attrs['levels'] as number;
+  const { timesteps: T, recipe, code } = graph.spiking!;
+  const weighted = code === 'weighted';
   return {
-    timesteps: graph.spiking!.timesteps,
-    recipe: graph.spiking!.recipe,
+    timesteps: T,
+    recipe,
     neuron: kinds.length ? kinds.join('+') : 'none',
     reset: 'subtract',
-    v_init: kinds.includes('IF') ? 'IF: θ/2; SignedIF: 0' : '0 (fires at ±θ/2)',
-    code: 'rate',
+    v_init: weighted ? 'the integrated input, rounded to the count q = round(x/u), u = θ/M_T' : kinds.includes('IF') ? 'IF: θ/2; SignedIF: 0' : '0 (fires at ±θ/2)',
+    code,
+    ...(weighted ? { step_weights: `2^(T-1-t) units for step t = 0..${T - 1} (signed NAF digits, most significant first); M_T = ${nafMax(T)}` } : {}),
+    execution: execution ?? 'steps',
     td_convention: 'mean',
-    layout: '[T, B, S, D]',
-    readout: 'mean over T of the LM head input (the head is linear)',
+    layout: execution === 'closed' ? '[B, S, D] (closed form: counts; spikes/<site> outputs are [T, B, S, D] digit planes)' : '[T, B, S, D]',
+    readout: weighted ? 'the LM head acts once on the integrated (counted) input' : 'mean over T of the LM head input (the head is linear)',
     levels,
   };
 }
