@@ -10,7 +10,7 @@ import { sha256File } from './emit/bundle/hash.js';
 import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
-import { loadTokenizer } from './import/tokenizer.js';
+import { loadTokenizer } from './tokenizer/tokenizer.js';
 import { parseCode, type SpikeCode } from './ops/spike-code.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
 

@@ -1,6 +1,7 @@
 // The public API of snnconvert: re-exports only (SPEC §5).
 export { convert, parseLevels, DEFAULT_MODEL, DEFAULT_TIMESTEPS, DEFAULT_THRESHOLD, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
-export { loadBundle, loadHfAnn, Bundle, HfAnnModel, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
+export { loadBundle, Bundle, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
+export { loadHfAnn, HfAnnModel } from './open/hf-ann.js';
 export { Conversation, type ConversationOptions } from './runtime/conversation.js';
 export { TemporalSpikeProcessor, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
@@ -18,14 +19,14 @@ export { runRecipe, recipePasses, RECIPES, type Recipe, type PassRecord } from '
 export { rewrite, type Rule, type PassResult } from './passes/rewrite.js';
 export { importHfModel, type ImportedModel } from './import/hf/index.js';
 export { resolveModel, hfCacheDir, type ResolveOptions, type ResolvedModel } from './import/hub.js';
-export { loadTokenizer, type Tokenizer, type ChatMessage } from './import/tokenizer.js';
-export { readSafetensorsHeader, readTensorFloat32, writeSafetensors } from './import/hf/safetensors.js';
+export { loadTokenizer, type Tokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
+export { readSafetensorsHeader, readTensorFloat32, writeSafetensors } from './weights/safetensors.js';
 export { readBundle, type BundleContents } from './emit/bundle/read.js';
 export { emitOnnx, EXECUTIONS, type EmitOptions, type Execution } from './emit/lower.js';
 export { SPIKE_CODES, MAX_WEIGHTED_TIMESTEPS, nafDigits, nafMax, nafWeight, parseCode, type SpikeCode } from './ops/spike-code.js';
 export { OPS, findOp } from './ops/registry.js';
 export type { Graph, Node, Weight, ModelSpec, SpikingSpec } from './ir/types.js';
 export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';
-export { writeSpikeReport, regenerateSpikeReport } from './emit/report/write.js';
+export { writeSpikeReport, regenerateSpikeReport } from './report/write.js';
 export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
 export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type CheckResult, type CheckName, type CheckStatus, type CoherenceProcessor, type DialogueRecord } from './coherence/index.js';

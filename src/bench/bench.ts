@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import os from 'node:os';
 import ort from 'onnxruntime-node';
-import { DEFAULT_REPORT_TEXT } from '../emit/report/collect.js';
+import { DEFAULT_REPORT_TEXT } from '../report/collect.js';
 import { SnnError } from '../errors/index.js';
 import { loadBundle } from '../runtime/model.js';
 import { measureConversion, type ConversionMeasurement } from './conversion.js';

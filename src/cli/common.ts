@@ -3,7 +3,8 @@ import { InvalidArgumentError } from 'commander';
 import { DEFAULT_MODEL } from '../convert.js';
 import { SnnError } from '../errors/index.js';
 import { resolveModel } from '../import/hub.js';
-import { loadBundle, loadHfAnn, type RunnableModel } from '../runtime/model.js';
+import { loadBundle, type RunnableModel } from '../runtime/model.js';
+import { loadHfAnn } from '../open/hf-ann.js';
 import type { Device } from '../runtime/session.js';
 import type { Execution } from '../emit/lower.js';
 

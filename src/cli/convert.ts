@@ -1,8 +1,8 @@
 // `snnconvert [convert] [model]`: convert a model into a .snn bundle.
 import type { Command } from 'commander';
 import { convert } from '../convert.js';
-import { CONVERSION_REPORT_OPTIONS } from '../emit/report/collect.js';
-import { writeSpikeReport } from '../emit/report/write.js';
+import { CONVERSION_REPORT_OPTIONS } from '../report/collect.js';
+import { writeSpikeReport } from '../report/write.js';
 import { intOption, printJson } from './common.js';
 import { createProgress } from './progress.js';
 

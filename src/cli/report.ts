@@ -1,8 +1,8 @@
 // `snnconvert report <bundle> [--text F]`: regenerate a bundle's SpikeScope report (spike.report/report.json + report.html).
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { regenerateSpikeReport } from '../emit/report/write.js';
-import { REPORT_DIR, REPORT_HTML, REPORT_JSON } from '../emit/report/types.js';
+import { regenerateSpikeReport } from '../report/write.js';
+import { REPORT_DIR, REPORT_HTML, REPORT_JSON } from '../report/types.js';
 import { intOption, printJson } from './common.js';
 import { createProgress } from './progress.js';
 

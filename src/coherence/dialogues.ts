@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SnnError } from '../errors/index.js';
-import type { Tokenizer } from '../import/tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { DialogueRecord } from './types.js';
 
 /** The committed Topical-Chat subset (fixtures/dialogues/PROVENANCE.md). */

@@ -1,5 +1,5 @@
 // What the processor actually fed: a RunnableModel wrapper that records every session step, and the rows read back from it.
-import type { Tokenizer } from '../import/tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
 import type { ModelSession, StepInput } from '../runtime/session.js';

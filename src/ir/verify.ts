@@ -1,10 +1,20 @@
 // Graph invariants, checked after import and after every pass: ops known, values defined before use, weights present.
+// The op table is injected (ir sits below ops); src/ops/verify.ts binds it to the registry.
 import { SnnError } from '../errors/index.js';
-import { findOp } from '../ops/registry.js';
-import type { Graph } from './types.js';
+import type { Graph, Node } from './types.js';
 
-/** Returns every problem found; `assertValid` throws them as one GRAPH_INVALID error. */
-export function verifyGraph(graph: Graph): string[] {
+/** What the check needs to know of an op: its arity, weight roles (`name?` = optional) and attribute check. */
+export interface OpSignature {
+  readonly numInputs: number | readonly [number, number];
+  readonly weights: readonly string[];
+  readonly check: (node: Node) => string[];
+}
+
+/** Finds an op's signature by IR op name; undefined for an unknown op. */
+export type OpLookup = (name: string) => OpSignature | undefined;
+
+/** Returns every problem found; `assertValidWith` throws them as one GRAPH_INVALID error. */
+export function verifyGraphWith(graph: Graph, findOp: OpLookup): string[] {
   const problems: string[] = [];
   const defined = new Set(graph.inputs.map((v) => v.name));
   const ids = new Set<string>();
@@ -33,8 +43,8 @@ export function verifyGraph(graph: Graph): string[] {
   return problems;
 }
 
-export function assertValid(graph: Graph, stage: string): Graph {
-  const problems = verifyGraph(graph);
+export function assertValidWith(graph: Graph, stage: string, findOp: OpLookup): Graph {
+  const problems = verifyGraphWith(graph, findOp);
   if (problems.length > 0) throw new SnnError('GRAPH_INVALID', { message: problems.slice(0, 10).join('; '), at: stage });
   return graph;
 }

@@ -1,7 +1,7 @@
 // The recipes (SPEC §2): each a flat list of named passes with a one-line why; the pipeline records what ran.
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
-import { assertValid } from '../ir/verify.js';
+import { assertValid } from '../ops/verify.js';
 import { checkCodeSupports, type SpikeCode } from '../ops/spike-code.js';
 import { replaceAttentionWithSpike } from './attention-to-spike.js';
 import { replaceGeluWithRelu } from './gelu-to-relu.js';

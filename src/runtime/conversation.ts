@@ -1,6 +1,6 @@
 // A multi-turn chat over one cached conversation: renders the transcript, feeds only what the cache lacks, streams replies.
 import { SnnError } from '../errors/index.js';
-import type { ChatMessage, Tokenizer } from '../import/tokenizer.js';
+import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { GeneratedPiece, GenerateOptions } from './generate.js';
 import type { TemporalSpikeProcessor } from './tsp.js';
 

@@ -1,6 +1,6 @@
 // The token-by-token generation loop: sampling, streaming text (whole characters only), stop strings and EOS.
 import { SnnError } from '../errors/index.js';
-import type { Tokenizer } from '../import/tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { checkSamplingOptions, createRng, sampleToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {

@@ -1,12 +1,10 @@
-// Runnable models: a .snn bundle (SNN, with its ANN reference) or a HF folder's ANN, behind one interface.
+// Runnable models: the interface the runtime runs, and a .snn bundle (SNN, with its ANN reference) behind it.
 import { join } from 'node:path';
 import { SnnError } from '../errors/index.js';
 import { FILES } from '../emit/bundle/format.js';
 import { readBundle, type BundleContents } from '../emit/bundle/read.js';
 import { resolveExecution, type Execution } from '../emit/lower.js';
-import { importHfModel, type ImportedModel } from '../import/hf/index.js';
-import type { BindOptions } from '../import/hf/weights.js';
-import { loadTokenizer, type Tokenizer } from '../import/tokenizer.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';
 import { createSession, ModelSession, openGraphSession, type Device } from './session.js';
 
@@ -82,32 +80,4 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   }
   const session = await createSession(join(contents.path, FILES.snnModel), device);
   return new Bundle(contents, tokenizer, new ModelSession(contents.graph.spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output)), device);
-}
-
-/** The source ANN of a HF model folder (the reference path, `--ann-only`). */
-export class HfAnnModel implements RunnableModel {
-  readonly timesteps = null;
-  readonly recipe = null;
-  private annSession: Promise<ModelSession> | null = null;
-
-  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: Device, private readonly lowMemory = false) {}
-
-  get name(): string { return this.imported.dir; }
-  get spec(): ModelSpec { return this.imported.graph.spec; }
-
-  async session(ann: boolean): Promise<ModelSession> {
-    if (!ann) throw new SnnError('OPTION_INVALID', { message: 'this is a HuggingFace model, not a .snn bundle: only its ANN can run', at: this.imported.dir, hint: 'pass --ann-only, or convert it first: snnconvert convert <model>' });
-    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.device, lowMemory: this.lowMemory });
-    return this.annSession;
-  }
-
-  async release(): Promise<void> {
-    if (this.annSession) await (await this.annSession).release();
-  }
-}
-
-/** `lowMemory`: no weight prepacking and no arena (see sessionOptions). */
-export async function loadHfAnn(dir: string, opts: BindOptions & { device?: Device; lowMemory?: boolean } = {}): Promise<HfAnnModel> {
-  const imported = importHfModel(dir, opts);
-  return new HfAnnModel(imported, await loadTokenizer(dir), opts.device ?? 'cpu', opts.lowMemory ?? false);
 }

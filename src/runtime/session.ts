@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { SnnError } from '../errors/index.js';
 import { emitOnnx, type Execution, type WeightPlacement } from '../emit/lower.js';
-import { weightData } from '../import/hf/weights.js';
+import { weightData } from '../weights/weight-data.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../ir/types.js';
 

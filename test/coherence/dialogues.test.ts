@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DIALOGUES, formatDialogue, formatTurn, readDialogues } from '../../src/coherence/dialogues.js';
 import { runCoherenceSuite } from '../../src/coherence/index.js';
 import { SnnError } from '../../src/errors/index.js';
-import { loadTokenizer, type Tokenizer } from '../../src/import/tokenizer.js';
-import { loadHfAnn } from '../../src/runtime/model.js';
+import { loadTokenizer, type Tokenizer } from '../../src/tokenizer/tokenizer.js';
+import { loadHfAnn } from '../../src/open/hf-ann.js';
 import { GPT2_DIR, tempDir } from '../helpers.js';
 
 let tok: Tokenizer;

@@ -1,5 +1,5 @@
 // Deliberately broken models and processors for the coherence tests: each breaks one thing the suite must catch.
-import type { ChatMessage, Tokenizer } from '../../src/import/tokenizer.js';
+import type { ChatMessage, Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import type { ModelSpec } from '../../src/ir/types.js';
 import type { RunnableModel } from '../../src/runtime/model.js';
 import { ModelSession, type StepInput, type StepOutput } from '../../src/runtime/session.js';

@@ -1,7 +1,7 @@
 // Every check can fail: broken models and processors (test/coherence/fakes.ts) each make the check they break fail, with a reason.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCoherenceSuite, type CheckName, type CoherenceOptions, type CoherenceReport } from '../../src/coherence/index.js';
-import { loadHfAnn, type HfAnnModel } from '../../src/runtime/model.js';
+import { loadHfAnn, type HfAnnModel } from '../../src/open/hf-ann.js';
 import { GPT2_DIR } from '../helpers.js';
 import { dropCache, FakeBundle, flattenLogits, forgetfulProcessor, ignoreMask, offByOneProcessor, shiftCachedPositions, unboundedProcessor, type Tamper } from './fakes.js';
 

@@ -1,7 +1,7 @@
 // The recall probe: passes when the reply holds the fact, otherwise reported (never failed) with a reason that says whether the model is instruction-tuned.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeRecall, RECALL_PROBES } from '../../src/coherence/recall.js';
-import { loadHfAnn, type HfAnnModel } from '../../src/runtime/model.js';
+import { loadHfAnn, type HfAnnModel } from '../../src/open/hf-ann.js';
 import { GPT2_DIR } from '../helpers.js';
 import { CyclingModel, FakeBundle, withChatTemplate } from './fakes.js';
 

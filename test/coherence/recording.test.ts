@@ -1,7 +1,7 @@
 // The recorder sees every step a processor feeds, as fed, without touching the model's shared session.
 import { describe, expect, it } from 'vitest';
 import { fedRows, RecordingModel } from '../../src/coherence/recording.js';
-import { loadHfAnn } from '../../src/runtime/model.js';
+import { loadHfAnn } from '../../src/open/hf-ann.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { GPT2_DIR } from '../helpers.js';
 

@@ -4,7 +4,7 @@ import { mulberry32 } from '../../src/util/random.js';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { emitOnnx } from '../../src/emit/lower.js';
-import { weightData } from '../../src/import/hf/weights.js';
+import { weightData } from '../../src/weights/weight-data.js';
 import type { Graph, ModelSpec } from '../../src/ir/types.js';
 
 const { onnx } = onnxProto;

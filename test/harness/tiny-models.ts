@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importHfModel } from '../../src/import/hf/index.js';
-import { writeSafetensors } from '../../src/import/hf/safetensors.js';
+import { writeSafetensors } from '../../src/weights/safetensors.js';
 import type { Graph } from '../../src/ir/types.js';
 import { openGraphSession, type StepOutput } from '../../src/runtime/session.js';
 import { normals } from './onnx-run.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { SnnError } from '../../src/errors/index.js';
 import type { Graph, Node } from '../../src/ir/types.js';
-import { assertValid, verifyGraph } from '../../src/ir/verify.js';
+import { assertValid, verifyGraph } from '../../src/ops/verify.js';
 import { OP_SPEC } from '../harness/onnx-run.js';
 
 const w4 = { name: 'w', shape: [4, 4], source: { kind: 'data' as const, data: new Float32Array(16) } };

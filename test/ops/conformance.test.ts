@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Attrs, Graph, ValueInfo } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { OP_SPEC, floatsOf, nodeAttributes, output, readTensorProto, runGraph, toleranceRatio, type Feed, type ProtoTensor } from '../harness/onnx-run.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'fixtures', 'onnx-conformance');

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Graph } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { OP_SPEC, normals, output, rng, runGraph, uniforms, type Tensor } from '../harness/onnx-run.js';
 import { runNeuron, type NeuronKind } from '../harness/reference.js';
 

@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { emitOnnx } from '../../src/emit/lower.js';
 import { SnnError } from '../../src/errors/index.js';
-import { weightData } from '../../src/import/hf/weights.js';
+import { weightData } from '../../src/weights/weight-data.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Attrs, Graph } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { OP_SPEC, ints, normals, output, runGraph, toleranceRatio, uniforms, type Tensor } from '../harness/onnx-run.js';
 import { attendOne, geluErf, geluTanh, layerNorm, relu, rmsNorm, rope, runningMeans, silu, temporalDifference } from '../harness/reference.js';
 

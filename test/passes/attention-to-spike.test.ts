@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { replaceAttentionWithSpike } from '../../src/passes/attention-to-spike.js';
 import { runRecipe, type Recipe } from '../../src/passes/pipeline.js';
 import { maxAbsDiff } from '../harness/onnx-run.js';

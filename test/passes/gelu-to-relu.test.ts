@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Graph } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { replaceGeluWithRelu } from '../../src/passes/gelu-to-relu.js';
 import { OP_SPEC, output, runGraph, uniforms } from '../harness/onnx-run.js';
 import { relu } from '../harness/reference.js';

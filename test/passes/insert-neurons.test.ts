@@ -2,10 +2,10 @@
 // numerically, with per-channel max thresholds the spiking model approaches the ANN as T grows.
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { weightData } from '../../src/import/hf/weights.js';
+import { weightData } from '../../src/weights/weight-data.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Graph, Node, Weight } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { replaceGeluWithRelu } from '../../src/passes/gelu-to-relu.js';
 import { insertNeurons, type InsertNeuronsOptions } from '../../src/passes/insert-neurons.js';
 import { runRecipe } from '../../src/passes/pipeline.js';

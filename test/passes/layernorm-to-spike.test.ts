@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnnError } from '../../src/errors/index.js';
 import type { Graph } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { replaceLayerNormWithSpike } from '../../src/passes/layernorm-to-spike.js';
 import { runModel, tinyGpt2, tinyLlama } from '../harness/tiny-models.js';
 import { tempDir } from '../helpers.js';

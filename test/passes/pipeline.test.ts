@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnnError } from '../../src/errors/index.js';
 import type { Graph } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { RECIPES, parseRecipe, parseTimesteps, recipePasses, runRecipe, type Recipe } from '../../src/passes/pipeline.js';
 import { maxAbsDiff } from '../harness/onnx-run.js';
 import { VOCAB, runModel, tinyGpt2, tinyLlama, type Batch } from '../harness/tiny-models.js';

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Graph } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { runRecipe } from '../../src/passes/pipeline.js';
 import { insertReadout } from '../../src/passes/readout.js';
 import { openGraphSession } from '../../src/runtime/session.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import type { Graph, Node } from '../../src/ir/types.js';
-import { verifyGraph } from '../../src/ir/verify.js';
+import { verifyGraph } from '../../src/ops/verify.js';
 import { renameOp, rewrite, type Rule } from '../../src/passes/rewrite.js';
 import { OP_SPEC } from '../harness/onnx-run.js';
 

@@ -1,10 +1,11 @@
 // Chat over the cache: transcripts (template or plain), only the missing tokens fed, replies equal a fresh run, bounded memory.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTokenizer, type ChatMessage, type ChatTemplateOptions, type Tokenizer } from '../../src/import/tokenizer.js';
+import { loadTokenizer, type ChatMessage, type ChatTemplateOptions, type Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { commonPrefix, Conversation, renderTranscript } from '../../src/runtime/conversation.js';
 import type { GeneratedPiece } from '../../src/runtime/generate.js';
-import { loadHfAnn, type HfAnnModel, type RunnableModel } from '../../src/runtime/model.js';
+import type { RunnableModel } from '../../src/runtime/model.js';
+import { loadHfAnn, type HfAnnModel } from '../../src/open/hf-ann.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { FIXTURES, GPT2_DIR } from '../helpers.js';
 import { bytes, fedRows, spyOnSteps } from './tsp-helpers.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/runtime/evaluate.js';
-import { loadHfAnn } from '../../src/runtime/model.js';
+import { loadHfAnn } from '../../src/open/hf-ann.js';
 import { GPT2_DIR, LLAMA_DIR } from '../helpers.js';
 
 describe.each([['shakespeare-gpt2', GPT2_DIR], ['shakespeare-llama', LLAMA_DIR]])('ANN perplexity of %s', (_name, dir) => {

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { convert } from '../../src/convert.js';
 import { Conversation } from '../../src/runtime/conversation.js';
-import { loadHfAnn } from '../../src/runtime/model.js';
+import { loadHfAnn } from '../../src/open/hf-ann.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { GPT2_DIR, tempDir } from '../helpers.js';
 import { bytes, FAST } from './tsp-helpers.js';

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadHfAnn, type HfAnnModel } from '../../src/runtime/model.js';
+import { loadHfAnn, type HfAnnModel } from '../../src/open/hf-ann.js';
 import type { GeneratedPiece } from '../../src/runtime/generate.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { GPT2_DIR, LLAMA_DIR } from '../helpers.js';

@@ -1,6 +1,6 @@
 // Sampling: seeded reproducibility, greedy, temperature, top-k and top-p supports, HF repetition penalty; streaming text and stop strings.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTokenizer, type Tokenizer } from '../../src/import/tokenizer.js';
+import { loadTokenizer, type Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { StopMatcher, TextStream } from '../../src/runtime/generate.js';
 import { applyRepetitionPenalty, createRng, greedyToken, sampleToken, samplingDistribution } from '../../src/runtime/sampling.js';
 import { GPT2_DIR } from '../helpers.js';

@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convert } from '../../src/convert.js';
-import { loadBundle, loadHfAnn, type RunnableModel } from '../../src/runtime/model.js';
+import { loadBundle, type RunnableModel } from '../../src/runtime/model.js';
+import { loadHfAnn } from '../../src/open/hf-ann.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';
 import { bytes, FAST, fedPositions, loadDialogues, maxAbsDiff, spyOnSteps, turnsThatFit } from './tsp-helpers.js';

@@ -1,6 +1,6 @@
 // Bad input gives typed errors, and a failed call (bad ids, overflow, a session failure) changes no conversation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadHfAnn, type HfAnnModel } from '../../src/runtime/model.js';
+import { loadHfAnn, type HfAnnModel } from '../../src/open/hf-ann.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { GPT2_DIR } from '../helpers.js';
 import { bytes, maxAbsDiff, rejection, spyOnSteps } from './tsp-helpers.js';

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SnnError } from '../../errors/index.js';
-import { readSafetensorsHeader } from '../../import/hf/safetensors.js';
+import { readSafetensorsHeader } from '../../weights/safetensors.js';
 import type { Graph } from '../../ir/types.js';
 import { FILES, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleMeta } from './format.js';
 import { graphFromJson } from './graph-json.js';

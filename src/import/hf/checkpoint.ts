@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { SnnError, throwCollected } from '../../errors/index.js';
-import { readSafetensorsHeader, type StTensor } from './safetensors.js';
+import { readSafetensorsHeader, type StTensor } from '../../weights/safetensors.js';
 
 /** Every tensor of a checkpoint by name, each pointing into the file that holds it; no data is read. */
 export interface Checkpoint {

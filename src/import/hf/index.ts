@@ -1,6 +1,6 @@
 // Imports a HuggingFace model folder (config + safetensors) into the IR.
 import { SnnError } from '../../errors/index.js';
-import { assertValid } from '../../ir/verify.js';
+import { assertValid } from '../../ops/verify.js';
 import type { Graph } from '../../ir/types.js';
 import { openCheckpoint } from './checkpoint.js';
 import { modelSpecOf, readGenerationConfig, readHfConfig, type GenerationConfigT, type HfConfig } from './config.js';

@@ -2,7 +2,7 @@
 import { SnnError, throwCollected } from '../../errors/index.js';
 import type { Weight } from '../../ir/types.js';
 import type { Checkpoint } from './checkpoint.js';
-import { countNonFinite, readTensorFloat32, type StTensor } from './safetensors.js';
+import { countNonFinite, type StTensor } from '../../weights/safetensors.js';
 
 export interface BindOptions {
   /** Convert even if a weight holds NaN or Inf (a warning is reported through onWarning). */
@@ -50,11 +50,4 @@ export class WeightBinder {
     }
     return this.weights;
   }
-}
-
-/** A weight's values as F32 (reads and converts a file source; returns in-memory data as is). */
-export function weightData(w: Weight): Float32Array {
-  const s = w.source;
-  if (s.kind === 'data') return s.data;
-  return readTensorFloat32({ name: w.name, dtype: s.dtype, shape: w.shape, path: s.path, offset: s.offset, length: s.length });
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { snnErrorOf } from '../../helpers.js';
 import { openCheckpoint, requireTensor } from '../../../src/import/hf/checkpoint.js';
-import { readTensorFloat32, writeSafetensors } from '../../../src/import/hf/safetensors.js';
+import { readTensorFloat32, writeSafetensors } from '../../../src/weights/safetensors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'snn-checkpoint-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hfCacheDir } from '../../../src/import/hub.js';
-import { loadHfAnn } from '../../../src/runtime/model.js';
+import { loadHfAnn } from '../../../src/open/hf-ann.js';
 import { TemporalSpikeProcessor } from '../../../src/runtime/tsp.js';
 import { windowInput } from '../../../src/runtime/windows.js';
 import { FIXTURES, ROOT, tempDir } from '../../helpers.js';

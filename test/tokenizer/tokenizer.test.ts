@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnnError } from '../../src/errors/index.js';
-import { loadTokenizer, type Tokenizer } from '../../src/import/tokenizer.js';
+import { loadTokenizer, type Tokenizer } from '../../src/tokenizer/tokenizer.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures', import.meta.url));
 const DISTILGPT2 = join(FIXTURES, 'distilgpt2-config-tokenizer');

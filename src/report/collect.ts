@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { retarget } from '../../calibrate/timesteps.js';
-import { SnnError } from '../../errors/index.js';
-import { RssSampler } from '../../bench/rss-sampler.js';
-import { capLengths, timePrefill } from '../../bench/throughput.js';
-import { evaluate } from '../../runtime/evaluate.js';
-import { openGraphSession } from '../../runtime/session.js';
+import { retarget } from '../calibrate/timesteps.js';
+import { SnnError } from '../errors/index.js';
+import { RssSampler } from '../bench/rss-sampler.js';
+import { capLengths, timePrefill } from '../bench/throughput.js';
+import { evaluate } from '../runtime/evaluate.js';
+import { openGraphSession } from '../runtime/session.js';
 import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
 import { collectMembrane, collectSpikes, defaultRasterSite } from './collect-spikes.js';
 import { ENERGY_MODEL } from './energy.js';
@@ -16,7 +16,7 @@ import type { ReportSource } from './source.js';
 import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type FidelityReport, type SpikeReport, type ThroughputReport } from './types.js';
 
 /** The default report text: the held-out TinyShakespeare split shipped with the package (never used for calibration). */
-export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../../fixtures/shakespeare-gpt2/heldout.txt', import.meta.url));
+export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../fixtures/shakespeare-gpt2/heldout.txt', import.meta.url));
 
 export interface ReportOptions {
   /** UTF-8 text file; default DEFAULT_REPORT_TEXT. */

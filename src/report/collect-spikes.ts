@@ -1,7 +1,7 @@
 // Runs the SNN on the report's windows with every spike output fetched: counts, a raster, and membrane traces.
-import { weightData } from '../../import/hf/weights.js';
-import { openGraphSession } from '../../runtime/session.js';
-import { windowInput } from '../../runtime/windows.js';
+import { weightData } from '../weights/weight-data.js';
+import { openGraphSession } from '../runtime/session.js';
+import { windowInput } from '../runtime/windows.js';
 import { timedValues, type SiteFacts } from './graph-facts.js';
 import { checkReplay, replayNeuron, type MembraneInput } from './membrane.js';
 import type { ReportSource } from './source.js';

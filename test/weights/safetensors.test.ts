@@ -3,15 +3,15 @@ import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { snnErrorOf } from '../../helpers.js';
-import { SnnError } from '../../../src/errors/index.js';
+import { snnErrorOf } from '../helpers.js';
+import { SnnError } from '../../src/errors/index.js';
 import {
   countNonFinite,
   readSafetensorsHeader,
   readTensorFloat32,
   writeSafetensors,
   type StTensor,
-} from '../../../src/import/hf/safetensors.js';
+} from '../../src/weights/safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'snn-safetensors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,10 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SnnError, isSnnError } from '../../errors/index.js';
-import { FILES } from '../bundle/format.js';
-import { hashTree } from '../bundle/hash.js';
-import { readBundle } from '../bundle/read.js';
+import { SnnError, isSnnError } from '../errors/index.js';
+import { FILES } from '../emit/bundle/format.js';
+import { hashTree } from '../emit/bundle/hash.js';
+import { readBundle } from '../emit/bundle/read.js';
 import { buildSpikeReport, type ReportOptions } from './collect.js';
 import { renderReportHtml } from './html.js';
 import { openReportSource } from './source.js';

@@ -1,5 +1,5 @@
 // Counting spikes in raw spike tensors ([T, B, S, D] integers), per site and per channel.
-import { SnnError } from '../../errors/index.js';
+import { SnnError } from '../errors/index.js';
 
 /** Running totals of one site's spike tensors. A multi-level event of value v counts as |v| spikes (SPEC §2). */
 export class SpikeCounter {

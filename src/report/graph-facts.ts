@@ -1,5 +1,5 @@
 // What the report reads off the spiking IR: each neuron site's fan-out, and the weight-multiply work of ANN and SNN.
-import type { Graph, Node } from '../../ir/types.js';
+import type { Graph, Node } from '../ir/types.js';
 import type { MacRecord } from './types.js';
 
 export interface SiteFacts {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert } from '../../src/convert.js';
-import { writeSpikeReport } from '../../src/emit/report/write.js';
+import { writeSpikeReport } from '../../src/report/write.js';
 import { tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -1,0 +1,36 @@
+// The source ANN of a HuggingFace folder as a RunnableModel (`--ann-only`): import, one layer above the runtime.
+import { SnnError } from '../errors/index.js';
+import { importHfModel, type ImportedModel } from '../import/hf/index.js';
+import type { BindOptions } from '../import/hf/weights.js';
+import type { ModelSpec } from '../ir/types.js';
+import type { RunnableModel } from '../runtime/model.js';
+import { openGraphSession, type Device, type ModelSession } from '../runtime/session.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+
+/** The source ANN of a HF model folder (the reference path, `--ann-only`). */
+export class HfAnnModel implements RunnableModel {
+  readonly timesteps = null;
+  readonly recipe = null;
+  private annSession: Promise<ModelSession> | null = null;
+
+  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: Device, private readonly lowMemory = false) {}
+
+  get name(): string { return this.imported.dir; }
+  get spec(): ModelSpec { return this.imported.graph.spec; }
+
+  async session(ann: boolean): Promise<ModelSession> {
+    if (!ann) throw new SnnError('OPTION_INVALID', { message: 'this is a HuggingFace model, not a .snn bundle: only its ANN can run', at: this.imported.dir, hint: 'pass --ann-only, or convert it first: snnconvert convert <model>' });
+    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.device, lowMemory: this.lowMemory });
+    return this.annSession;
+  }
+
+  async release(): Promise<void> {
+    if (this.annSession) await (await this.annSession).release();
+  }
+}
+
+/** `lowMemory`: no weight prepacking and no arena (see sessionOptions). */
+export async function loadHfAnn(dir: string, opts: BindOptions & { device?: Device; lowMemory?: boolean } = {}): Promise<HfAnnModel> {
+  const imported = importHfModel(dir, opts);
+  return new HfAnnModel(imported, await loadTokenizer(dir), opts.device ?? 'cpu', opts.lowMemory ?? false);
+}
