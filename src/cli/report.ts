@@ -36,7 +36,7 @@ export function registerReport(program: Command): void {
       const t = report.totals;
       process.stdout.write(`wrote ${join(dir, REPORT_JSON)} and ${REPORT_HTML} (${t.tokens} tokens, T=${report.model.timesteps})\n`
         + `firing rate ${(100 * t.firingRate).toFixed(2)}%, sparsity ${(100 * t.sparsity).toFixed(2)}%, non-binary ${(100 * t.nonBinaryShare).toFixed(2)}%; `
-        + `per token: ${t.perToken.sops.toExponential(3)} SOPs, ${t.perToken.snnFloatMacs.toExponential(3)} float MACs (ANN ${t.perToken.annMacs.toExponential(3)} MACs); `
-        + `energy proxy SNN/ANN ${t.energy.ratio.toFixed(3)}\n`);
+        + `per token: ${t.perToken.snn.sops.toExponential(3)} SOPs, ${t.perToken.snn.macs.toExponential(3)} float MACs (ANN ${t.perToken.ann.macs.toExponential(3)} MACs); `
+        + `clipped trains ${t.trainsClipped}; energy proxy SNN/ANN ${t.perToken.energy.ratio.toFixed(3)}\n`);
     });
 }

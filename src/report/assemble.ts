@@ -2,13 +2,15 @@
 import { energyProxy } from './energy.js';
 import type { SiteFacts } from './graph-facts.js';
 import type { SpikeCounter } from './spike-count.js';
-import type { FiringRateHistogram, LayerReport, MacRecord, SiteReport, Totals } from './types.js';
+import { addCounts, ZERO } from './op-costs.js';
+import type { FiringRateHistogram, LayerReport, OpCostRecord, OpCounts, SiteReport, Totals } from './types.js';
 
 const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
 
-export function siteReports(sites: readonly SiteFacts[], counters: readonly SpikeCounter[]): SiteReport[] {
+export function siteReports(sites: readonly SiteFacts[], counters: readonly SpikeCounter[], steps: number): SiteReport[] {
   return sites.map((s, i) => {
     const c = counters[i]!;
+    const trains = c.elements / Math.max(1, steps);
     return {
       site: s.site, layer: s.layer, role: s.role, kind: s.kind, levels: s.levels, channels: s.channels,
       elements: c.elements, events: c.events, spikes: c.spikes, positiveSpikes: c.positiveSpikes, negativeSpikes: c.negativeSpikes,
@@ -16,49 +18,45 @@ export function siteReports(sites: readonly SiteFacts[], counters: readonly Spik
       firingRate: ratio(c.spikes, c.elements), sparsity: 1 - ratio(c.events, c.elements), nonBinaryShare: ratio(c.nonBinaryEvents, c.events),
       fanOut: s.fanOut, fanOutRule: s.fanOutRule, consumers: s.consumers,
       sops: c.spikes * s.fanOut, sopsEvents: c.events * s.fanOut,
+      saturation: { trainsClipped: c.trainsClipped, stepsClipped: c.stepsClipped, trains, trainShare: ratio(c.trainsClipped, trains), stepShare: ratio(c.stepsClipped, c.elements) },
     };
   });
 }
 
 const sum = <T>(xs: readonly T[], f: (x: T) => number): number => xs.reduce((a, x) => a + f(x), 0);
+const sumCounts = (xs: readonly OpCounts[]): OpCounts => xs.reduce(addCounts, ZERO);
 
-export function layerReports(sites: readonly SiteReport[], macs: readonly MacRecord[]): LayerReport[] {
-  const keys = [...new Set([...sites.map((s) => s.layer), ...macs.map((m) => m.layer)])]
+export function layerReports(sites: readonly SiteReport[], ops: readonly OpCostRecord[]): LayerReport[] {
+  const keys = [...new Set([...sites.map((s) => s.layer), ...ops.map((m) => m.layer)])]
     .sort((a, b) => (a === null ? 1 : b === null ? -1 : a - b));
   return keys.map((layer) => {
     const ss = sites.filter((s) => s.layer === layer);
-    const ms = macs.filter((m) => m.layer === layer);
+    const ms = ops.filter((m) => m.layer === layer);
     const elements = sum(ss, (s) => s.elements);
     const events = sum(ss, (s) => s.events);
     const spikes = sum(ss, (s) => s.spikes);
-    const sops = sum(ss, (s) => s.sops);
-    const annMacs = sum(ms, (m) => m.annMacs);
-    const snnFloatMacs = sum(ms, (m) => m.snnFloatMacs);
+    const ann = sumCounts(ms.map((m) => m.ann));
+    const snn = sumCounts(ms.map((m) => m.snn));
     return {
-      layer, label: layer === null ? 'head' : `block ${layer}`, sites: ss.length, elements, events, spikes,
-      firingRate: ratio(spikes, elements), sparsity: 1 - ratio(events, elements), sops, annMacs, snnFloatMacs,
-      energy: energyProxy(annMacs, sops, snnFloatMacs),
+      layer, label: layer === null ? 'outside blocks' : `block ${layer}`, sites: ss.length, elements, events, spikes,
+      firingRate: ratio(spikes, elements), sparsity: 1 - ratio(events, elements), ann, snn, energy: energyProxy(ann, snn),
     };
   });
 }
 
-export function totals(sites: readonly SiteReport[], macs: readonly MacRecord[], tokens: number): Totals {
+export function totals(sites: readonly SiteReport[], ops: readonly OpCostRecord[], tokens: number): Totals {
   const elements = sum(sites, (s) => s.elements);
   const events = sum(sites, (s) => s.events);
   const spikes = sum(sites, (s) => s.spikes);
   const nonBinaryEvents = sum(sites, (s) => s.nonBinaryEvents);
-  const sops = sum(sites, (s) => s.sops);
-  const annMacs = sum(macs, (m) => m.annMacs);
-  const snnFloatMacs = sum(macs, (m) => m.snnFloatMacs);
+  const ann = sumCounts(ops.map((m) => m.ann));
+  const snn = sumCounts(ops.map((m) => m.snn));
   return {
     tokens, elements, events, spikes, nonBinaryEvents,
     firingRate: ratio(spikes, elements), sparsity: 1 - ratio(events, elements), nonBinaryShare: ratio(nonBinaryEvents, events),
-    sops, sopsEvents: sum(sites, (s) => s.sopsEvents), annMacs, snnFloatMacs,
-    energy: energyProxy(annMacs, sops, snnFloatMacs),
-    perToken: {
-      spikes: spikes / tokens, sops: sops / tokens, annMacs: annMacs / tokens, snnFloatMacs: snnFloatMacs / tokens,
-      energy: energyProxy(annMacs / tokens, sops / tokens, snnFloatMacs / tokens),
-    },
+    eventsPerToken: events / tokens,
+    trainsClipped: sum(sites, (s) => s.saturation.trainsClipped), stepsClipped: sum(sites, (s) => s.saturation.stepsClipped),
+    perToken: { spikes: spikes / tokens, ann, snn, energy: energyProxy(ann, snn) },
   };
 }
 

@@ -1,7 +1,8 @@
 // SpikeScope's charts as Vega-Lite specs, rendered to SVG on the server by Vega (no hand-built SVG).
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { PICOJOULES_PER_MAC, PICOJOULES_PER_SOP } from './energy.js';
+import { PRICES } from './op-costs.js';
+import type { OpCounts } from './types.js';
 import type { SpikeReport } from './types.js';
 
 export interface Chart {
@@ -46,20 +47,23 @@ function firingRates(r: SpikeReport): Chart {
 }
 
 function energyByLayer(r: SpikeReport): Chart {
+  const parts = (c: OpCounts) => [
+    ['float MACs', PRICES.mac * c.macs], ['SOPs', PRICES.sop * c.sops], ['membrane updates', PRICES.membrane * c.membrane],
+    ['elementwise', PRICES.add * c.adds + PRICES.mult * c.mults + PRICES.transcendental * c.transcendentals],
+  ] as const;
   const values = r.layers.flatMap((l) => [
-    { layer: l.label, side: 'ANN', part: 'MACs (ANN)', microjoules: l.energy.annPicojoules / 1e6 },
-    { layer: l.label, side: 'SNN', part: 'SOPs (SNN)', microjoules: (PICOJOULES_PER_SOP * l.sops) / 1e6 },
-    { layer: l.label, side: 'SNN', part: 'float MACs (SNN)', microjoules: (PICOJOULES_PER_MAC * l.snnFloatMacs) / 1e6 },
+    ...parts(l.ann).map(([part, pj]) => ({ layer: l.label, side: 'ANN', part, nanojoules: pj / 1e3 })),
+    ...parts(l.snn).map(([part, pj]) => ({ layer: l.label, side: 'SNN', part, nanojoules: pj / 1e3 })),
   ]);
   return {
     id: 'energy-by-layer', title: 'Energy proxy per layer, ANN vs SNN (a proxy, not a measurement)',
-    caption: `${r.energyModel.label}. Totals over ${r.totals.tokens} tokens.`,
+    caption: `${r.energyModel.label}. ${r.energyModel.window}. Left bar of each pair: ANN; right: SNN.`,
     spec: {
       config: CONFIG, width: Math.max(320, 60 * r.layers.length), height: 220, data: { values }, mark: 'bar',
       encoding: {
         x: { field: 'layer', type: 'nominal', sort: null, axis: { labelAngle: 0 } },
         xOffset: { field: 'side', type: 'nominal' },
-        y: { field: 'microjoules', type: 'quantitative', title: 'energy proxy (µJ)', stack: 'zero' },
+        y: { field: 'nanojoules', type: 'quantitative', title: 'energy proxy per token (nJ)', stack: 'zero' },
         color: { field: 'part', type: 'nominal', title: 'operations' },
       },
     },

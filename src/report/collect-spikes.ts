@@ -2,6 +2,7 @@
 import { weightData } from '../weights/weight-data.js';
 import { openGraphSession } from '../runtime/session.js';
 import { windowInput } from '../runtime/windows.js';
+import { nafMax } from '../ops/spike-code.js';
 import { timedValues, type SiteFacts } from './graph-facts.js';
 import { checkReplay, replayNeuron, type MembraneInput } from './membrane.js';
 import type { ReportSource } from './source.js';
@@ -40,11 +41,14 @@ export function rasterPositions(seq: number, count: number): number[] {
 export async function collectSpikes(source: ReportSource, opts: SpikePassOptions): Promise<SpikePass> {
   const snn = await source.session(false);
   const counters = source.sites.map((s) => new SpikeCounter(s.site, s.channels));
-  const outputs = source.sites.map((s) => s.output);
+  const outputs = [...source.sites.map((s) => s.output), ...(source.hasSaturation ? source.sites.map((s) => s.saturation) : [])];
   let raster: Raster | null = null;
   for (const [w, ids] of opts.windows.entries()) {
     const out = await snn.run(windowInput(ids, [0], ids.length), outputs);
-    source.sites.forEach((s, i) => counters[i]!.add(out.extra.get(s.output)!.data));
+    source.sites.forEach((s, i) => {
+      counters[i]!.add(out.extra.get(s.output)!.data);
+      if (source.hasSaturation) counters[i]!.addSaturation(out.extra.get(s.saturation)!.data);
+    });
     if (w === 0 && opts.site) raster = buildRaster(out.extra.get(opts.site.output)!.data, opts.site, opts, source.timesteps, ids.length);
     opts.onWindow?.(w + 1, opts.windows.length);
   }
@@ -84,15 +88,16 @@ export async function collectMembrane(source: ReportSource, site: SiteFacts, ids
       signed: site.kind === 'SignedIF',
       timesteps: source.timesteps,
       seq: ids.length,
+      code: source.graph.spiking?.code ?? 'rate',
     };
     const token = raster.tokens[0] ?? 0;
     const active = raster.channels.filter((c) => raster.cells.some((x) => x.token === token && x.channel === c));
     const chosen = [...active, ...raster.channels.filter((c) => !active.includes(c))].slice(0, channels);
     return {
       site: site.site, token,
-      method: 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on window 0 (check)',
+      method: input.code === 'weighted' ? 'reconstructed: the neuron input (integrated over the phase) was observed on the SNN (an extra output of the same graph) and the weighted neuron replayed from it: q = clip(round(x/u)), u = θ/M_T, then at step t fire sign(r) when |r| > M_k (k = T−1−t) and subtract 2^k; membrane = the remaining count r; the replay re-derives every spike of the site on window 0 (check)' : 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on window 0 (check)',
       check: checkReplay(input),
-      traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / site.levels), steps: replayNeuron(input, token, channel) })),
+      traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / (input.code === 'weighted' ? nafMax(source.timesteps) : site.levels)), steps: replayNeuron(input, token, channel) })),
     };
   } finally {
     await session.release();

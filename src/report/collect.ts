@@ -11,7 +11,8 @@ import { openGraphSession } from '../runtime/session.js';
 import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
 import { collectMembrane, collectSpikes, defaultRasterSite } from './collect-spikes.js';
 import { ENERGY_MODEL } from './energy.js';
-import { countMacs } from './graph-facts.js';
+import { neuronSites } from './graph-facts.js';
+import { countOps } from './op-costs.js';
 import type { ReportSource } from './source.js';
 import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type FidelityReport, type SpikeReport, type ThroughputReport } from './types.js';
 
@@ -23,7 +24,7 @@ export interface ReportOptions {
   readonly text?: string;
   /** Windows of `window` tokens, taken one after another from the start of the text (default 4). */
   readonly windows?: number;
-  /** Default min(64, context). */
+  /** Default: the model's context length (SPEC §6 counts energy over windows of the context). */
   readonly window?: number;
   /** T values for the fidelity curve (default 4, 8, 16, 32 and the bundle's T). */
   readonly sweep?: readonly number[];
@@ -38,15 +39,15 @@ export interface ReportOptions {
 export const CONVERSION_REPORT_OPTIONS: ReportOptions = { windows: 2, sweep: [4, 8, 16], lengths: [16, 64] };
 
 export const DEFINITIONS: Readonly<Record<string, string>> = {
-  spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes (SPEC §2)',
+  spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes (SPEC §2); for the weighted code each value is one signed NAF digit',
   events: 'non-zero entries of the spike tensors',
   firingRate: 'spikes / (T × tokens × channels): spikes per neuron per timestep (can exceed 1 for multi-level neurons)',
   sparsity: 'share of spike-tensor entries that are zero',
   nonBinaryShare: 'share of events with |value| > 1 (multi-level neurons)',
-  fanOut: 'synaptic operations one spike triggers: outFeatures of each Linear reading the site; 1 for Q/K/V (accumulated into the running mean SpikeAttention reads) and for the readout (accumulated into the spike count the LM head reads)',
-  sops: 'spikes × fan-out (energy proxy); sopsEvents = events × fan-out is SPEC §6\'s Σ_t nnz(spikes_t) × fan-out with a multi-level event counted once',
-  floatMacs: 'multiply-accumulates on float operands left in the SNN: attention score/value products on running means (T times per token), Linears fed by non-spike values, and the LM head on the T-aggregated spike count. Elementwise work (TD norms, activations, softmax, membrane updates) is not counted on either side',
-  annMacs: 'Linear in × out per token plus attention Q·Kᵀ and P·V over the causally visible keys',
+  fanOut: 'synaptic operations one spike triggers (op-costs.ts spikeFanOut): outFeatures of each Linear reading the site; weighted attention: L̄ scores per Q spike (0 with RoPE), group × L̄ outputs per V spike, 0 for K (cached count); rate attention and readout: 1 accumulate',
+  sops: 'spikes × fan-out; sopsEvents = events × fan-out counts a multi-level event once',
+  saturation: 'trains (token × channel) whose count clipped at the neuron range, and clipped steps (rate code: per-step saturation of multi-level neurons)',
+  ops: 'per token and per node, from one walk over the spiking IR with the same rules for both sides: float MACs, SOPs, elementwise adds/compares, mults, transcendentals, membrane updates (op-costs.ts)',
   energy: ENERGY_MODEL.label,
 };
 
@@ -61,7 +62,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     throw new SnnError('TEXT_INVALID', { message: `cannot read the report text: ${(e as Error).message}`, at: textPath, cause: e });
   }
   const ids = source.tokenizer.encode(text);
-  const window = Math.min(opts.window ?? 64, spec.maxPositions);
+  const window = Math.min(opts.window ?? spec.maxPositions, spec.maxPositions);
   const count = opts.windows ?? 4;
   if (ids.length < count * window) throw new SnnError('TEXT_INVALID', { message: `the report text has ${ids.length} tokens; ${count} windows of ${window} need ${count * window}`, at: textPath, hint: 'give a longer --text or fewer --windows' });
   const windows = Array.from({ length: count }, (_, w) => ids.slice(w * window, (w + 1) * window));
@@ -79,19 +80,20 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
   const pass = await phase('spikes', () => collectSpikes(source, { windows, site, onWindow: (d, t) => progress('spikes', d, t) }));
   const membrane = await phase('membrane', async () => (site && pass.raster ? collectMembrane(source, site, windows[0]!, pass.raster) : null));
   const tokens = count * window;
-  const sites = siteReports(source.sites, pass.counters);
-  const macs = countMacs(source.graph, window, count);
-  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows.flat(), window, opts.sweep ?? [4, 8, 16, 32], progress));
+  const sites = siteReports(neuronSites(source.graph, window), pass.counters, T);
+  const spikesPerToken = new Map(source.sites.map((s, i) => [s.node.outputs[0]!, pass.counters[i]!.spikes / tokens]));
+  const ops = countOps(source.graph, { window, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
+  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows.flat(), window, opts.sweep ?? (source.graph.spiking?.code === 'weighted' ? [4, 6, 8, 12, 16] : [4, 8, 16, 32]), progress));
   const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? [32, 128, 512], progress));
   return {
     format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
     model: {
-      arch: spec.arch, recipe: source.recipe, timesteps: T, code: 'rate', neuronKinds: [...new Set(source.sites.map((s) => s.kind))],
+      arch: spec.arch, recipe: source.recipe, timesteps: T, code: source.graph.spiking?.code ?? 'rate', neuronKinds: [...new Set(source.sites.map((s) => s.kind))],
       layers: spec.numLayers, hiddenSize: spec.hiddenSize, vocabSize: spec.vocabSize, contextLength: spec.maxPositions,
     },
     input: { text: textPath, textSha256: createHash('sha256').update(text).digest('hex'), window, windows },
-    definitions: DEFINITIONS, energyModel: ENERGY_MODEL,
-    totals: totals(sites, macs, tokens), layers: layerReports(sites, macs), sites, macs,
+    definitions: DEFINITIONS, energyModel: { ...ENERGY_MODEL, window: `per token, averaged over ${count} window(s) of ${window} tokens${window === spec.maxPositions ? ' (the model context)' : ''}; attention sees L̄ = (window + 1)/2 keys` },
+    totals: totals(sites, ops, tokens), layers: layerReports(sites, ops), sites, ops,
     raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane,
     fidelity, throughput,
   };

@@ -1,20 +1,15 @@
 // SPEC §6's energy proxy: operation counts priced with Horowitz (ISSCC 2014) 45 nm fp32 figures. A proxy, not a measurement.
-import type { EnergyProxy } from './types.js';
-
-/** pJ per fp32 multiply-accumulate (Horowitz 2014: 3.7 pJ mult + 0.9 pJ add). */
-export const PICOJOULES_PER_MAC = 4.6;
-/** pJ per synaptic operation: one fp32 add (Horowitz 2014). */
-export const PICOJOULES_PER_SOP = 0.9;
+import { picojoules, PRICES } from './op-costs.js';
+import type { EnergyProxy, OpCounts } from './types.js';
 
 export const ENERGY_MODEL = {
-  label: 'energy proxy (not a measurement): E_ANN = 4.6 pJ × MACs; E_SNN = 0.9 pJ × SOPs + 4.6 pJ × float MACs',
-  picojoulesPerMac: PICOJOULES_PER_MAC,
-  picojoulesPerSop: PICOJOULES_PER_SOP,
+  label: 'energy proxy (not a measurement): E = 4.6 pJ × float MACs + 0.9 pJ × SOPs + 0.9 pJ × elementwise adds/compares + 3.7 pJ × elementwise mults + 18.4 pJ (4 MACs) × transcendentals + 0.9 pJ × membrane updates, both sides counted by one graph walk',
+  picojoules: { ...PRICES },
   source: 'Horowitz, "Computing\'s energy problem", ISSCC 2014 (45 nm, fp32)',
 } as const;
 
-export function energyProxy(annMacs: number, sops: number, snnFloatMacs: number): EnergyProxy {
-  const annPicojoules = PICOJOULES_PER_MAC * annMacs;
-  const snnPicojoules = PICOJOULES_PER_SOP * sops + PICOJOULES_PER_MAC * snnFloatMacs;
+export function energyProxy(ann: OpCounts, snn: OpCounts): EnergyProxy {
+  const annPicojoules = picojoules(ann);
+  const snnPicojoules = picojoules(snn);
   return { annPicojoules, snnPicojoules, ratio: annPicojoules > 0 ? snnPicojoules / annPicojoules : 0 };
 }

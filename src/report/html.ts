@@ -25,24 +25,26 @@ function summary(r: SpikeReport): string {
 <div class="card"><b>${pct(t.firingRate)}</b><span>firing rate (spikes per neuron per step)</span></div>
 <div class="card"><b>${pct(t.sparsity)}</b><span>sparsity (zero entries)</span></div>
 <div class="card"><b>${pct(t.nonBinaryShare)}</b><span>non-binary events</span></div>
-<div class="card"><b>${formatCount(t.perToken.sops)}</b><span>SOPs per token</span></div>
-<div class="card"><b>${formatCount(t.perToken.snnFloatMacs)}</b><span>float MACs per token left in the SNN (ANN: ${formatCount(t.perToken.annMacs)} MACs)</span></div>
+<div class="card"><b>${formatCount(t.perToken.snn.sops)}</b><span>SOPs per token</span></div>
+<div class="card"><b>${formatCount(t.perToken.snn.macs)}</b><span>float MACs per token left in the SNN (ANN: ${formatCount(t.perToken.ann.macs)} MACs)</span></div>
+<div class="card"><b>${formatCount(t.trainsClipped)}</b><span>clipped trains (${formatCount(t.stepsClipped)} clipped steps)</span></div>
 <div class="card proxy"><b>${e.ratio.toFixed(3)}×</b><span>energy <em>proxy</em> SNN/ANN: ${(e.snnPicojoules / 1e6).toFixed(3)} vs ${(e.annPicojoules / 1e6).toFixed(3)} µJ per token</span></div>
 </div>`;
 }
 
 function tables(r: SpikeReport): string {
-  const sites = table(['site', 'neuron', 'levels', 'channels', 'events', 'spikes', 'firing rate', 'sparsity', 'non-binary', 'fan-out', 'SOPs'],
-    r.sites.map((s) => [s.site, s.kind, s.levels, s.channels, s.events, s.spikes, pct(s.firingRate), pct(s.sparsity), pct(s.nonBinaryShare), s.fanOut, s.sops]));
-  const layers = table(['layer', 'sites', 'spikes', 'firing rate', 'SOPs', 'ANN MACs', 'SNN float MACs', 'ANN µJ (proxy)', 'SNN µJ (proxy)', 'SNN/ANN'],
-    r.layers.map((l) => [l.label, l.sites, l.spikes, pct(l.firingRate), l.sops, l.annMacs, l.snnFloatMacs, (l.energy.annPicojoules / 1e6).toFixed(3), (l.energy.snnPicojoules / 1e6).toFixed(3), l.energy.ratio.toFixed(3)]));
-  const macs = table(['node', 'op', 'ANN MACs', 'SNN float MACs', 'why'], r.macs.map((m) => [m.node, m.op, m.annMacs, m.snnFloatMacs, m.why]));
+  const sites = table(['site', 'neuron', 'levels', 'channels', 'events', 'spikes', 'firing rate', 'sparsity', 'non-binary', 'fan-out', 'SOPs', 'clipped trains', 'clipped steps'],
+    r.sites.map((s) => [s.site, s.kind, s.levels, s.channels, s.events, s.spikes, pct(s.firingRate), pct(s.sparsity), pct(s.nonBinaryShare), s.fanOut, s.sops, `${s.saturation.trainsClipped} (${pct(s.saturation.trainShare)})`, `${s.saturation.stepsClipped} (${pct(s.saturation.stepShare)})`]));
+  const layers = table(['layer', 'sites', 'spikes', 'firing rate', 'SOPs/token', 'SNN float MACs/token', 'ANN MACs/token', 'ANN nJ/token (proxy)', 'SNN nJ/token (proxy)', 'SNN/ANN'],
+    r.layers.map((l) => [l.label, l.sites, l.spikes, pct(l.firingRate), l.snn.sops, l.snn.macs, l.ann.macs, (l.energy.annPicojoules / 1e3).toFixed(2), (l.energy.snnPicojoules / 1e3).toFixed(2), l.energy.ratio.toFixed(3)]));
+  const ops = table(['node', 'op', 'ANN MACs', 'ANN elementwise (add/mult/transc.)', 'SNN SOPs', 'SNN float MACs', 'SNN elementwise (add/mult/transc.)', 'SNN membrane', 'why'],
+    r.ops.map((m) => [m.node, m.op, m.ann.macs, `${formatCount(m.ann.adds)}/${formatCount(m.ann.mults)}/${formatCount(m.ann.transcendentals)}`, m.snn.sops, m.snn.macs, `${formatCount(m.snn.adds)}/${formatCount(m.snn.mults)}/${formatCount(m.snn.transcendentals)}`, m.snn.membrane, m.why]));
   const fid = table(['T', 'ANN ppl', 'SNN ppl', 'ratio', 'top-1 agreement', 'KL (nats)'],
     r.fidelity.rows.map((x) => [x.timesteps, x.annPpl.toFixed(3), x.snnPpl.toFixed(3), x.ratio.toFixed(4), pct(x.top1Agreement), x.kl.toFixed(4)]));
   const thr = table(['seq', 'ANN tok/s', 'SNN tok/s', 'SNN/ANN', 'ANN peak RSS', 'SNN peak RSS'],
     r.throughput.rows.map((x) => [`${x.seq}${x.capped ? ` (capped from ${x.requested.filter((q) => q > x.seq).join(', ')})` : ''}`, x.ann.tokensPerSecond.toFixed(1), x.snn.tokensPerSecond.toFixed(1), x.ratio.toFixed(4), `${(x.ann.rssPeakBytes / 2 ** 20).toFixed(0)} MiB`, `${(x.snn.rssPeakBytes / 2 ** 20).toFixed(0)} MiB`]));
   const defs = `<dl>${Object.entries(r.definitions).map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
-  return `<h2>Per site</h2>${sites}<h2>Per layer</h2>${layers}<h2>Weight-multiply work</h2>${macs}
+  return `<h2>Per site</h2>${sites}<h2>Per layer</h2>${layers}<h2>Operations per token (one walk, both sides)</h2><p class="note">${escapeHtml(r.energyModel.window)}</p>${ops}
 <h2>Fidelity vs T</h2>${fid}<h2>Throughput and memory</h2>${thr}<p class="note">${escapeHtml(r.throughput.method)}</p>
 <h2>Definitions</h2>${defs}`;
 }

@@ -1,4 +1,5 @@
 // Membrane traces: the neuron's membrane re-derived from its observed input current, checked against its spikes.
+import { nafMax } from '../ops/spike-code.js';
 import type { MembraneStep } from './types.js';
 
 export interface MembraneInput {
@@ -12,6 +13,8 @@ export interface MembraneInput {
   readonly signed: boolean;
   readonly timesteps: number;
   readonly seq: number;
+  /** Spike code of the site (default rate). */
+  readonly code?: 'weighted' | 'rate';
 }
 
 /** ONNX Round: half to even. */
@@ -26,6 +29,7 @@ function roundHalfEven(x: number): number {
  * `membrane` is w after integrating x_t and before the reset: the neuron fires where |w| ≥ ½.
  */
 export function replayNeuron(input: MembraneInput, token: number, channel: number): MembraneStep[] {
+  if (input.code === 'weighted') return replayWeighted(input, token, channel);
   const { current, timed, thresholds, levels, signed, timesteps: T, seq: S } = input;
   const D = thresholds.length;
   const unit = Math.fround(thresholds[channel]! / levels);
@@ -39,6 +43,28 @@ export function replayNeuron(input: MembraneInput, token: number, channel: numbe
     const s = Math.min(levels, Math.max(lo, roundHalfEven(w)));
     steps.push({ t, current: x, membrane: w, spike: s });
     w = Math.fround(w - s);
+  }
+  return steps;
+}
+
+/**
+ * Replays the weighted-code neuron (ops/spiking.ts, ops/spike-code.ts): the integrated input x becomes
+ * the count q = clip(round(x/u), lo, M_T) with u = θ/M_T; at step t the neuron fires sign(r) when the
+ * remaining count |r| exceeds M_k (k = T−1−t) and subtracts 2^k. `membrane` is r before the step.
+ */
+function replayWeighted(input: MembraneInput, token: number, channel: number): MembraneStep[] {
+  const { current, thresholds, signed, timesteps: T } = input;
+  const D = thresholds.length;
+  const M = nafMax(T);
+  const unit = Math.fround(thresholds[channel]! / M);
+  const x = current[token * D + channel]!;
+  let rest = Math.min(M, Math.max(signed ? -M : 0, roundHalfEven(Math.fround(x / unit))));
+  const steps: MembraneStep[] = [];
+  for (let t = 0; t < T; t++) {
+    const k = T - 1 - t;
+    const spike = Math.abs(rest) > nafMax(k) ? Math.sign(rest) : 0;
+    steps.push({ t, current: x, membrane: rest, spike });
+    rest -= spike * 2 ** k;
   }
   return steps;
 }

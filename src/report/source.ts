@@ -16,6 +16,8 @@ export interface ReportSource extends RunnableModel {
   readonly timesteps: number;
   readonly recipe: string;
   readonly sites: readonly SiteFacts[];
+  /** Whether model.onnx exposes `saturation/<site>` outputs (bundles from before saturation counting do not). */
+  readonly hasSaturation: boolean;
 }
 
 /** The spiking IR of a bundle folder, weights pointing into its weights.safetensors. */
@@ -26,7 +28,7 @@ export function readBundleGraph(dir: string): Graph {
 export async function openReportSource(dir: string): Promise<ReportSource> {
   const graph = readBundleGraph(dir);
   const spiking = graph.spiking!;
-  const sites = neuronSites(graph);
+  const sites = neuronSites(graph, graph.spec.maxPositions);
   const tokenizer: Tokenizer = await loadTokenizer(dir);
   const snnOrt = await createSession(join(dir, FILES.snnModel));
   const missing = sites.filter((s) => !snnOrt.outputNames.includes(s.output)).map((s) => s.output);
@@ -34,10 +36,11 @@ export async function openReportSource(dir: string): Promise<ReportSource> {
     await snnOrt.release();
     throw new SnnError('BUNDLE_INVALID', { message: `${FILES.snnModel} does not expose the spike outputs ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`, at: dir });
   }
+  const hasSaturation = sites.length > 0 && sites.every((s) => snnOrt.outputNames.includes(s.saturation));
   const snn = new ModelSession(graph.spec, snnOrt, spiking.timesteps, sites.map((s) => s.output));
   let ann: Promise<ModelSession> | null = null;
   return {
-    dir, graph, sites, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe,
+    dir, graph, sites, hasSaturation, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe,
     session: (wantAnn) => {
       if (!wantAnn) return Promise.resolve(snn);
       ann ??= createSession(join(dir, FILES.annModel)).then((s) => new ModelSession(graph.spec, s, null, []));

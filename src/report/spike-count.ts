@@ -9,6 +9,9 @@ export class SpikeCounter {
   positiveSpikes = 0;
   negativeSpikes = 0;
   nonBinaryEvents = 0;
+  /** Trains (token × channel) with at least one clipped step, and clipped steps (saturation tensors). */
+  trainsClipped = 0;
+  stepsClipped = 0;
   /** Σ|value| per channel. */
   readonly perChannel: Float64Array;
 
@@ -36,5 +39,13 @@ export class SpikeCounter {
     this.negativeSpikes += neg;
     this.spikes += pos + neg;
     this.nonBinaryEvents += nonBinary;
+  }
+
+  /** Adds a saturation tensor ([B, S, D]: clipped steps per train). */
+  addSaturation(data: Float32Array): void {
+    let trains = 0, steps = 0;
+    for (const v of data) if (v > 0) { trains += 1; steps += v; }
+    this.trainsClipped += trains;
+    this.stepsClipped += steps;
   }
 }

@@ -41,22 +41,48 @@ export interface SiteReport {
   readonly sops: number;
   /** events × fanOut: SPEC §6's Σ_t nnz(spikes_t) × fan-out, counting a multi-level event once. */
   readonly sopsEvents: number;
+  readonly saturation: SaturationReport;
 }
 
-/** Weight-multiply work of one node, per the report's input (all tokens). */
-export interface MacRecord {
+/** Operation counts of one side (per token unless said otherwise), priced by op-costs.ts PRICES. */
+export interface OpCounts {
+  /** Float multiply-accumulates. */
+  readonly macs: number;
+  /** Synaptic operations: spikes × fan-out (a k-valued event counts |k|). */
+  readonly sops: number;
+  /** Elementwise float adds and compares. */
+  readonly adds: number;
+  /** Elementwise float multiplies (and divides by a constant). */
+  readonly mults: number;
+  /** exp, tanh/erf, sqrt, reciprocal. */
+  readonly transcendentals: number;
+  /** Membrane updates: one per neuron per step. */
+  readonly membrane: number;
+}
+
+/** One node's work per token, ANN vs SNN, from the single graph walk (op-costs.ts). */
+export interface OpCostRecord {
   readonly node: string;
   readonly op: string;
   readonly layer: number | null;
-  /** MACs of the source ANN. */
-  readonly annMacs: number;
-  /** Float MACs left in the SNN (not spike-driven). */
-  readonly snnFloatMacs: number;
+  readonly ann: OpCounts;
+  readonly snn: OpCounts;
   readonly why: string;
 }
 
+/** Clipping of one site over the report's windows (SPEC §6). */
+export interface SaturationReport {
+  /** Trains (token × channel) whose count clipped at the neuron's range. */
+  readonly trainsClipped: number;
+  /** Steps that clipped (rate code: per-step saturation; weighted code: equals trainsClipped). */
+  readonly stepsClipped: number;
+  readonly trains: number;
+  readonly trainShare: number;
+  readonly stepShare: number;
+}
+
 export interface LayerReport {
-  /** Block index, or null for what lies outside the blocks (final norm, LM head). */
+  /** Block index, or null for what lies outside the blocks (embeddings, final norm, LM head). */
   readonly layer: number | null;
   readonly label: string;
   readonly sites: number;
@@ -65,9 +91,9 @@ export interface LayerReport {
   readonly spikes: number;
   readonly firingRate: number;
   readonly sparsity: number;
-  readonly sops: number;
-  readonly annMacs: number;
-  readonly snnFloatMacs: number;
+  /** Per token. */
+  readonly ann: OpCounts;
+  readonly snn: OpCounts;
   readonly energy: EnergyProxy;
 }
 
@@ -88,13 +114,12 @@ export interface Totals {
   readonly firingRate: number;
   readonly sparsity: number;
   readonly nonBinaryShare: number;
-  readonly sops: number;
-  readonly sopsEvents: number;
-  readonly annMacs: number;
-  readonly snnFloatMacs: number;
-  readonly energy: EnergyProxy;
-  /** The same figures divided by the number of tokens. */
-  readonly perToken: { readonly spikes: number; readonly sops: number; readonly annMacs: number; readonly snnFloatMacs: number; readonly energy: EnergyProxy };
+  /** Events per token: non-zero spike entries. */
+  readonly eventsPerToken: number;
+  readonly trainsClipped: number;
+  readonly stepsClipped: number;
+  /** Per token: every op of both sides and the energy proxy. */
+  readonly perToken: { readonly spikes: number; readonly ann: OpCounts; readonly snn: OpCounts; readonly energy: EnergyProxy };
 }
 
 export interface RasterCell { readonly token: number; readonly step: number; readonly channel: number; readonly value: number }
@@ -189,11 +214,12 @@ export interface SpikeReport {
   readonly model: { readonly arch: string; readonly recipe: string; readonly timesteps: number; readonly code: string; readonly neuronKinds: readonly string[]; readonly layers: number; readonly hiddenSize: number; readonly vocabSize: number; readonly contextLength: number };
   readonly input: { readonly text: string; readonly textSha256: string; readonly window: number; readonly windows: readonly (readonly number[])[] };
   readonly definitions: Readonly<Record<string, string>>;
-  readonly energyModel: { readonly label: string; readonly picojoulesPerMac: number; readonly picojoulesPerSop: number; readonly source: string };
+  readonly energyModel: { readonly label: string; readonly picojoules: Readonly<Record<string, number>>; readonly source: string; readonly window: string };
   readonly totals: Totals;
   readonly layers: readonly LayerReport[];
   readonly sites: readonly SiteReport[];
-  readonly macs: readonly MacRecord[];
+  /** Every counted node's work per token, ANN vs SNN. */
+  readonly ops: readonly OpCostRecord[];
   /** Null when the recipe has no neurons (exact). */
   readonly raster: Raster | null;
   readonly firingRateHistogram: FiringRateHistogram;
