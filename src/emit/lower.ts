@@ -102,9 +102,13 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       exposeSpikes,
       recordSaturation: (site, tensor) => { saturation.push({ site, tensor }); },
     };
-    const lowered = execution === 'steps' ? lowerSpiking(op, ctx)
-      : execution === 'closed' && op.closed ? op.closed(ctx)
-        : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
+    const weighted = graph.spiking?.code === 'weighted';
+    // Weighted code: every op but the neurons acts once on integrated values (its ANN lowering);
+    // the neurons run in closed form, or step by step (`steps`, the reference).
+    const lowered = execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
+      : execution === 'steps' && node.op === 'Neuron' && op.snn.kind === 'custom' ? op.snn.lower(ctx)
+        : execution === 'closed' && op.closed ? op.closed(ctx)
+          : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
     node.outputs.forEach((out, k) => {
       names.set(out, lowered.outputs[k]!);
       if (lowered.timed[k]) timed.add(out);

@@ -66,9 +66,9 @@ function weightedCount(ctx: LowerCtx, integrated: string): { q: string; unit: st
   return { q, unit, saturated };
 }
 
-/** Step t's weight 2^(T−1−t) for t = 0..T−1, as a [T, 1, 1, 1] constant (optionally scaled). */
-function stepWeights(b: OnnxBuilder, T: number, scale = 1): string {
-  return b.constant({ dtype: 'float32', dims: [T, 1, 1, 1], values: Array.from({ length: T }, (_, t) => scale * 2 ** (T - 1 - t)) });
+/** Step t's weight 2^(T−1−t) for t = 0..T−1, as a [T, 1, 1, 1] constant. */
+function stepWeights(b: OnnxBuilder, T: number): string {
+  return b.constant({ dtype: 'float32', dims: [T, 1, 1, 1], values: Array.from({ length: T }, (_, t) => 2 ** (T - 1 - t)) });
 }
 
 /**
@@ -104,17 +104,17 @@ function lowerWeightedClosed(ctx: LowerCtx): Lowered {
 }
 
 /**
- * Weighted code, step by step (the reference): the neuron integrates its input over the phase
- * (the mean of the timed input), rounds it to the count q, then at step t fires sign(r)·1 when the
- * remaining count |r| exceeds M_k (k = T−1−t) and subtracts the digit's weight 2^k. Its output at
- * step t is T·u·2^k·s_t, so the mean over T, which every downstream op integrates, is u·q.
+ * Weighted code, step by step (the reference): the neuron takes its integrated input, rounds it to
+ * the count q, then at step t fires sign(r) when the remaining count |r| exceeds M_k (k = T−1−t) and
+ * subtracts the digit's weight 2^k. The synapses downstream accumulate the events with their weights,
+ * Σ_t 2^k·s_t, an exact integer sum, and the next layer reads u times it: by linearity the same as
+ * accumulating W·s_t step by step, and bit-identical to the closed form (same integers, same float ops).
  */
 function lowerWeightedSteps(ctx: LowerCtx): Lowered {
   const { b, node } = ctx;
   const T = ctx.timesteps;
   const width = widthOf(ctx);
-  const integrated = ctx.isTimed(0) ? b.op('ReduceMean', [ctx.input(0)], { axes: [0], keepdims: 0 }, node.id) : ctx.input(0);
-  const { q, unit, saturated } = weightedCount(ctx, integrated);
+  const { q, unit, saturated } = weightedCount(ctx, ctx.input(0));
   const spikes: string[] = [];
   let rest = q;
   for (let t = 0; t < T; t++) {
@@ -129,7 +129,8 @@ function lowerWeightedSteps(ctx: LowerCtx): Lowered {
   const site = strAttr(node, 'site');
   ctx.recordSpikes(site, train);
   if (saturated) ctx.recordSaturation(site, saturated);
-  return { outputs: [b.op('Mul', [b.op('Mul', [train, stepWeights(b, T, T)], {}, node.id), unit], {}, node.id)], timed: [true] };
+  const count = b.op('ReduceSum', [b.op('Mul', [train, stepWeights(b, T)], {}, node.id), b.ints([0])], { keepdims: 0 }, node.id);
+  return { outputs: [b.op('Mul', [count, unit], {}, node.id)], timed: [false] };
 }
 
 export const neuron: OpDef = {

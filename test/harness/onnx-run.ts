@@ -19,6 +19,7 @@ export type Feed = Float32Array | BigInt64Array;
 export interface RunOptions {
   readonly exposeSpikes?: boolean;
   readonly observe?: readonly string[];
+  readonly execution?: 'closed' | 'steps';
 }
 
 /** Emits `graph` with every weight inline, runs it once on `feeds` ([data, dims] per input) and returns every output. */
@@ -33,6 +34,7 @@ export async function runGraph(
     placeWeight: (w) => ({ inline: weightData(w) }),
     exposeSpikes: opts.exposeSpikes ?? false,
     observe: opts.observe ?? [],
+    ...(opts.execution ? { execution: opts.execution } : {}),
   });
   const session = await ort.InferenceSession.create(emitted.bytes, { logSeverityLevel: 3 });
   try {
