@@ -1,7 +1,7 @@
 // Lowers an IR graph to ONNX: the ANN form, or the spiking form with a leading time axis of T steps.
 import { SnnError } from '../errors/index.js';
 import type { Graph, Node, Weight } from '../ir/types.js';
-import type { LowerCtx, Lowered, OpDef } from '../ops/op.js';
+import type { LowerCtx, Lowered, OpDef, SynapseRecord } from '../ops/op.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef } from './onnx-builder.js';
@@ -38,6 +38,8 @@ export interface Emitted {
   /** Saturation outputs by site ([B, S, D]: clipped steps per train), present when exposeSpikes. */
   readonly saturationOutputs: readonly { readonly site: string; readonly output: string }[];
   readonly execution: Execution | null;
+  /** Integer synapses of a weighted-code graph: bits and certified accumulator bound per Linear (float: none could be certified). */
+  readonly synapses: readonly SynapseRecord[];
   readonly nodeCount: number;
 }
 
@@ -57,6 +59,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const placed = new Set<string>();
   const spikes: { site: string; tensor: string }[] = [];
   const saturation: { site: string; tensor: string }[] = [];
+  const counts = new Map<string, { count: string; threshold: string; thresholdWeight: string }>();
+  const synapses: SynapseRecord[] = [];
   const exposeSpikes = opts.exposeSpikes ?? false;
 
   for (const v of graph.inputs) { b.input(v.name, v.dtype, v.shape); names.set(v.name, v.name); }
@@ -101,13 +105,17 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       recordSpikes: (site, tensor) => { spikes.push({ site, tensor }); },
       exposeSpikes,
       recordSaturation: (site, tensor) => { saturation.push({ site, tensor }); },
+      countOf: (i) => counts.get(onnxName(node.inputs[i]!)) ?? null,
+      recordCount: (output, count) => { counts.set(output, { count, threshold: weightName(node, 'threshold'), thresholdWeight: node.weights['threshold']! }); },
+      recordSynapse: (record) => { synapses.push(record); },
     };
     const weighted = graph.spiking?.code === 'weighted';
-    // Weighted code: every op but the neurons acts once on integrated values (its ANN lowering);
-    // the neurons run in closed form, or step by step (`steps`, the reference).
+    // Weighted code: every op but the neurons acts once on integrated values (its closed form: the ANN
+    // lowering, or integer synapses for a Linear fed by a neuron); the neurons run in closed form, or
+    // step by step (`steps`, the reference).
     const lowered = execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
       : execution === 'steps' && node.op === 'Neuron' && op.snn.kind === 'custom' ? op.snn.lower(ctx)
-        : execution === 'closed' && op.closed ? op.closed(ctx)
+        : execution !== null && op.closed ? op.closed(ctx)
           : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
     node.outputs.forEach((out, k) => {
       names.set(out, lowered.outputs[k]!);
@@ -134,7 +142,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   });
   const spikeOutputs = exposeSpikes ? expose(spikes, 'spikes', ['T', 'batch', 'seq', 'width']) : [];
   const saturationOutputs = exposeSpikes ? expose(saturation, 'saturation', ['batch', 'seq', 'width']) : [];
-  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, execution, nodeCount: b.nodeCount };
+  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, execution, synapses, nodeCount: b.nodeCount };
 }
 
 /** The execution form of a spiking graph: `closed` needs the weighted code. */

@@ -85,6 +85,12 @@ export class OnnxBuilder {
     this.initializers.push({ name, dataType: ELEM_TYPE.float32, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
 
+  /** An INT8 or INT16 initializer held in this model's bytes (integer synapse weights; Cast to float in the graph). */
+  intInitializer(name: string, dims: readonly number[], data: Int8Array | Int16Array): void {
+    const dataType = data instanceof Int8Array ? onnx.TensorProto.DataType.INT8 : onnx.TensorProto.DataType.INT16;
+    this.initializers.push({ name, dataType, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  }
+
   /** A float32 initializer stored as external data (see ExternalRef). */
   externalInitializer(name: string, dims: readonly number[], ref: ExternalRef): void {
     this.initializers.push({

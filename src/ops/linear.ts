@@ -1,11 +1,63 @@
 // Linear layers and embeddings: the weight multiplies, linear in their input and so exact over time.
-import type { OpDef } from './op.js';
+import { weightData } from '../weights/weight-data.js';
+import type { LowerCtx, Lowered, OpDef } from './op.js';
 import { requireNumbers } from './op.js';
+import { nafMax } from './spike-code.js';
+import { quantizeSynapse } from './synapse.js';
 
 /**
  * y = x·W (+ b). `transposed` means W is stored [out, in] (nn.Linear, tied LM heads): lowered as Gemm
  * with transB so the stored weight is used in place, never copied.
  */
+function lowerLinearAnn(ctx: LowerCtx): string[] {
+  const { b, node } = ctx;
+  const hasBias = node.weights['bias'] !== undefined;
+  if (node.attrs['transposed'] !== true) {
+    const y = b.op('MatMul', [ctx.input(0), ctx.weight('weight')], {}, node.id);
+    return [hasBias ? b.op('Add', [y, ctx.weight('bias')], {}, node.id) : y];
+  }
+  const x = ctx.input(0);
+  const inF = node.attrs['inFeatures'] as number;
+  const outF = node.attrs['outFeatures'] as number;
+  const shape = b.op('Shape', [x], {}, node.id);
+  const leadShape = b.op('Slice', [shape, b.ints([0]), b.ints([-1]), b.ints([0])], {}, node.id);
+  const flat = b.op('Reshape', [x, b.ints([-1, inF])], {}, node.id);
+  const gemmIn = hasBias ? [flat, ctx.weight('weight'), ctx.weight('bias')] : [flat, ctx.weight('weight')];
+  const y = b.op('Gemm', gemmIn, { transB: 1 }, node.id);
+  const outShape = b.op('Concat', [leadShape, b.ints([outF])], { axis: 0 }, node.id);
+  return [b.op('Reshape', [y, outShape], {}, node.id)];
+}
+
+/**
+ * Weighted code: a Linear fed by a neuron is an integer synapse (ops/synapse.ts): the neuron's count
+ * times integer weights (an INT8/INT16 initializer cast to float: exact sums), then the per-output
+ * scale and the bias. Any other Linear, or one whose bound cannot be certified, keeps float weights.
+ */
+function lowerLinearClosed(ctx: LowerCtx): Lowered {
+  const { b, node } = ctx;
+  const source = ctx.countOf(0);
+  const T = ctx.timesteps;
+  const synapse = source && ctx.graph.spiking?.code === 'weighted' ? quantizeSynapse({
+    weight: weightData(ctx.graph.weights.get(node.weights['weight']!)!),
+    transposed: node.attrs['transposed'] === true,
+    inFeatures: node.attrs['inFeatures'] as number,
+    outFeatures: node.attrs['outFeatures'] as number,
+    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / nafMax(T))),
+    maxCount: nafMax(T),
+  }) : null;
+  if (!source || !synapse) {
+    if (source) ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null });
+    return { outputs: lowerLinearAnn(ctx), timed: [false] };
+  }
+  ctx.recordSynapse({ node: node.id, kind: 'integer', bits: synapse.bits, bound: synapse.bound });
+  const name = `${node.id}.synapse`;
+  b.intInitializer(`${name}.weight`, [node.attrs['inFeatures'] as number, node.attrs['outFeatures'] as number], synapse.weights);
+  b.initializer(`${name}.scale`, [synapse.scale.length], synapse.scale);
+  const weights = b.op('Cast', [`${name}.weight`], { to: 1 }, node.id);
+  const scaled = b.op('Mul', [b.op('MatMul', [source.count, weights], {}, node.id), `${name}.scale`], {}, node.id);
+  return { outputs: [node.weights['bias'] !== undefined ? b.op('Add', [scaled, ctx.weight('bias')], {}, node.id) : scaled], timed: [false] };
+}
+
 export const linear: OpDef = {
   name: 'Linear',
   doc: 'y = x·W + b; W is [in, out], or [out, in] when transposed',
@@ -13,25 +65,9 @@ export const linear: OpDef = {
   numOutputs: 1,
   weights: ['weight', 'bias?'],
   check: (node) => [...requireNumbers(node, ['inFeatures', 'outFeatures']), ...(typeof node.attrs['transposed'] === 'boolean' ? [] : ['attribute transposed must be a boolean'])],
-  lowerAnn: (ctx) => {
-    const { b, node } = ctx;
-    const hasBias = node.weights['bias'] !== undefined;
-    if (node.attrs['transposed'] !== true) {
-      const y = b.op('MatMul', [ctx.input(0), ctx.weight('weight')], {}, node.id);
-      return [hasBias ? b.op('Add', [y, ctx.weight('bias')], {}, node.id) : y];
-    }
-    const x = ctx.input(0);
-    const inF = node.attrs['inFeatures'] as number;
-    const outF = node.attrs['outFeatures'] as number;
-    const shape = b.op('Shape', [x], {}, node.id);
-    const leadShape = b.op('Slice', [shape, b.ints([0]), b.ints([-1]), b.ints([0])], {}, node.id);
-    const flat = b.op('Reshape', [x, b.ints([-1, inF])], {}, node.id);
-    const gemmIn = hasBias ? [flat, ctx.weight('weight'), ctx.weight('bias')] : [flat, ctx.weight('weight')];
-    const y = b.op('Gemm', gemmIn, { transB: 1 }, node.id);
-    const outShape = b.op('Concat', [leadShape, b.ints([outF])], { axis: 0 }, node.id);
-    return [b.op('Reshape', [y, outShape], {}, node.id)];
-  },
+  lowerAnn: lowerLinearAnn,
   snn: { kind: 'linear' },
+  closed: lowerLinearClosed,
 };
 
 /** Token and position embeddings: a table lookup. In a spiking graph the row is the input current, constant over T. */

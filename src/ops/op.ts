@@ -26,8 +26,26 @@ export interface LowerCtx {
   recordSpikes(site: string, onnxName: string): void;
   /** True when spike (and saturation) tensors are exposed: lowerings build them only then. */
   readonly exposeSpikes: boolean;
+  /**
+   * The integer count behind input i when a weighted-code neuron produced it (the ONNX value of q and
+   * the neuron's threshold initializer), else null. Integer synapses read it.
+   */
+  countOf(i: number): { readonly count: string; readonly threshold: string; readonly thresholdWeight: string } | null;
+  /** Records the count behind a neuron's output (ONNX name of the output → its count). */
+  recordCount(output: string, count: string): void;
+  /** Records how a Linear's synapse was lowered (integer with its bits and bound, or float). */
+  recordSynapse(record: SynapseRecord): void;
   /** Marks a site's saturation tensor ([B, S, D]: clipped steps per train) for `saturation/<site>`. */
   recordSaturation(site: string, onnxName: string): void;
+}
+
+/** How one Linear's synapse runs in a weighted-code graph. */
+export interface SynapseRecord {
+  readonly node: string;
+  readonly kind: 'integer' | 'float';
+  readonly bits: number | null;
+  /** Certified largest |accumulator| (< 2^24 for integer synapses). */
+  readonly bound: number | null;
 }
 
 /** Names of the ONNX values a lowering produced, one per node output, with their time axis. */

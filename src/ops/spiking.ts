@@ -100,7 +100,9 @@ function lowerWeightedClosed(ctx: LowerCtx): Lowered {
     ctx.recordSpikes(site, nafPlanes(ctx, q));
     ctx.recordSaturation(site, saturated!);
   }
-  return { outputs: [ctx.b.op('Mul', [q, unit], {}, ctx.node.id)], timed: [false] };
+  const out = ctx.b.op('Mul', [q, unit], {}, ctx.node.id);
+  ctx.recordCount(out, q);
+  return { outputs: [out], timed: [false] };
 }
 
 /**
@@ -130,7 +132,9 @@ function lowerWeightedSteps(ctx: LowerCtx): Lowered {
   ctx.recordSpikes(site, train);
   if (saturated) ctx.recordSaturation(site, saturated);
   const count = b.op('ReduceSum', [b.op('Mul', [train, stepWeights(b, T)], {}, node.id), b.ints([0])], { keepdims: 0 }, node.id);
-  return { outputs: [b.op('Mul', [count, unit], {}, node.id)], timed: [false] };
+  const out = b.op('Mul', [count, unit], {}, node.id);
+  ctx.recordCount(out, count);
+  return { outputs: [out], timed: [false] };
 }
 
 export const neuron: OpDef = {

@@ -6,6 +6,7 @@ import { SnnError, isSnnError } from '../../errors/index.js';
 import { writeSafetensors } from '../../weights/safetensors.js';
 import { weightData } from '../../weights/weight-data.js';
 import type { Graph } from '../../ir/types.js';
+import type { SynapseRecord } from '../../ops/op.js';
 import { nafMax } from '../../ops/spike-code.js';
 import { emitOnnx, type WeightPlacement } from '../lower.js';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleMeta, type NeuronSiteRecord, type SnnConfigSection } from './format.js';
@@ -63,7 +64,7 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
   writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph, input.sourceGraph)));
   step('config');
   const outputBySite = new Map(snn.spikeOutputs.map((s) => [s.site, s.output]));
-  writeFileSync(join(dir, FILES.config), JSON.stringify({ ...input.sourceConfig, snn: snnSection(graph, input.meta.neurons, snn.execution) }, null, 2));
+  writeFileSync(join(dir, FILES.config), JSON.stringify({ ...input.sourceConfig, snn: { ...snnSection(graph, input.meta.neurons, snn.execution), ...synapseSummary(snn.synapses) } }, null, 2));
   for (const f of COPIED_FILES) if (existsSync(join(input.sourceDir, f))) copyFileSync(join(input.sourceDir, f), join(dir, f));
   if (input.addExtra) { step('report'); await input.addExtra(dir); }
   step('meta');
@@ -94,6 +95,20 @@ function snnSection(graph: Graph, neurons: readonly { kind: string; levels: numb
     layout: execution === 'closed' ? '[B, S, D] (closed form: counts; spikes/<site> outputs are [T, B, S, D] digit planes)' : '[T, B, S, D]',
     readout: weighted ? 'the LM head acts once on the integrated (counted) input' : 'mean over T of the LM head input (the head is linear)',
     levels,
+  };
+}
+
+/** Integer synapses (weighted code): how many Linears got them, their bits, and the largest certified accumulator. */
+function synapseSummary(synapses: readonly SynapseRecord[]): Record<string, unknown> {
+  if (synapses.length === 0) return {};
+  const integer = synapses.filter((s) => s.kind === 'integer');
+  return {
+    synapses: {
+      rule: 'y = s_j · Σ_k w_kj·q_k + b_j with integer weights w (per-output scale s) and integer counts q: every partial sum is an exact float32 integer (< 2^24), so results do not depend on batch or chunk shape',
+      integer: integer.length, float: synapses.length - integer.length,
+      bits: Object.fromEntries(synapses.map((s) => [s.node, s.bits ?? 'float'])),
+      max_accumulator: integer.reduce((m, s) => Math.max(m, s.bound ?? 0), 0),
+    },
   };
 }
 
