@@ -3,7 +3,7 @@ export { convert, parseLevels, DEFAULT_MODEL, DEFAULT_TIMESTEPS, DEFAULT_THRESHO
 export { loadBundle, Bundle, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
 export { loadHfAnn, HfAnnModel } from './open/hf-ann.js';
 export { Conversation, type ConversationOptions } from './runtime/conversation.js';
-export { TemporalSpikeProcessor, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
+export { TemporalSpikeProcessor, DEFAULT_PREFILL_CHUNK, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
 export { ModelSession, openGraphSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';
 export { createCalibrationData, DEFAULT_CALIBRATION_TEXT, CALIBRATION_SHARE, type CalibrationData, type CalibrationDataOptions } from './calibrate/data.js';

@@ -79,7 +79,27 @@ function maskedSoftmax(b: OnnxBuilder, scores: string, allowed: string, headDim:
   return b.op('Softmax', [b.op('Where', [allowed, scaled, b.scalar(MASKED)])], { axis: -1 });
 }
 
+/**
+ * A batched MatMul whose rows do not depend on how many rows there are: onnxruntime's CPU GEMM
+ * reduces a single-row product (M = 1: one query, a decode step) in another order than two or more
+ * rows (measured; with M ≥ 2 every row is bit-identical), so one zero query row is appended and dropped.
+ */
+function rowStableMatMul(b: OnnxBuilder, a: string, m: string): string {
+  const zero = b.op('Mul', [b.op('Slice', [a, b.ints([0]), b.ints([1]), b.ints([-2])]), b.scalar(0)]);
+  const product = b.op('MatMul', [b.op('Concat', [a, zero], { axis: -2 }), m]);
+  return b.op('Slice', [product, b.ints([0]), b.ints([-1]), b.ints([-2])]);
+}
+
 function lowerAttentionAnn(ctx: LowerCtx): string[] {
+  return lowerAttention(ctx, (b, a, m) => b.op('MatMul', [a, m]));
+}
+
+/** The weighted code's attention: the ANN's, on integrated values, with row-stable products (exact state). */
+function lowerAttentionClosed(ctx: LowerCtx): { outputs: string[]; timed: boolean[] } {
+  return { outputs: lowerAttention(ctx, rowStableMatMul), timed: [false, false, false] };
+}
+
+function lowerAttention(ctx: LowerCtx, matmul: (b: OnnxBuilder, a: string, m: string) => string): string[] {
   const b = ctx.b;
   const h = headsOf(ctx);
   const group = h.heads / h.kvHeads;
@@ -89,8 +109,8 @@ function lowerAttentionAnn(ctx: LowerCtx): string[] {
   const presentK = b.op('Concat', [ctx.input(5), k], { axis: 2 });
   const presentV = b.op('Concat', [ctx.input(6), v], { axis: 2 });
   const keysT = b.op('Transpose', [repeatKv(b, presentK, 1, group, h.heads, h.headDim)], { perm: [0, 1, 3, 2] });
-  const probs = maskedSoftmax(b, b.op('MatMul', [q, keysT]), allowedKeys(ctx), h.headDim);
-  const out = b.op('MatMul', [probs, repeatKv(b, presentV, 1, group, h.heads, h.headDim)]);
+  const probs = maskedSoftmax(b, matmul(b, q, keysT), allowedKeys(ctx), h.headDim);
+  const out = matmul(b, probs, repeatKv(b, presentV, 1, group, h.heads, h.headDim));
   return [mergeHeads(b, out, 1, h.heads * h.headDim), presentK, presentV];
 }
 
@@ -155,4 +175,5 @@ export const spikeAttention: OpDef = {
   check: checkAttention,
   lowerAnn: lowerAttentionAnn,
   snn: { kind: 'custom', lower: lowerSpikeAttention },
+  closed: lowerAttentionClosed,
 };

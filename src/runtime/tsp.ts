@@ -24,7 +24,16 @@ export interface TspOptions {
    * row alone and batched, which a spiking model can amplify.
    */
   readonly batchAlignment?: number;
+  /**
+   * Longest feed per session call: longer prompts run through the cache in chunks of this many tokens,
+   * which bounds the S×S attention tensors of a prefill (exact: cached ≡ recomputed, tested bit for bit).
+   * Default DEFAULT_PREFILL_CHUNK; 0 feeds every prompt whole.
+   */
+  readonly prefillChunk?: number;
 }
+
+/** Default prefill chunk: a 512-token prompt runs as two calls of 256. */
+export const DEFAULT_PREFILL_CHUNK = 256;
 
 export interface ForwardOptions {
   /** Same shape as the ids; 0 marks padding, which is neither fed to the conversation nor cached. */
@@ -66,6 +75,7 @@ export class TemporalSpikeProcessor {
   readonly ann: boolean;
   private readonly slideKeep: number;
   private readonly batchAlignment: number;
+  readonly prefillChunk: number;
   private readonly states = new Map<string, ConversationState>();
   private sessionPromise: Promise<ModelSession> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -86,6 +96,10 @@ export class TemporalSpikeProcessor {
       throw new SnnError('OPTION_INVALID', { message: `slideKeep must be an integer in [0, ${this.maxContextLength}), got ${String(opts.slideKeep)}`, at: 'slideKeep' });
     }
     this.ann = opts.ann ?? model.timesteps === null;
+    this.prefillChunk = opts.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+    if (!Number.isInteger(this.prefillChunk) || this.prefillChunk < 0) {
+      throw new SnnError('OPTION_INVALID', { message: `prefillChunk must be an integer ≥ 0 (0: no chunking), got ${String(opts.prefillChunk)}`, at: 'prefillChunk' });
+    }
     this.batchAlignment = opts.batchAlignment ?? KEY_ALIGNMENT;
     if (!Number.isInteger(this.batchAlignment) || this.batchAlignment < 1) {
       throw new SnnError('OPTION_INVALID', { message: `batchAlignment must be an integer ≥ 1, got ${String(opts.batchAlignment)}`, at: 'batchAlignment' });
@@ -196,8 +210,36 @@ export class TemporalSpikeProcessor {
     this.states.clear();
   }
 
-  /** Runs the rows in as few session calls as alignment allows; results by row. */
+  /**
+   * Runs the rows, feeds longer than prefillChunk in consecutive chunks through each row's cache
+   * (chunk r of every row in one call); results by row, as one unchunked call would give them.
+   */
   private async run(plans: readonly RowPlan[]): Promise<RowResult[]> {
+    const chunk = this.prefillChunk;
+    if (chunk === 0 || plans.every((p) => p.feed.length <= chunk)) return this.runOnce(plans);
+    const states = plans.map((p) => p.base);
+    const logits: Float32Array[][] = plans.map(() => []);
+    const positions: number[][] = plans.map(() => []);
+    for (let start = 0; plans.some((p) => start < p.feed.length); start += chunk) {
+      const active = plans.flatMap((p, r) => (start < p.feed.length ? [r] : []));
+      const parts = active.map((r): RowPlan => {
+        const p = plans[r]!;
+        const feed = p.feed.slice(start, start + chunk);
+        const firstNew = p.feed.length - p.newCount;
+        return { base: states[r]!, feed, newCount: Math.max(0, start + feed.length - Math.max(firstNew, start)) };
+      });
+      (await this.runOnce(parts)).forEach((res, i) => {
+        const r = active[i]!;
+        states[r] = res.state;
+        logits[r]!.push(res.logits);
+        positions[r]!.push(...res.positionIds);
+      });
+    }
+    return plans.map((_, r) => ({ state: states[r]!, logits: concatFloats(logits[r]!), positionIds: positions[r]! }));
+  }
+
+  /** Runs the rows in as few session calls as alignment allows; results by row. */
+  private async runOnce(plans: readonly RowPlan[]): Promise<RowResult[]> {
     const session = await this.session();
     const results = new Map<number, RowResult>();
     for (const packed of packSteps(this.spec, plans, this.batchAlignment)) {
@@ -270,6 +312,14 @@ export class TemporalSpikeProcessor {
     if (tok !== null && !ids.includes(tok)) ids.push(tok);
     return ids;
   }
+}
+
+function concatFloats(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) { out.set(p, offset); offset += p.length; }
+  return out;
 }
 
 /** How a conversation is named in messages (a private generate() conversation has no public id). */
