@@ -99,7 +99,7 @@ export async function runBench(bundlePath: string, opts: BenchOptions = {}): Pro
     progress('conversion (child process)');
     try {
       conversion = await measureConversion({
-        source: opts.source ?? meta.source.id, recipe: meta.recipe, timesteps: meta.timesteps, threshold: meta.calibration.statistic,
+        source: opts.source ?? meta.source.id, recipe: meta.recipe, code: bundle.contents.graph.spiking?.code ?? 'rate', timesteps: meta.timesteps, threshold: meta.calibration.statistic,
         calibSamples: meta.calibration.samples, calibLength: meta.calibration.length, calibText: meta.calibration.text,
       });
     } catch (e) {

@@ -14,6 +14,7 @@ const RSS_HOOK = 'data:text/javascript,import{writeFileSync}from"node:fs";proces
 export interface ConversionSettings {
   readonly source: string;
   readonly recipe: string;
+  readonly code: string;
   readonly timesteps: number;
   readonly threshold: string;
   readonly calibSamples: number;
@@ -37,7 +38,7 @@ export async function measureConversion(settings: ConversionSettings): Promise<C
   const dir = mkdtempSync(join(tmpdir(), 'snnconvert-bench-'));
   const out = join(dir, 'bench.snn');
   const rssFile = join(dir, 'maxrss');
-  const args = ['convert', settings.source, '-o', out, '--json', '--recipe', settings.recipe, '--timesteps', String(settings.timesteps),
+  const args = ['convert', settings.source, '-o', out, '--json', '--recipe', settings.recipe, '--code', settings.code, '--timesteps', String(settings.timesteps),
     '--threshold', settings.threshold, '--calib-samples', String(settings.calibSamples), '--calib-length', String(settings.calibLength),
     ...(settings.calibText && existsSync(settings.calibText) ? ['--calib-text', settings.calibText] : [])];
   try {

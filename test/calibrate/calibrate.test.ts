@@ -32,7 +32,8 @@ describe('createCalibrationData', () => {
       throw new Error('expected a throw');
     } catch (e) {
       expect((e as SnnError).code).toBe('CALIBRATION_TEXT');
-      expect((e as SnnError).message).toContain('100 tokens');
+      // The calibration split is the first 90 % of the text's 100 tokens.
+      expect((e as SnnError).message).toContain('90 tokens in the calibration split');
       expect((e as SnnError).message).toContain('104');
     }
   });

@@ -46,6 +46,6 @@ describe('snnconvert bench', () => {
     expect(r.conversion.convertSeconds).toBeLessThanOrEqual(r.conversion.seconds);
     expect(r.conversion.reportSeconds).toBeGreaterThan(0);
     expect(r.conversion.peakRssBytes).toBeGreaterThan(50 * 2 ** 20);
-    expect(r.conversion.command).toMatch(/--recipe faithful --timesteps 4 --threshold p99\.9 --calib-samples 8 --calib-length 64/);
+    expect(r.conversion.command).toMatch(/--recipe faithful --code weighted --timesteps 4 --threshold max --calib-samples 8 --calib-length 64/);
   });
 });

@@ -79,20 +79,33 @@ describe('.snn bundle', () => {
     expect(() => readBundle(bundle)).not.toThrow();
   });
 
-  it('calibrateTimesteps retargets T without re-importing, and refuses a wrong originalT', async () => {
-    const out = await calibrateTimesteps(bundle, 8, 32, { out: join(dir, 'model-T32.snn') });
+  it('calibrateTimesteps retargets T without re-importing, and refuses a wrong originalT or a T the code cannot represent', async () => {
+    const out = await calibrateTimesteps(bundle, 8, 16, { out: join(dir, 'model-T16.snn') });
     const b = await loadBundle(out);
-    expect(b.timesteps).toBe(32);
+    expect(b.timesteps).toBe(16);
+    expect((await snnRejection(calibrateTimesteps(bundle, 8, 23, { out: join(dir, 'never.snn') }))).code).toBe('OPTION_INVALID');
+    expect(existsSync(join(dir, 'never.snn'))).toBe(false);
     expect(b.meta.passes.at(-1)!.name).toBe('calibrate-timesteps');
     const spikes = await (await b.session(false)).run({ batch: 1, seq: 3, ids: new BigInt64Array([70n, 105n, 114n]), mask: new BigInt64Array(3).fill(1n), positions: new BigInt64Array([0n, 1n, 2n]), past: 0, cache: [] }, [b.spikeOutputs[0]!.output]);
-    expect(spikes.extra.get(b.spikeOutputs[0]!.output)!.dims[0]).toBe(32);
+    expect(spikes.extra.get(b.spikeOutputs[0]!.output)!.dims[0]).toBe(16);
     await b.release();
-    const e = await snnRejection(calibrateTimesteps(bundle, 16, 32));
+    const e = await snnRejection(calibrateTimesteps(bundle, 16, 12));
     expect(e.code).toBe('OPTION_INVALID');
   });
 });
 
 describe('convert: bad options', () => {
+  it('an unknown code, levels with the weighted code, and T beyond it → OPTION_INVALID naming the allowed values', async () => {
+    const bad = [{ code: 'bitplane' }, { levels: 2 }, { timesteps: 30 }] as const;
+    for (const opts of bad) {
+      const out = join(tempDir(), 'x.snn');
+      const e = await snnRejection(convert(undefined, { ...FAST, ...opts, out }));
+      expect(e.code).toBe('OPTION_INVALID');
+      expect(e.message).toMatch(/weighted|levels 1|1–22/);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
   it.each([0, -3, 1.5, 'abc'])('timesteps %s → OPTION_INVALID', async (t) => {
     const e = await snnRejection(convert(undefined, { ...FAST, timesteps: t as number, out: join(tempDir(), 'x.snn') }));
     expect(e.code).toBe('OPTION_INVALID');

@@ -76,7 +76,7 @@ describe('runRecipe', () => {
       for (const p of passes) expect(p.why.length).toBeGreaterThan(10);
       expect(passes.find((p) => p.name === 'readout')?.matched).toEqual(['readout: lm_head']);
       expect(passes.find((p) => p.name === 'attention-to-spike')?.matched).toEqual(['attention→spike: h.0.attn', 'attention→spike: h.1.attn']);
-      expect(graph.spiking).toEqual({ timesteps: 8, recipe, tdConvention: 'mean' });
+      expect(graph.spiking).toEqual({ timesteps: 8, recipe, code: recipe === 'exact' ? 'rate' : 'weighted', tdConvention: 'mean' });
       expect(verifyGraph(graph)).toEqual([]);
       expect(snapshot(models.gpt2)).toBe(before);
     });
@@ -146,16 +146,19 @@ describe('exact recipe: SNN ≡ ANN', () => {
 });
 
 describe('faithful and stac: finite logits, spikes only in the allowed set', () => {
-  const cases: readonly (readonly [('gpt2' | 'llama'), Recipe, number, readonly number[]])[] = [
-    ['gpt2', 'faithful', 1, [-1, 0, 1]],
-    ['llama', 'faithful', 1, [-1, 0, 1]],
-    ['gpt2', 'faithful', 2, [-2, -1, 0, 1, 2]],
-    ['gpt2', 'stac', 1, [0, 1]],
+  // The weighted code's digits are signed (NAF) even for IF neurons, whose counts are ≥ 0 (3 = 4 − 1).
+  const cases: readonly (readonly [('gpt2' | 'llama'), Recipe, 'weighted' | 'rate', number, readonly number[]])[] = [
+    ['gpt2', 'faithful', 'weighted', 1, [-1, 0, 1]],
+    ['llama', 'faithful', 'weighted', 1, [-1, 0, 1]],
+    ['gpt2', 'stac', 'weighted', 1, [-1, 0, 1]],
+    ['gpt2', 'faithful', 'rate', 1, [-1, 0, 1]],
+    ['gpt2', 'faithful', 'rate', 2, [-2, -1, 0, 1, 2]],
+    ['gpt2', 'stac', 'rate', 1, [0, 1]],
   ];
-  for (const [arch, recipe, levels, allowed] of cases) {
-    it(`${arch} ${recipe}${levels > 1 ? ` with ${levels}-level neurons` : ''}: spikes in {${allowed.join(', ')}}`, async () => {
+  for (const [arch, recipe, code, levels, allowed] of cases) {
+    it(`${arch} ${recipe} ${code}${levels > 1 ? ` with ${levels}-level neurons` : ''}: spikes in {${allowed.join(', ')}}`, async () => {
       const T = 6;
-      const { graph, passes } = runRecipe(models[arch], recipe, T, levels > 1 ? { levels: () => levels } : {});
+      const { graph, passes } = runRecipe(models[arch], recipe, T, { code, ...(levels > 1 ? { levels: () => levels } : {}) });
       const sites = passes.find((p) => p.name === 'insert-neurons')!.matched.length;
       const out = await runModel(graph, 'snn', PROMPT, { exposeSpikes: true });
       expect(out.logits.every(Number.isFinite)).toBe(true);

@@ -59,9 +59,9 @@ describe('insertReadout', () => {
     expect(out.nodes).toEqual(graph.nodes);
   });
 
-  it('numerically: the head\'s input is untimed ([B, S, D], one head run per token) and equals the mean over T of its spiking input', async () => {
+  it('numerically (rate code): the head\'s input is untimed ([B, S, D], one head run per token) and equals the mean over T of its spiking input', async () => {
     const T = 5;
-    const { graph } = runRecipe(gpt2, 'faithful', T);
+    const { graph } = runRecipe(gpt2, 'faithful', T, { code: 'rate' });
     const session = await openGraphSession(graph, 'snn', { observe: ['ln_f.spikes', 'lm_head.readout'] });
     const out = await session.run({
       batch: 1, seq: 3, past: 0, cache: [],
