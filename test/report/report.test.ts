@@ -4,12 +4,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert } from '../../src/convert.js';
-import { countMacs } from '../../src/report/graph-facts.js';
+import { importHfModel } from '../../src/import/hf/index.js';
+import { runRecipe } from '../../src/passes/pipeline.js';
+import { countOps, PRICES } from '../../src/report/op-costs.js';
 import type { SpikeReport } from '../../src/report/types.js';
 import { regenerateSpikeReport, writeSpikeReport } from '../../src/report/write.js';
 import { loadBundle } from '../../src/runtime/model.js';
 import { windowInput } from '../../src/runtime/windows.js';
-import { tempDir } from '../helpers.js';
+import { GPT2_DIR, tempDir } from '../helpers.js';
 
 const FAST = { calibration: { samples: 8, length: 64 } } as const;
 const LIGHT = { windows: 2, window: 48, sweep: [4], lengths: [16, 1000] } as const;
@@ -65,48 +67,69 @@ describe('SpikeScope report.json', () => {
     expect(report.totals.tokens).toBe(2 * 48);
   });
 
-  it('counts SOPs as spikes × fan-out, the fan-out read off the consuming Linears (1 into attention and the readout)', () => {
+  it('counts SOPs as spikes × fan-out: outFeatures of the consuming Linear, L̄ visible scores per Q spike, L̄ outputs per V spike, the vocabulary for the LM head', () => {
     const D = 128;
-    const expected: Record<string, number> = { ln_1: 3 * D, 'attn.q': 1, 'attn.k': 1, 'attn.v': 1, 'attn.out': D, ln_2: 4 * D, 'mlp.act': D, ln_f: 1 };
+    const visible = (48 + 1) / 2;
+    const expected: Record<string, number> = { ln_1: 3 * D, 'attn.q': visible, 'attn.k': 0, 'attn.v': visible, 'attn.out': D, ln_2: 4 * D, 'mlp.act': D, ln_f: 257 };
     for (const s of report.sites) {
       expect(s.fanOut, s.site).toBe(expected[s.role]);
       expect(s.sops).toBe(s.spikes * s.fanOut);
       expect(s.sopsEvents).toBe(s.events * s.fanOut);
     }
-    expect(report.totals.sops).toBe(report.sites.reduce((a, s) => a + s.sops, 0));
+    const tokens = report.totals.tokens;
+    expect(report.totals.perToken.snn.sops).toBeCloseTo(report.sites.reduce((a, s) => a + s.sops, 0) / tokens, 6);
   });
 
-  it('prices the energy proxy as SPEC §6 says, and labels it a proxy', () => {
-    const t = report.totals;
-    expect(t.energy.annPicojoules).toBeCloseTo(4.6 * t.annMacs, 3);
-    expect(t.energy.snnPicojoules).toBeCloseTo(0.9 * t.sops + 4.6 * t.snnFloatMacs, 3);
+  it('prices both sides by one walk, SPEC §6: ANN MACs by hand from the config, no float MAC left in the SNN, membrane updates T × channels', () => {
+    const t = report.totals.perToken;
+    const D = 128, V = 257, L = 4, visible = (48 + 1) / 2;
+    // Per token: c_attn, c_proj, c_fc, mlp c_proj per block, the LM head, Q·Kᵀ and P·V over L̄ keys.
+    expect(t.ann.macs).toBe(L * (D * 3 * D + D * D + D * 4 * D + 4 * D * D) + D * V + L * 2 * D * visible);
+    expect(t.snn.macs).toBe(0);
+    expect(t.snn.membrane).toBe(8 * report.sites.reduce((a, s) => a + s.channels, 0));
+    // The elementwise work is the ANN's: the weighted code runs each nonlinear op once per token.
+    expect(t.snn.transcendentals).toBe(t.ann.transcendentals);
+    const pj = (c: typeof t.ann) => 4.6 * c.macs + 0.9 * c.sops + 0.9 * c.adds + 3.7 * c.mults + 18.4 * c.transcendentals + 0.9 * c.membrane;
+    expect(PRICES).toMatchObject({ mac: 4.6, sop: 0.9, add: 0.9, mult: 3.7, membrane: 0.9 });
+    expect(t.energy.annPicojoules).toBeCloseTo(pj(t.ann), 3);
+    expect(t.energy.snnPicojoules).toBeCloseTo(pj(t.snn), 3);
+    expect(t.energy.ratio).toBeCloseTo(pj(t.snn) / pj(t.ann), 9);
     expect(report.energyModel.label).toMatch(/proxy/);
-    // Spike-driven Linears leave no float MACs; the LM head (on the readout) and the attention products do.
-    const head = report.macs.find((m) => m.node === 'lm_head')!;
-    expect(head.snnFloatMacs).toBe(head.annMacs);
-    expect(report.macs.filter((m) => m.op === 'Linear' && m.node !== 'lm_head').every((m) => m.snnFloatMacs === 0)).toBe(true);
+    expect(report.energyModel.window).toMatch(/2 window\(s\) of 48 tokens/);
+    expect(report.layers.map((l) => l.label)).toEqual(['block 0', 'block 1', 'block 2', 'block 3', 'outside blocks']);
   });
 
-  it('counts attention MACs over the causally visible keys, T times (plus the own-key terms) in the SNN', async () => {
-    const b = await loadBundle(bundle);
-    const macs = countMacs(b.contents.graph, 4, 1);
-    await b.release();
-    const attn = macs.find((m) => m.node === 'h.0.attn')!;
-    expect(attn.annMacs).toBe(2 * 128 * (1 + 2 + 3 + 4));
-    expect(attn.snnFloatMacs).toBe(8 * (attn.annMacs + 2 * 128 * 4));
+  it('counts attention over the causally visible keys: SOPs of Q and V spikes (weighted), T × float MACs on running means (rate)', () => {
+    const graph = importHfModel(GPT2_DIR).graph;
+    const window = 4, visible = 2.5, D = 128, T = 8;
+    const weighted = countOps(runRecipe(graph, 'faithful', T).graph, { window, spikesPerToken: () => 1 }).find((m) => m.node === 'h.0.attn')!;
+    expect(weighted.ann.macs).toBe(2 * D * visible);
+    expect(weighted.snn.macs).toBe(0);
+    expect(weighted.snn.sops).toBe(visible + 0 + visible);
+    const rate = countOps(runRecipe(graph, 'faithful', T, { code: 'rate' }).graph, { window, spikesPerToken: () => 1 }).find((m) => m.node === 'h.0.attn')!;
+    expect(rate.snn.macs).toBe(T * (2 * D * visible + 2 * D));
   });
 
-  it('replays the membrane from the observed input current and re-derives every spike of the site', () => {
+  it('replays the membrane from the observed input and re-derives every spike of the site; each trace\'s digits sum back to its count', () => {
     const m = report.membrane!;
     expect(m.site).toBe(report.raster!.site);
     expect(m.check.mismatches).toBe(0);
     expect(m.check.compared).toBe(8 * 48 * report.sites.find((s) => s.site === m.site)!.channels);
-    const levels = report.sites.find((s) => s.site === m.site)!.levels;
     for (const tr of m.traces) {
       expect(tr.steps).toHaveLength(8);
-      // Round to nearest: an unclipped spike is within ½ of the membrane it fired from.
-      for (const st of tr.steps) if (Math.abs(st.spike) < levels) expect(Math.abs(st.membrane - st.spike)).toBeLessThanOrEqual(0.5);
+      const count = tr.steps[0]!.membrane;
+      expect(tr.steps.reduce((a, st) => a + st.spike * 2 ** (7 - st.t), 0)).toBe(count);
+      for (let t = 1; t < 8; t++) expect(tr.steps[t - 1]!.spike !== 0 && tr.steps[t]!.spike !== 0).toBe(false);
     }
+  });
+
+  it('counts saturation per site from the saturation tensors: clipped trains never exceed trains', () => {
+    for (const s of report.sites) {
+      expect(s.saturation.trains).toBe(48 * 2 * s.channels);
+      expect(s.saturation.trainsClipped).toBeLessThanOrEqual(s.saturation.trains);
+      expect(s.saturation.stepsClipped).toBe(s.saturation.trainsClipped);
+    }
+    expect(report.totals.trainsClipped).toBe(report.sites.reduce((a, s) => a + s.saturation.trainsClipped, 0));
   });
 
   it('holds a raster of real spikes, the firing-rate histogram of every channel, fidelity per T and capped throughput rows', () => {
@@ -142,7 +165,7 @@ describe('SpikeScope report.json', () => {
     expect(r.sites).toEqual([]);
     expect(r.raster).toBeNull();
     expect(r.membrane).toBeNull();
-    expect(r.totals.sops).toBe(0);
-    expect(r.totals.snnFloatMacs).toBeGreaterThan(r.totals.annMacs);
+    expect(r.totals.perToken.snn.sops).toBe(0);
+    expect(r.totals.perToken.snn.macs).toBeGreaterThan(r.totals.perToken.ann.macs);
   });
 });
