@@ -5,6 +5,12 @@ import { round, Verdict } from './result.js';
 import type { DialoguesRun } from './run-dialogues.js';
 import type { CheckResult } from './types.js';
 
+/** The first row (of V logits) whose |Δ| exceeds the tolerance. */
+function firstDiffering(a: Float32Array, b: Float32Array, V: number, tolerance: number): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (!(Math.abs(a[i]! - b[i]!) <= tolerance)) return Math.floor(i / V);
+  return Math.floor(Math.min(a.length, b.length) / V);
+}
+
 /**
  * The reference is one forward of the conversation's whole history straight on the session (batch of
  * one, no cache, no padding); attention is causal, so its rows hold every turn's logits.
@@ -25,8 +31,9 @@ export async function checkCacheEquivalence(run: DialoguesRun, session: ModelSes
     let dialogueWorst = 0;
     for (const [t, turn] of d.turns.entries()) {
       const n = turn.tokens.length;
-      const diff = maxAbsDiff(turn.logits, full.subarray(at * V, (at + n) * V));
-      v.expect(diff <= tolerance, () => `conversation ${d.id} turn ${t} (positions ${at}…${at + n - 1}): cached logits differ from the full recompute by max |Δlogit| ${diff === Infinity ? '∞ (shape or NaN)' : diff.toExponential(2)} > ${tolerance}`);
+      const reference = full.subarray(at * V, (at + n) * V);
+      const diff = maxAbsDiff(turn.logits, reference);
+      v.expect(diff <= tolerance, () => `conversation ${d.id} turn ${t} (positions ${at}…${at + n - 1}): cached logits differ from the full recompute by max |Δlogit| ${diff === Infinity ? '∞ (shape or NaN)' : diff.toExponential(2)} > ${tolerance}, first at position ${at + firstDiffering(turn.logits, reference, V, tolerance)}`);
       dialogueWorst = Math.max(dialogueWorst, diff);
       at += n;
       tokens += n;

@@ -90,17 +90,14 @@ function rowStableMatMul(b: OnnxBuilder, a: string, m: string): string {
   return b.op('Slice', [product, b.ints([0]), b.ints([-1]), b.ints([-2])]);
 }
 
-function lowerAttentionAnn(ctx: LowerCtx): string[] {
-  return lowerAttention(ctx, (b, a, m) => b.op('MatMul', [a, m]));
-}
-
-/** The weighted code's attention: the ANN's, on integrated values, with row-stable products (exact state). */
+/** The weighted code's attention: the ANN's, once per token on integrated values. */
 function lowerAttentionClosed(ctx: LowerCtx): { outputs: string[]; timed: boolean[] } {
-  return { outputs: lowerAttention(ctx, rowStableMatMul), timed: [false, false, false] };
+  return { outputs: lowerAttentionAnn(ctx), timed: [false, false, false] };
 }
 
-function lowerAttention(ctx: LowerCtx, matmul: (b: OnnxBuilder, a: string, m: string) => string): string[] {
+function lowerAttentionAnn(ctx: LowerCtx): string[] {
   const b = ctx.b;
+  const matmul = rowStableMatMul;
   const h = headsOf(ctx);
   const group = h.heads / h.kvHeads;
   const q = applyRope(ctx, splitHeads(b, ctx.input(0), 1, h.heads, h.headDim), h);
@@ -136,12 +133,12 @@ function lowerSpikeAttention(ctx: LowerCtx): { outputs: string[]; timed: boolean
   const own = ownKey(ctx);
   // Scores against final keys, then the own-key column replaced by the step-t own score.
   const keysT = b.op('Transpose', [repeatKv(b, presentK, 1, group, h.heads, h.headDim)], { perm: [0, 1, 3, 2] });
-  const scores = b.op('MatMul', [q, keysT]);
+  const scores = rowStableMatMul(b, q, keysT);
   const ownScore = b.op('ReduceSum', [b.op('Mul', [q, repeatKv(b, kSteps, 2, group, h.heads, h.headDim)]), b.ints([-1])], { keepdims: 1 });
   const mixed = b.op('Add', [scores, b.op('Mul', [own, b.op('Sub', [ownScore, scores])])]);
   const probs = maskedSoftmax(b, mixed, allowedKeys(ctx), h.headDim);
   // Values: final V for every key, corrected on the own column by (v_t − v_final).
-  const out = b.op('MatMul', [probs, repeatKv(b, presentV, 1, group, h.heads, h.headDim)]);
+  const out = rowStableMatMul(b, probs, repeatKv(b, presentV, 1, group, h.heads, h.headDim));
   const ownProb = b.op('ReduceSum', [b.op('Mul', [probs, own]), b.ints([-1])], { keepdims: 1 });
   const vDelta = b.op('Sub', [repeatKv(b, vSteps, 2, group, h.heads, h.headDim), repeatKv(b, vFinal, 1, group, h.heads, h.headDim)]);
   const corrected = b.op('Add', [out, b.op('Mul', [ownProb, vDelta])]);
