@@ -89,7 +89,7 @@ function checkOptions(model: RunnableModel, opts: CoherenceOptions): Resolved {
   const count = opts.count ?? DEFAULT_DIALOGUE_COUNT;
   if (!Number.isInteger(count) || count < 1) throw bad('count', `count must be an integer ≥ 1, got ${String(opts.count)}`);
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
-  if (!(tolerance > 0)) throw bad('tolerance', `tolerance must be a number > 0, got ${String(opts.tolerance)}`);
+  if (!(tolerance >= 0)) throw bad('tolerance', `tolerance must be a number ≥ 0 (0: bit for bit), got ${String(opts.tolerance)}`);
   const maxNllRatio = opts.maxNllRatio ?? DEFAULT_MAX_NLL_RATIO;
   if (!(maxNllRatio > 0)) throw bad('maxNllRatio', `maxNllRatio must be a number > 0, got ${String(opts.maxNllRatio)}`);
   const ann = opts.ann ?? model.timesteps === null;

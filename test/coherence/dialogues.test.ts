@@ -73,7 +73,7 @@ describe('runCoherenceSuite options', () => {
     expect(await code(runCoherenceSuite(ann, { maxContextLength: 129 }))).toBe('OPTION_INVALID maxContextLength');
     expect(await code(runCoherenceSuite(ann, { maxTurnTokens: 100 }))).toBe('OPTION_INVALID maxTurnTokens');
     expect(await code(runCoherenceSuite(ann, { count: 0 }))).toBe('OPTION_INVALID count');
-    expect(await code(runCoherenceSuite(ann, { tolerance: 0 }))).toBe('OPTION_INVALID tolerance');
+    expect(await code(runCoherenceSuite(ann, { tolerance: -1 }))).toBe('OPTION_INVALID tolerance');
     expect(await code(runCoherenceSuite(ann, { ann: false }))).toBe('OPTION_INVALID ann');
     expect(await code(runCoherenceSuite(ann, { dialogues: [{ conversation_id: 'x', turns: [{ speaker: 'a', text: 'only one turn' }] }] }))).toBe('TEXT_INVALID given records');
     // An ANN-only model runs as the network under test, without an SNN/ANN ratio.
