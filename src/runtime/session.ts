@@ -47,11 +47,17 @@ export interface StepOutput {
 }
 
 /** A step whose present K/V may stay on the device (batch 1 on WebGPU): fed back as the next step's cache. */
-export interface KvStepOutput {
-  /** [batch, seq, vocab], on the host. */
-  readonly logits: Float32Array;
-  /** Per layer K then V, each [batch, kvHeads, past + seq, headDim]. */
+export interface KvStepOutput extends Omit<StepOutput, 'present'> {
+  /** Per layer K then V, each [batch, kvHeads, past + seq, headDim]; DeviceKv blocks stay in GPU memory. */
   readonly present: KvBlock[];
+}
+
+export interface RunOptions {
+  /**
+   * On a device that keeps K/V (WebGPU), return a batch-1 step's present K/V as device blocks, to be
+   * fed back as the next step's cache without a trip through the host (default: every output on the host).
+   */
+  readonly keepKv?: boolean;
 }
 
 export class ModelSession {
@@ -65,27 +71,19 @@ export class ModelSession {
     readonly device: Device = 'cpu',
   ) {}
 
-  /** One forward call; every output on the host. */
-  async run(input: StepInput, extra: readonly string[] = []): Promise<StepOutput> {
-    const present = kvOutputNames(this.spec);
-    const out = await this.call(input, [LOGITS, ...present, ...extra]);
-    const extraOut = new Map(extra.map((name) => [name, { data: out[name]!.data as Float32Array, dims: out[name]!.dims }]));
-    return { logits: out[LOGITS]!.data as Float32Array, present: await Promise.all(present.map((n) => hostData(out[n]!))), extra: extraOut };
-  }
-
-  /**
-   * One forward call for the runtime's own steps: on a device that keeps K/V (WebGPU), a batch-1 step
-   * returns them as device blocks, to be fed back without a trip through the host.
-   */
-  async step(input: StepInput): Promise<KvStepOutput> {
+  /** One forward call: logits, present K/V and the `extra` outputs asked for, on the host unless `keepKv`. */
+  run(input: StepInput, extra?: readonly string[]): Promise<StepOutput>;
+  run(input: StepInput, extra: readonly string[], opts: RunOptions): Promise<KvStepOutput>;
+  async run(input: StepInput, extra: readonly string[] = [], opts: RunOptions = {}): Promise<KvStepOutput> {
     const names = kvOutputNames(this.spec);
-    const out = await this.call(input, [LOGITS, ...names]);
-    const keep = input.batch === 1;
+    const out = await this.call(input, [LOGITS, ...names, ...extra]);
+    const keep = (opts.keepKv ?? false) && input.batch === 1;
     const present = await Promise.all(names.map((n): Promise<KvBlock> | KvBlock => {
       const t = out[n]!;
       return keep && t.location === 'gpu-buffer' ? DeviceKv.wrap(t) : hostData(t);
     }));
-    return { logits: out[LOGITS]!.data as Float32Array, present };
+    const extraOut = new Map(extra.map((name) => [name, { data: out[name]!.data as Float32Array, dims: out[name]!.dims }]));
+    return { logits: out[LOGITS]!.data as Float32Array, present, extra: extraOut };
   }
 
   /** Fetches only the named extra outputs (for sessions opened with `observeOnly`). */

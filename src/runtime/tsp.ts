@@ -222,7 +222,7 @@ export class TemporalSpikeProcessor {
     for (const packed of packSteps(this.spec, plans, this.batchAlignment)) {
       let output: KvStepOutput;
       try {
-        output = await session.step(packed.input);
+        output = await session.run(packed.input, [], { keepKv: true });
       } catch (cause) {
         if (cause instanceof SnnError) throw cause;
         throw new SnnError('RUN_FAILED', { message: (cause as Error)?.message ?? String(cause), at: this.model.name, cause });
