@@ -1,5 +1,6 @@
 // KV blocks that stay on the device between decode steps (WebGPU I/O binding), and their host fallbacks.
 import ort from 'onnxruntime-node';
+import { OnnxBuilder } from '../emit/onnx-builder.js';
 
 /**
  * One K or V block of one conversation, [kvHeads, tokens, headDim] (batch 1). A tensor in GPU memory
@@ -44,7 +45,7 @@ export class DeviceKv {
 
   /** The block's floats on the host, [heads, tokens, headDim] (one download). */
   async host(): Promise<Float32Array> {
-    const all = (await this.tensor.getData()) as Float32Array;
+    const all = await downloadTensor(this.tensor);
     const full = this.tensor.dims[2]!;
     if (this.tokens === full) return all;
     const D = this.headDim;
@@ -57,6 +58,28 @@ export class DeviceKv {
   dispose(): void {
     this.tensor.dispose();
   }
+}
+
+let downloader: Promise<ort.InferenceSession> | null = null;
+
+/**
+ * A float tensor's values on the host. onnxruntime-node 1.30 aborts the process (an uncaught native
+ * throw) on `Tensor.getData()` of a gpu-buffer tensor, so a device tensor is copied out by an Identity
+ * session on the same device, whose output comes to the host.
+ */
+export async function downloadTensor(t: ort.Tensor): Promise<Float32Array> {
+  if (t.location !== 'gpu-buffer') return t.data as Float32Array;
+  downloader ??= ort.InferenceSession.create(identityModel(), { executionProviders: ['webgpu'], logSeverityLevel: 3 });
+  const out = await (await downloader).run({ x: t });
+  return out['y']!.data as Float32Array;
+}
+
+function identityModel(): Uint8Array {
+  const b = new OnnxBuilder();
+  b.input('x', 'float32', ['d0', 'd1', 'd2', 'd3']);
+  b.add('Identity', ['x'], {}, { outputs: ['y'] });
+  b.output('y', 'float32', ['d0', 'd1', 'd2', 'd3']);
+  return b.toBytes('download');
 }
 
 /** A K or V block as the runtime holds it: host floats, or a block resident on the device. */

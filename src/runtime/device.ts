@@ -48,3 +48,12 @@ export function deviceHint(device: Device): string {
   }
   return 'use --device cpu';
 }
+
+/** What ran the figures, for bench tables: a software adapter's timings are CPU timings, not GPU ones. */
+export function adapterLabel(device: Device): string {
+  if (device === 'cpu') return 'CPU execution provider';
+  if (device === 'cuda') return 'CUDA execution provider';
+  return hardwareGpuPresent()
+    ? 'WebGPU execution provider (Dawn) on the hardware GPU'
+    : 'WebGPU execution provider (Dawn) on a software adapter (Mesa llvmpipe, Vulkan on the CPU): not GPU figures';
+}

@@ -9,7 +9,7 @@ import { weightData } from '../weights/weight-data.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../ir/types.js';
 import { autoCandidates, deviceHint, type Device, type DeviceChoice } from './device.js';
-import { DeviceKv, type KvBlock } from './device-kv.js';
+import { DeviceKv, downloadTensor, type KvBlock } from './device-kv.js';
 
 export type { Device, DeviceChoice } from './device.js';
 
@@ -99,7 +99,7 @@ export class ModelSession {
       return await this.session.run(feeds, [...fetches]);
     } catch (e) {
       if (this.device === 'cpu') throw e;
-      throw new SnnError('DEVICE_RUN_FAILED', { message: `${this.device} could not run the step: ${(e as Error).message}`, at: `${this.device} session`, cause: e });
+      throw new SnnError('DEVICE_RUN_FAILED', { message: `${this.device} could not run the step: ${oneLine(e)}`, at: `${this.device} session`, cause: e });
     }
   }
 
@@ -154,9 +154,9 @@ export async function createSession(modelPath: string, device: Device = 'cpu', l
     return await ort.InferenceSession.create(modelPath, sessionOptions(device, lowMemory, kvOutputs));
   } catch (e) {
     if (device !== 'cpu') {
-      throw new SnnError('DEVICE_UNAVAILABLE', { message: `onnxruntime-node could not use ${device}: ${(e as Error).message}`, at: modelPath, hint: deviceHint(device), cause: e });
+      throw new SnnError('DEVICE_UNAVAILABLE', { message: `onnxruntime-node could not use ${device}: ${oneLine(e)}`, at: modelPath, hint: deviceHint(device), cause: e });
     }
-    throw new SnnError('ONNX_INVALID', { message: `onnxruntime refused the model: ${(e as Error).message}`, at: modelPath, cause: e });
+    throw new SnnError('ONNX_INVALID', { message: `onnxruntime refused the model: ${oneLine(e)}`, at: modelPath, cause: e });
   }
 }
 
@@ -174,9 +174,17 @@ export async function createDeviceSession(modelPath: string, choice: DeviceChoic
   throw new Error('unreachable: the last candidate returns or throws');
 }
 
+/** An onnxruntime error as one line (its messages end in newlines and may span several). */
+function oneLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).trim().replace(/\s*\n\s*/g, ' ');
+}
+
 /** A tensor's floats on the host (a device tensor is downloaded and freed). */
 async function hostData(t: ort.Tensor): Promise<Float32Array> {
-  return (t.location === 'gpu-buffer' ? await t.getData(true) : t.data) as Float32Array;
+  if (t.location !== 'gpu-buffer') return t.data as Float32Array;
+  const data = await downloadTensor(t);
+  t.dispose();
+  return data;
 }
 
 /**
