@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBench } from '../../src/bench/bench.js';
 import { convert } from '../../src/convert.js';
 import { SnnError } from '../../src/errors/index.js';
 import { autoCandidates } from '../../src/runtime/device.js';
@@ -104,6 +105,33 @@ describe.skipIf(noAdapter !== null)('webgpu vs cpu, exact recipe (logits within 
     // Step 1 is the prompt (no cache); every later step is fed device blocks, never host arrays.
     expect(fed[0]!).toEqual([]);
     for (const cache of fed.slice(1)) expect(cache.every((kv) => kv instanceof DeviceKv)).toBe(true);
+  });
+});
+
+describe.skipIf(noAdapter !== null)('webgpu: what runs where, and bench in one run with cpu', () => {
+  let path: string;
+  beforeAll(async () => { path = await convertTo('exact', GPT2_DIR, 'exact-inspect'); });
+
+  it('inspect --device webgpu: every MatMul, norm and softmax runs on WebGPU; the CPU keeps only shape arithmetic', () => {
+    const r = spawnSync(process.execPath, [CLI, 'inspect', path, '--device', 'webgpu', '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const { placement } = JSON.parse(r.stdout) as { placement: { device: string; snn: { provider: string; nodes: { op: string }[] }[]; ann: { provider: string; nodes: { op: string }[] }[] } };
+    expect(placement.device).toBe('webgpu');
+    for (const model of [placement.snn, placement.ann]) {
+      const ops = (provider: string) => model.filter((p) => p.provider === provider).flatMap((p) => p.nodes.map((n) => n.op));
+      expect(ops('WebGpuExecutionProvider')).toEqual(expect.arrayContaining(['MatMul', 'LayerNormalization', 'Softmax']));
+      expect(ops('CPUExecutionProvider').filter((op) => !['Shape', 'Gather', 'Range', 'Sub', 'Unsqueeze', 'Equal', 'LessOrEqual', 'Cast', 'Slice', 'Concat'].includes(op))).toEqual([]);
+    }
+  });
+
+  it('bench --device webgpu measures the CPU, then WebGPU labelled by its adapter', async () => {
+    const r = await runBench(path, { lengths: [8], reps: 1, decodeSteps: 2, source: false, device: 'webgpu' });
+    expect(r.devices.map((d) => d.device)).toEqual(['cpu', 'webgpu']);
+    const gpu = r.devices[1]!;
+    if ('failed' in gpu) throw new Error(gpu.failed);
+    expect(gpu.adapter).toMatch(/WebGPU/);
+    expect(gpu.lengths[0]!.decode.snn.tokensPerSecond).toBeGreaterThan(0);
+    expect(r.lengths).toEqual('lengths' in r.devices[0]! ? r.devices[0].lengths : null);
   });
 });
 
