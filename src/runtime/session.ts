@@ -135,7 +135,8 @@ export class ModelSession {
  * weights instead of 2.2–2.4×; session build 2.3 s → 0.2 s).
  */
 export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): ort.InferenceSession.SessionOptions {
-  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+  // WebGPU: onnxruntime's own error log line would duplicate the DEVICE_RUN_FAILED we throw; fatal only.
+  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: device === 'webgpu' ? 4 : 3 };
   // WebGPU: K/V outputs stay in GPU memory (fed back by I/O binding); everything else comes to the host.
   const placed = device === 'webgpu' && kvOutputs.length > 0
     ? { ...base, preferredOutputLocation: Object.fromEntries(kvOutputs.map((n) => [n, 'gpu-buffer' as const])) }
