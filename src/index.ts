@@ -30,3 +30,6 @@ export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';
 export { writeSpikeReport, regenerateSpikeReport } from './report/write.js';
 export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
 export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type CheckResult, type CheckName, type CheckStatus, type CoherenceProcessor, type DialogueRecord } from './coherence/index.js';
+export { parseDevice, autoCandidates, adapterLabel, DEVICE_CHOICES, type DeviceChoice } from './runtime/device.js';
+export { DeviceKv, type KvBlock } from './runtime/device-kv.js';
+export { probePlacement, parsePlacements, type Placement } from './runtime/placement.js';

@@ -1,4 +1,5 @@
 // Timed forward passes: prefill (S tokens, no cache) and decode (1 token per call on the previous call's KV cache).
+import { disposeUnused, type KvBlock } from '../runtime/device-kv.js';
 import type { ModelSession, StepInput } from '../runtime/session.js';
 import { windowInput } from '../runtime/windows.js';
 import type { RssSampler } from './rss-sampler.js';
@@ -54,7 +55,7 @@ export async function timePrefill(session: ModelSession, ids: readonly number[],
 }
 
 /** One new token at position `past`, on top of `cache` (per layer K then V, [1, KVH, past, hd]). */
-export function decodeInput(id: number, past: number, cache: readonly Float32Array[]): StepInput {
+export function decodeInput(id: number, past: number, cache: readonly KvBlock[]): StepInput {
   return {
     batch: 1, seq: 1, ids: BigInt64Array.of(BigInt(id)), positions: BigInt64Array.of(BigInt(past)),
     mask: new BigInt64Array(past + 1).fill(1n), past, cache,
@@ -63,22 +64,29 @@ export function decodeInput(id: number, past: number, cache: readonly Float32Arr
 
 /**
  * Decode: prefill `context − steps` ids (untimed), then `steps` calls of one token each, every call
- * fed the present K/V of the call before; the timed part is the `steps` decode calls, ending at `context` tokens.
+ * fed the present K/V of the call before (kept on the device where the session's device allows); the
+ * timed part is the `steps` decode calls, ending at `context` tokens.
  */
 export async function timeDecode(session: ModelSession, ids: readonly number[], context: number, steps: number, opts: RepeatOptions): Promise<TimedRun> {
   const prompt = context - steps;
-  const primed = await session.run(windowInput(ids, [0], prompt));
-  return repeat(steps, opts, async () => {
-    let cache = primed.present;
-    let seconds = 0;
-    for (let i = 0; i < steps; i++) {
-      const t0 = performance.now();
-      const out = await session.run(decodeInput(ids[prompt + i]!, prompt + i, cache));
-      seconds += (performance.now() - t0) / 1000;
-      cache = out.present;
-    }
-    return seconds;
-  });
+  const primed = (await session.run(windowInput(ids, [0], prompt), [], { keepKv: true })).present;
+  try {
+    return await repeat(steps, opts, async () => {
+      let cache = primed;
+      let seconds = 0;
+      for (let i = 0; i < steps; i++) {
+        const t0 = performance.now();
+        const out = await session.run(decodeInput(ids[prompt + i]!, prompt + i, cache), [], { keepKv: true });
+        seconds += (performance.now() - t0) / 1000;
+        disposeUnused(cache, primed);
+        cache = out.present;
+      }
+      disposeUnused(cache, primed);
+      return seconds;
+    });
+  } finally {
+    disposeUnused(primed, []);
+  }
 }
 
 /** Requested lengths capped at the context, merged when they cap to the same length; ascending. */

@@ -5,7 +5,7 @@ import { SnnError } from '../errors/index.js';
 import { resolveModel } from '../import/hub.js';
 import { loadBundle, type RunnableModel } from '../runtime/model.js';
 import { loadHfAnn } from '../open/hf-ann.js';
-import type { Device } from '../runtime/session.js';
+import { parseDevice as parseDeviceChoice, type DeviceChoice } from '../runtime/device.js';
 import type { Execution } from '../emit/lower.js';
 
 /** The `--simulate` option shared by the commands that run a bundle. */
@@ -40,9 +40,11 @@ export interface OpenOptions {
   readonly simulate?: string;
 }
 
-export function parseDevice(value: string | undefined): Device {
-  if (value === undefined || value === 'cpu' || value === 'cuda') return value ?? 'cpu';
-  throw new SnnError('OPTION_INVALID', { message: `unknown device ${JSON.stringify(value)} (valid: cpu, cuda)`, at: '--device' });
+/** `--device` for every command that runs a model (the one place: commands added later get it too). */
+export const DEVICE_HELP = 'cpu | webgpu | cuda | auto (the best device present)';
+
+export function parseDevice(value: string | undefined): DeviceChoice {
+  return parseDeviceChoice(value, '--device');
 }
 
 /** Opens `<model>` (default: the embedded model): a bundle as is; a HF folder or hub id as its ANN (needs --ann-only). */

@@ -6,7 +6,7 @@ import { SnnError } from '../errors/index.js';
 import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
 import { Bundle } from '../runtime/model.js';
 import { openGraphSession } from '../runtime/session.js';
-import { intOption, openModel, printJson, SIMULATE_HELP } from './common.js';
+import { DEVICE_HELP, intOption, openModel, printJson , SIMULATE_HELP } from './common.js';
 import { createProgress } from './progress.js';
 
 export function registerEval(program: Command): void {
@@ -19,7 +19,7 @@ export function registerEval(program: Command): void {
     .option('--ann-only', 'evaluate only the source ANN')
     .option('--timesteps-sweep <list>', 'comma-separated T values: print the SNN/ANN ratio per T (e.g. 4,8,16,32,64)')
     .option('--max-windows <N>', 'evaluate only the first N windows', intOption('--max-windows'))
-    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--device <device>', DEVICE_HELP, 'cpu')
     .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')

@@ -4,7 +4,7 @@ import { SnnError } from '../errors/index.js';
 import { checkGenerateOptions, type GenerateOptions } from '../runtime/generate.js';
 import type { RunnableModel } from '../runtime/model.js';
 import { TemporalSpikeProcessor, type OverflowPolicy } from '../runtime/tsp.js';
-import { floatOption, intOption, openModel, SIMULATE_HELP } from './common.js';
+import { DEVICE_HELP, floatOption, intOption, openModel , SIMULATE_HELP } from './common.js';
 
 /** The options `generate` and `chat` share: model opening, sampling, context policy. */
 export function addRunOptions(cmd: Command): Command {
@@ -18,7 +18,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--stop <text>', 'stop when the text contains this (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--overflow <policy>', 'when the context is full: error | slide (drop the oldest tokens, rebuild the cache)', 'slide')
     .option('--ann-only', 'run the source ANN instead of the SNN (needed for a HF model)')
-    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--device <device>', DEVICE_HELP, 'cpu')
     .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')

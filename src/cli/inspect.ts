@@ -2,16 +2,26 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { FILES } from '../emit/bundle/format.js';
 import { readBundle } from '../emit/bundle/read.js';
-import { printJson } from './common.js';
+import { autoCandidates, type Device } from '../runtime/device.js';
+import { probePlacement, summarizePlacement, type Placement } from '../runtime/placement.js';
+import { parseDevice, printJson } from './common.js';
 
 export function registerInspect(program: Command): void {
   program.command('inspect')
     .description('validate a .snn bundle (hashes included) and summarise it')
     .argument('<bundle>', '.snn bundle folder')
+    .option('--device <device>', 'also show which nodes each execution provider runs on this device (webgpu, cuda, cpu, auto)')
     .option('--json', 'print JSON on stdout')
     .action((path: string, o: Record<string, unknown>) => {
+      const device = o['device'] === undefined ? null : placementDevice(parseDevice(o['device'] as string));
       const b = readBundle(path);
+      const placement = device === null ? null : {
+        device,
+        snn: probePlacement(join(b.path, FILES.snnModel), device),
+        ann: probePlacement(join(b.path, FILES.annModel), device),
+      };
       const sizes = Object.fromEntries(Object.keys(b.meta.files).map((f) => [f, statSync(join(b.path, f)).size]));
       const total = Object.values(sizes).reduce((a, s) => a + s, 0);
       const summary = {
@@ -20,6 +30,7 @@ export function registerInspect(program: Command): void {
         calibration: b.meta.calibration,
         neurons: b.meta.neurons.map(({ output: _o, ...n }) => n),
         sizes, totalBytes: total,
+        ...(placement ? { placement } : {}),
       };
       if (o['json']) { printJson(summary); return; }
       const lines = [
@@ -32,6 +43,7 @@ export function registerInspect(program: Command): void {
         '  site                              kind      levels  channels   θ min     θ mean    θ max',
         ...b.meta.neurons.map((n) => `  ${n.site.padEnd(34)}${n.kind.padEnd(10)}${String(n.levels).padEnd(8)}${String(n.channels).padEnd(11)}${n.min.toFixed(4).padEnd(10)}${n.mean.toFixed(4).padEnd(10)}${n.max.toFixed(4)}`),
         `sizes: ${Object.entries(sizes).map(([f, s]) => `${f} ${formatBytes(s)}`).join(', ')}; total ${formatBytes(total)}`,
+        ...(placement ? formatPlacement(placement.device, { [`SNN ${FILES.snnModel}`]: placement.snn, [`ANN ${FILES.annModel}`]: placement.ann }) : []),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });
@@ -39,4 +51,20 @@ export function registerInspect(program: Command): void {
 
 function formatBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}
+
+/** `auto` shows the device auto would try first after CUDA (placement needs a concrete provider). */
+function placementDevice(choice: ReturnType<typeof parseDevice>): Device {
+  return choice === 'auto' ? autoCandidates().find((d) => d !== 'cuda') ?? 'cpu' : choice;
+}
+
+/** Per model: node counts per provider, then every node that runs on the CPU instead of the device. */
+function formatPlacement(device: Device, models: Record<string, readonly Placement[]>): string[] {
+  const lines = [`placement on ${device} (onnxruntime's session log):`];
+  for (const [label, placements] of Object.entries(models)) {
+    lines.push(`  ${label}:`, ...summarizePlacement(placements).map((l) => `    ${l}`));
+    const onCpu = device === 'cpu' ? [] : placements.filter((p) => p.provider === 'CPUExecutionProvider').flatMap((p) => p.nodes);
+    if (onCpu.length > 0) lines.push(`    on CPU: ${onCpu.map((n) => `${n.op} ${n.name}`).join(', ')}`);
+  }
+  return lines;
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DIALOGUE_COUNT, DEFAULT_MAX_NLL_RATIO, DEFAULT_TOLERANCE, runCoherenceSuite } from '../coherence/suite.js';
 import type { CoherenceReport } from '../coherence/types.js';
-import { floatOption, intOption, openModel, printJson, SIMULATE_HELP } from './common.js';
+import { DEVICE_HELP, floatOption, intOption, openModel, printJson , SIMULATE_HELP } from './common.js';
 import { createProgress } from './progress.js';
 
 export function registerTest(program: Command): void {
@@ -17,7 +17,7 @@ export function registerTest(program: Command): void {
     .option('--max-nll-ratio <r>', 'largest mean SNN/ANN NLL ratio per reply', floatOption('--max-nll-ratio'), DEFAULT_MAX_NLL_RATIO)
     .option('--no-recall', 'skip the recall probe')
     .option('--ann-only', 'test the source ANN instead of the SNN (needed for a HF model)')
-    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--device <device>', DEVICE_HELP, 'cpu')
     .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')

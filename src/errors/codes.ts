@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   BATCH_UNKNOWN: { stage: 'runtime', title: 'unknown batch id', hint: 'start the conversation with forward() before using its id' },
   RUN_FAILED: { stage: 'runtime', title: 'the model run failed', hint: 'onnxruntime refused the step; no conversation state was changed. Rerun with --verbose and report it with the model' },
   TEXT_INVALID: { stage: 'input', title: 'input text is not usable', hint: 'give a non-empty UTF-8 text file long enough for one window' },
+  DEVICE_RUN_FAILED: { stage: 'runtime', title: 'the device could not run this graph', hint: 'run it with --device cpu; snnconvert inspect <bundle> --device webgpu lists which nodes run where' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

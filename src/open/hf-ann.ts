@@ -4,7 +4,7 @@ import { importHfModel, type ImportedModel } from '../import/hf/index.js';
 import type { BindOptions } from '../import/hf/weights.js';
 import type { ModelSpec } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
-import { openGraphSession, type Device, type ModelSession } from '../runtime/session.js';
+import { openGraphSession, type DeviceChoice, type ModelSession } from '../runtime/session.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 
 /** The source ANN of a HF model folder (the reference path, `--ann-only`). */
@@ -13,7 +13,7 @@ export class HfAnnModel implements RunnableModel {
   readonly recipe = null;
   private annSession: Promise<ModelSession> | null = null;
 
-  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: Device, private readonly lowMemory = false) {}
+  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: DeviceChoice, private readonly lowMemory = false) {}
 
   get name(): string { return this.imported.dir; }
   get spec(): ModelSpec { return this.imported.graph.spec; }
@@ -30,7 +30,7 @@ export class HfAnnModel implements RunnableModel {
 }
 
 /** `lowMemory`: no weight prepacking and no arena (see sessionOptions). */
-export async function loadHfAnn(dir: string, opts: BindOptions & { device?: Device; lowMemory?: boolean } = {}): Promise<HfAnnModel> {
+export async function loadHfAnn(dir: string, opts: BindOptions & { device?: DeviceChoice; lowMemory?: boolean } = {}): Promise<HfAnnModel> {
   const imported = importHfModel(dir, opts);
   return new HfAnnModel(imported, await loadTokenizer(dir), opts.device ?? 'cpu', opts.lowMemory ?? false);
 }

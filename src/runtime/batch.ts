@@ -1,6 +1,7 @@
 // Conversation state, and packing rows of different lengths into session steps (padding, per-row positions and masks).
 import type { ModelSpec } from '../ir/types.js';
-import type { StepInput, StepOutput } from './session.js';
+import { DeviceKv, type KvBlock } from './device-kv.js';
+import type { KvStepOutput, StepInput } from './session.js';
 
 /**
  * What one conversation keeps between calls. The cache holds only real tokens (padding is removed
@@ -13,9 +14,10 @@ export interface ConversationState {
   readonly positions: readonly number[];
   /**
    * Per layer K then V, each [kvHeads, tokens.length, headDim]. For a spiking model these are the
-   * T-aggregated K/V of past tokens (SPEC §2), so a cached step equals a full recompute.
+   * T-aggregated K/V of past tokens (SPEC §2), so a cached step equals a full recompute. On WebGPU
+   * they stay on the device (DeviceKv) while the conversation runs alone.
    */
-  readonly cache: readonly Float32Array[];
+  readonly cache: readonly KvBlock[];
 }
 
 export const EMPTY_STATE: ConversationState = { tokens: [], positions: [], cache: [] };
@@ -120,8 +122,11 @@ function pack(spec: ModelSpec, plans: readonly RowPlan[], rows: readonly number[
   return { input: { batch, seq, ids, mask, positions, past, cache }, rows, offsets };
 }
 
-/** Per layer K then V, [batch, kvHeads, past, headDim]: each row's cache at slots [0, c), zeros after (masked). */
-function packCache(spec: ModelSpec, bases: readonly ConversationState[], past: number): Float32Array[] {
+/**
+ * Per layer K then V, [batch, kvHeads, past, headDim]: each row's cache at slots [0, c), zeros after (masked).
+ * Only a lone conversation's blocks may be on the device (the caller brings the others to the host first).
+ */
+function packCache(spec: ModelSpec, bases: readonly ConversationState[], past: number): KvBlock[] {
   const { numKvHeads: H, headDim: D } = spec;
   // One conversation filling the whole past: its arrays already have the packed layout.
   if (bases.length === 1 && bases[0]!.tokens.length === past) return [...bases[0]!.cache];
@@ -130,7 +135,7 @@ function packCache(spec: ModelSpec, bases: readonly ConversationState[], past: n
     bases.forEach((base, b) => {
       const c = base.tokens.length;
       if (c === 0) return;
-      const src = base.cache[i]!;
+      const src = onHost(base.cache[i]!);
       for (let h = 0; h < H; h++) out.set(src.subarray(h * c * D, (h + 1) * c * D), (b * H + h) * past * D);
     });
     return out;
@@ -147,7 +152,7 @@ export interface RowResult {
 }
 
 /** Splits a call's output into its rows' results (by forward row), dropping padding from the cache. */
-export function unpackStep(spec: ModelSpec, plans: readonly RowPlan[], packed: PackedStep, output: StepOutput): Map<number, RowResult> {
+export function unpackStep(spec: ModelSpec, plans: readonly RowPlan[], packed: PackedStep, output: KvStepOutput): Map<number, RowResult> {
   const { input, rows, offsets } = packed;
   const V = spec.vocabSize;
   const results = new Map<number, RowResult>();
@@ -173,11 +178,12 @@ export function unpackStep(spec: ModelSpec, plans: readonly RowPlan[], packed: P
 }
 
 /** Row b of a present tensor [batch, kvHeads, past + seq, headDim], real slots only: [kvHeads, c + s, headDim]. */
-function unpackCache(spec: ModelSpec, present: Float32Array, input: StepInput, b: number, c: number, e: number, s: number): Float32Array {
+function unpackCache(spec: ModelSpec, block: KvBlock, input: StepInput, b: number, c: number, e: number, s: number): KvBlock {
   const { numKvHeads: H, headDim: D } = spec;
   const { past, seq, batch } = input;
   const total = past + seq;
-  if (batch === 1 && c === past && e === 0 && s === seq) return present; // no padding: already the row's layout
+  if (batch === 1 && c === past && e === 0 && s === seq) return block; // no padding: already the row's layout
+  const present = onHost(block);
   const out = new Float32Array(H * (c + s) * D);
   for (let h = 0; h < H; h++) {
     const row = (b * H + h) * total;
@@ -195,10 +201,18 @@ export function truncateState(spec: ModelSpec, state: ConversationState, keep: n
   return {
     tokens: state.tokens.slice(0, keep),
     positions: state.positions.slice(0, keep),
-    cache: state.cache.map((kv) => {
+    cache: state.cache.map((block) => {
+      if (block instanceof DeviceKv) return block.truncate(keep);
+      const kv = block;
       const out = new Float32Array(H * keep * D);
       for (let h = 0; h < H; h++) out.set(kv.subarray(h * n * D, (h * n + keep) * D), h * keep * D);
       return out;
     }),
   };
+}
+
+/** A block the packing code reads: host floats (device blocks are brought over before packing). */
+function onHost(block: KvBlock): Float32Array {
+  if (block instanceof DeviceKv) throw new Error('internal: a device KV block reached host-side packing (bring it to the host first)');
+  return block;
 }

@@ -6,7 +6,8 @@ import { readBundle, type BundleContents } from '../emit/bundle/read.js';
 import { resolveExecution, type Execution } from '../emit/lower.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';
-import { createSession, ModelSession, openGraphSession, type Device } from './session.js';
+import { parseDevice, type Device, type DeviceChoice } from './device.js';
+import { createDeviceSession, createSession, kvOutputNames, ModelSession, openGraphSession } from './session.js';
 
 /** What the runtime needs of a model: its spec, tokenizer, and sessions built once and reused. */
 export interface RunnableModel {
@@ -22,7 +23,8 @@ export interface RunnableModel {
 }
 
 export interface LoadBundleOptions {
-  readonly device?: Device;
+  /** cpu (default), webgpu, cuda, or auto: the best device present (see autoCandidates). */
+  readonly device?: DeviceChoice;
   /** Verify every file's sha256 (default true). */
   readonly verify?: boolean;
   /**
@@ -36,7 +38,7 @@ export interface LoadBundleOptions {
 export class Bundle implements RunnableModel {
   private annSession: Promise<ModelSession> | null = null;
 
-  constructor(readonly contents: BundleContents, readonly tokenizer: Tokenizer, private readonly snn: ModelSession, private readonly device: Device) {}
+  constructor(readonly contents: BundleContents, readonly tokenizer: Tokenizer, private readonly snn: ModelSession, readonly device: Device) {}
 
   get name(): string { return this.contents.path; }
   get path(): string { return this.contents.path; }
@@ -52,7 +54,8 @@ export class Bundle implements RunnableModel {
 
   async session(ann: boolean): Promise<ModelSession> {
     if (!ann) return this.snn;
-    this.annSession ??= createSession(join(this.path, FILES.annModel), this.device).then((s) => new ModelSession(this.spec, s, null, []));
+    const kv = kvOutputNames(this.spec);
+    this.annSession ??= createSession(join(this.path, FILES.annModel), this.device, false, kv).then((s) => new ModelSession(this.spec, s, null, [], this.device));
     return this.annSession;
   }
 
@@ -65,19 +68,20 @@ export class Bundle implements RunnableModel {
 /**
  * Loads a bundle: validates it (hashes included), loads its tokenizer and builds the SNN session.
  * @example
- * const bundle = await loadBundle('shakespeare.snn', { device: 'cpu' });
+ * const bundle = await loadBundle('shakespeare.snn', { device: 'webgpu' });
+ * bundle.device; // 'webgpu' (with `auto`: the device it resolved to)
  */
 export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Promise<Bundle> {
+  const choice = parseDevice(opts.device, 'device');
   const contents = readBundle(path, { verify: opts.verify ?? true });
-  const device = opts.device ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') throw new SnnError('OPTION_INVALID', { message: `unknown device ${JSON.stringify(device)} (valid: cpu, cuda)`, at: '--device' });
   const tokenizer = await loadTokenizer(contents.path);
   if (opts.simulate !== undefined && opts.simulate !== 'steps' && opts.simulate !== 'closed') throw new SnnError('OPTION_INVALID', { message: `unknown execution form ${JSON.stringify(opts.simulate)} (valid: steps, closed)`, at: '--simulate' });
   const builtIn = resolveExecution(contents.graph, undefined);
   if (opts.simulate && opts.simulate !== builtIn) {
-    const snn = await openGraphSession(contents.graph, 'snn', { device, exposeSpikes: true, execution: opts.simulate });
-    return new Bundle(contents, tokenizer, snn, device);
+    const snn = await openGraphSession(contents.graph, 'snn', { device: choice, exposeSpikes: true, execution: opts.simulate });
+    return new Bundle(contents, tokenizer, snn, snn.device);
   }
-  const session = await createSession(join(contents.path, FILES.snnModel), device);
-  return new Bundle(contents, tokenizer, new ModelSession(contents.graph.spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output)), device);
+  const spec = contents.graph.spec;
+  const { session, device } = await createDeviceSession(join(contents.path, FILES.snnModel), choice, { kvOutputs: kvOutputNames(spec) });
+  return new Bundle(contents, tokenizer, new ModelSession(spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output), device), device);
 }

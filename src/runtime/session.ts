@@ -8,11 +8,13 @@ import { emitOnnx, type Execution, type WeightPlacement } from '../emit/lower.js
 import { weightData } from '../weights/weight-data.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../ir/types.js';
+import { autoCandidates, deviceHint, type Device, type DeviceChoice } from './device.js';
+import { DeviceKv, downloadTensor, type KvBlock } from './device-kv.js';
 
-export type Device = 'cpu' | 'cuda';
+export type { Device, DeviceChoice } from './device.js';
 
 export interface SessionOptions {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   /** Extra outputs to fetch on request: spike tensors or observed values. */
   readonly exposeSpikes?: boolean;
   readonly observe?: readonly string[];
@@ -33,8 +35,8 @@ export interface StepInput {
   readonly mask: BigInt64Array;
   readonly positions: BigInt64Array;
   readonly past: number;
-  /** Per layer K then V, each [batch, kvHeads, past, headDim]; empty when past = 0. */
-  readonly cache: readonly Float32Array[];
+  /** Per layer K then V, each [batch, kvHeads, past, headDim]; empty when past = 0. Device blocks only with batch 1. */
+  readonly cache: readonly KvBlock[];
 }
 
 export interface StepOutput {
@@ -46,6 +48,20 @@ export interface StepOutput {
   readonly extra: ReadonlyMap<string, { readonly data: Float32Array; readonly dims: readonly number[] }>;
 }
 
+/** A step whose present K/V may stay on the device (batch 1 on WebGPU): fed back as the next step's cache. */
+export interface KvStepOutput extends Omit<StepOutput, 'present'> {
+  /** Per layer K then V, each [batch, kvHeads, past + seq, headDim]; DeviceKv blocks stay in GPU memory. */
+  readonly present: KvBlock[];
+}
+
+export interface RunOptions {
+  /**
+   * On a device that keeps K/V (WebGPU), return a batch-1 step's present K/V as device blocks, to be
+   * fed back as the next step's cache without a trip through the host (default: every output on the host).
+   */
+  readonly keepKv?: boolean;
+}
+
 export class ModelSession {
   constructor(
     readonly spec: ModelSpec,
@@ -53,27 +69,43 @@ export class ModelSession {
     /** T for a spiking model, null for the ANN. */
     readonly timesteps: number | null,
     readonly extraOutputs: readonly string[],
+    /** The device the session runs on (a resolved `auto`). */
+    readonly device: Device = 'cpu',
   ) {}
 
-  async run(input: StepInput, extra: readonly string[] = []): Promise<StepOutput> {
-    const { spec } = this;
-    const fetches = [LOGITS, ...Array.from({ length: spec.numLayers }, (_, l) => [presentKey(l), presentValue(l)]).flat(), ...extra];
-    const out = await this.session.run(this.feeds(input), fetches);
+  /** One forward call: logits, present K/V and the `extra` outputs asked for, on the host unless `keepKv`. */
+  run(input: StepInput, extra?: readonly string[]): Promise<StepOutput>;
+  run(input: StepInput, extra: readonly string[], opts: RunOptions): Promise<KvStepOutput>;
+  async run(input: StepInput, extra: readonly string[] = [], opts: RunOptions = {}): Promise<KvStepOutput> {
+    const names = kvOutputNames(this.spec);
+    const out = await this.call(input, [LOGITS, ...names, ...extra]);
+    const keep = (opts.keepKv ?? false) && input.batch === 1;
+    const present = await Promise.all(names.map((n): Promise<KvBlock> | KvBlock => {
+      const t = out[n]!;
+      return keep && t.location === 'gpu-buffer' ? DeviceKv.wrap(t) : hostData(t);
+    }));
     const extraOut = new Map(extra.map((name) => [name, { data: out[name]!.data as Float32Array, dims: out[name]!.dims }]));
-    return {
-      logits: out[LOGITS]!.data as Float32Array,
-      present: Array.from({ length: spec.numLayers }, (_, l) => [out[presentKey(l)]!.data as Float32Array, out[presentValue(l)]!.data as Float32Array]).flat(),
-      extra: extraOut,
-    };
+    return { logits: out[LOGITS]!.data as Float32Array, present, extra: extraOut };
   }
 
   /** Fetches only the named extra outputs (for sessions opened with `observeOnly`). */
   async observe(input: StepInput, names: readonly string[]): Promise<Map<string, Float32Array>> {
-    const out = await this.session.run(this.feeds(input), [...names]);
+    const out = await this.call(input, [...names]);
     return new Map(names.map((n) => [n, out[n]!.data as Float32Array]));
   }
 
-  private feeds(input: StepInput): Record<string, ort.Tensor> {
+  /** Runs the session; a failure on a device other than the CPU names the device and the way out. */
+  private async call(input: StepInput, fetches: readonly string[]): Promise<ort.InferenceSession.ReturnType> {
+    const feeds = await this.feeds(input);
+    try {
+      return await this.session.run(feeds, [...fetches]);
+    } catch (e) {
+      if (this.device === 'cpu') throw e;
+      throw new SnnError('DEVICE_RUN_FAILED', { message: `${this.device} could not run the step: ${oneLine(e)}`, at: `${this.device} session`, cause: e });
+    }
+  }
+
+  private async feeds(input: StepInput): Promise<Record<string, ort.Tensor>> {
     const { spec } = this;
     const total = input.past + input.seq;
     const feeds: Record<string, ort.Tensor> = {
@@ -83,9 +115,12 @@ export class ModelSession {
     };
     const kvDims = [input.batch, spec.numKvHeads, input.past, spec.headDim];
     const empty = new Float32Array(0);
+    const block = async (b: KvBlock | undefined): Promise<ort.Tensor> => (input.past === 0 || b === undefined
+      ? new ort.Tensor('float32', empty, kvDims)
+      : b instanceof DeviceKv ? b.feed() : new ort.Tensor('float32', b, kvDims));
     for (let l = 0; l < spec.numLayers; l++) {
-      feeds[pastKey(l)] = new ort.Tensor('float32', input.past === 0 ? empty : input.cache[2 * l]!, kvDims);
-      feeds[pastValue(l)] = new ort.Tensor('float32', input.past === 0 ? empty : input.cache[2 * l + 1]!, kvDims);
+      feeds[pastKey(l)] = await block(input.cache[2 * l]);
+      feeds[pastValue(l)] = await block(input.cache[2 * l + 1]);
     }
     return feeds;
   }
@@ -101,26 +136,58 @@ export class ModelSession {
  * and the arena off: weights stay in the external data file (distilgpt2-shaped ANN: peak RSS ~1.9× the
  * weights instead of 2.2–2.4×; session build 2.3 s → 0.2 s).
  */
-export function sessionOptions(device: Device = 'cpu', lowMemory = false): ort.InferenceSession.SessionOptions {
-  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-  return lowMemory ? { ...base, enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } } : base;
+export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): ort.InferenceSession.SessionOptions {
+  // WebGPU: onnxruntime's own error log line would duplicate the DEVICE_RUN_FAILED we throw; fatal only.
+  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: device === 'webgpu' ? 4 : 3 };
+  // WebGPU: K/V outputs stay in GPU memory (fed back by I/O binding); everything else comes to the host.
+  const placed = device === 'webgpu' && kvOutputs.length > 0
+    ? { ...base, preferredOutputLocation: Object.fromEntries(kvOutputs.map((n) => [n, 'gpu-buffer' as const])) }
+    : base;
+  return lowMemory ? { ...placed, enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } } : placed;
+}
+
+/** The K/V output names of a model of `spec`, per layer K then V (what a device keeps between steps). */
+export function kvOutputNames(spec: ModelSpec): string[] {
+  return Array.from({ length: spec.numLayers }, (_, l) => [presentKey(l), presentValue(l)]).flat();
 }
 
 /** Creates a session from a model file, mapping a missing execution provider to a clear error. */
-export async function createSession(modelPath: string, device: Device = 'cpu', lowMemory = false): Promise<ort.InferenceSession> {
+export async function createSession(modelPath: string, device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(modelPath, sessionOptions(device, lowMemory));
+    return await ort.InferenceSession.create(modelPath, sessionOptions(device, lowMemory, kvOutputs));
   } catch (e) {
     if (device !== 'cpu') {
-      throw new SnnError('DEVICE_UNAVAILABLE', {
-        message: `onnxruntime-node could not use ${device}: ${(e as Error).message}`,
-        at: modelPath,
-        hint: 'install the CUDA build (CUDA 12 and cuDNN 9 present): npm install-scripts approve onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node; or use --device cpu',
-        cause: e,
-      });
+      throw new SnnError('DEVICE_UNAVAILABLE', { message: `onnxruntime-node could not use ${device}: ${oneLine(e)}`, at: modelPath, hint: deviceHint(device), cause: e });
     }
-    throw new SnnError('ONNX_INVALID', { message: `onnxruntime refused the model: ${(e as Error).message}`, at: modelPath, cause: e });
+    throw new SnnError('ONNX_INVALID', { message: `onnxruntime refused the model: ${oneLine(e)}`, at: modelPath, cause: e });
   }
+}
+
+/** A session on `choice`; `auto` takes the first of its candidates whose provider opens the model. */
+export async function createDeviceSession(modelPath: string, choice: DeviceChoice, opts: { readonly lowMemory?: boolean; readonly kvOutputs?: readonly string[] } = {}): Promise<{ session: ort.InferenceSession; device: Device }> {
+  const candidates = choice === 'auto' ? autoCandidates() : [choice];
+  for (const [i, device] of candidates.entries()) {
+    try {
+      return { session: await createSession(modelPath, device, opts.lowMemory ?? false, opts.kvOutputs ?? []), device };
+    } catch (e) {
+      const last = i === candidates.length - 1;
+      if (last || !(e instanceof SnnError) || e.code !== 'DEVICE_UNAVAILABLE') throw e;
+    }
+  }
+  throw new Error('unreachable: the last candidate returns or throws');
+}
+
+/** An onnxruntime error as one line (its messages end in newlines and may span several). */
+function oneLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).trim().replace(/\s*\n\s*/g, ' ');
+}
+
+/** A tensor's floats on the host (a device tensor is downloaded and freed). */
+async function hostData(t: ort.Tensor): Promise<Float32Array> {
+  if (t.location !== 'gpu-buffer') return t.data as Float32Array;
+  const data = await downloadTensor(t);
+  t.dispose();
+  return data;
 }
 
 /**
@@ -149,9 +216,10 @@ export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: 
     const emitted = emitOnnx(graph, { mode, placeWeight, exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
-    const session = await createSession(modelPath, opts.device, opts.lowMemory ?? false);
+    const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
+    const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
     const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
-    return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras);
+    return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,12 @@
 // TemporalSpikeProcessor: per-conversation KV state over one session, batched forward with a context policy, generation.
 import { SnnError } from '../errors/index.js';
 import type { ModelSpec } from '../ir/types.js';
+import { disposeUnused, hostBlocks, type KvBlock } from './device-kv.js';
 import { EMPTY_STATE, KEY_ALIGNMENT, packSteps, truncateState, unpackStep, type ConversationState, type RowPlan, type RowResult } from './batch.js';
 import { checkBatchIds, checkRows, type InputIds } from './forward-input.js';
 import { checkGenerateOptions, generateTokens, type GeneratedPiece, type GenerateOptions } from './generate.js';
 import type { RunnableModel } from './model.js';
-import type { ModelSession, StepOutput } from './session.js';
+import type { KvStepOutput, ModelSession } from './session.js';
 
 export type OverflowPolicy = 'error' | 'slide';
 
@@ -123,7 +124,13 @@ export class TemporalSpikeProcessor {
     const planned = rows.tokens.map((tokens, r) => this.plan(useCache ? this.states.get(ids[r]!) ?? EMPTY_STATE : EMPTY_STATE, tokens, useCache ? label(ids[r]!) : `row ${r}`));
     const results = await this.run(planned.map((p) => p.plan));
     // Commit only now that every call succeeded: a failure above leaves every conversation as it was.
-    if (useCache) results.forEach((res, r) => this.states.set(ids[r]!, res.state));
+    const retired: KvBlock[] = [];
+    results.forEach((res, r) => {
+      if (!useCache) { retired.push(...res.state.cache); return; }
+      retired.push(...(this.states.get(ids[r]!)?.cache ?? []));
+      this.states.set(ids[r]!, res.state);
+    });
+    this.retire(retired);
     const [B, S] = rows.dims;
     const V = this.spec.vocabSize;
     const logits = new Float32Array(B * S * V);
@@ -165,14 +172,21 @@ export class TemporalSpikeProcessor {
     try {
       yield* generateTokens(step, prompt, opts, { tokenizer: this.model.tokenizer, defaultEos: this.defaultEos(), history });
     } finally {
-      if (own) this.states.delete(batchId);
+      if (own) {
+        const retired = this.states.get(batchId)?.cache ?? [];
+        this.states.delete(batchId);
+        this.retire(retired);
+      }
     }
   }
 
   /** Forgets one conversation, or all of them without an id (generations running on private ones go on). */
   resetCache(batchId?: string): void {
-    if (batchId === undefined) for (const id of this.conversations()) this.states.delete(id);
-    else if (!this.states.delete(this.known(batchId))) throw this.unknown(batchId);
+    const ids = batchId === undefined ? this.conversations() : [this.known(batchId)];
+    if (batchId !== undefined && !this.states.has(ids[0]!)) throw this.unknown(batchId);
+    const retired = ids.flatMap((id) => this.states.get(id)?.cache ?? []);
+    for (const id of ids) this.states.delete(id);
+    this.retire(retired);
   }
 
   /** The position ids fed with every token the conversation holds, oldest first. */
@@ -192,6 +206,7 @@ export class TemporalSpikeProcessor {
       throw new SnnError('INPUT_INVALID', { message: `cannot keep ${String(length)} tokens of a conversation holding ${state.tokens.length}`, at: `truncateCache(${JSON.stringify(batchId)})` });
     }
     this.states.set(batchId, truncateState(this.spec, state, length));
+    this.retire(state.cache);
   }
 
   /** The ids of the conversations held. */
@@ -207,7 +222,9 @@ export class TemporalSpikeProcessor {
   }
 
   async release(): Promise<void> {
+    const retired = [...this.states.values()].flatMap((s) => s.cache);
     this.states.clear();
+    this.retire(retired);
   }
 
   /**
@@ -239,14 +256,17 @@ export class TemporalSpikeProcessor {
   }
 
   /** Runs the rows in as few session calls as alignment allows; results by row. */
-  private async runOnce(plans: readonly RowPlan[]): Promise<RowResult[]> {
+  private async runOnce(rows: readonly RowPlan[]): Promise<RowResult[]> {
     const session = await this.session();
     const results = new Map<number, RowResult>();
+    // A lone conversation feeds its device-resident K/V as is; packing several rows is done on the host.
+    const plans = rows.length === 1 ? rows : await Promise.all(rows.map(async (p) => ({ ...p, base: { ...p.base, cache: await hostBlocks(p.base.cache) } })));
     for (const packed of packSteps(this.spec, plans, this.batchAlignment)) {
-      let output: StepOutput;
+      let output: KvStepOutput;
       try {
-        output = await session.run(packed.input);
+        output = await session.run(packed.input, [], { keepKv: true });
       } catch (cause) {
+        if (cause instanceof SnnError) throw cause;
         throw new SnnError('RUN_FAILED', { message: (cause as Error)?.message ?? String(cause), at: this.model.name, cause });
       }
       for (const [r, res] of unpackStep(this.spec, plans, packed, output)) results.set(r, res);
@@ -276,6 +296,11 @@ export class TemporalSpikeProcessor {
       throw e;
     });
     return this.sessionPromise;
+  }
+
+  /** Frees the device K/V of retired states that no held conversation still uses. */
+  private retire(blocks: readonly KvBlock[]): void {
+    if (blocks.length > 0) disposeUnused(blocks, [...this.states.values()].flatMap((s) => s.cache));
   }
 
   /** Runs calls one at a time, so each reads and commits the state without interleaving. */

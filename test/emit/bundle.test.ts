@@ -150,6 +150,6 @@ describe('loadBundle on a device', () => {
     const { bundlePath } = await convert(undefined, { ...FAST, timesteps: 2, out: join(tempDir(), 'dev.snn') });
     const e = await snnRejection(loadBundle(bundlePath, { device: 'tpu' as 'cpu' }));
     expect(e.code).toBe('OPTION_INVALID');
-    expect(e.message).toContain('cpu, cuda');
+    expect(e.message).toContain('cpu, webgpu, cuda, auto');
   });
 });
