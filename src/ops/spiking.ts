@@ -63,8 +63,9 @@ function roundHalfEven(b: OnnxBuilder, x: string, scope: string): string {
   const floor = b.op('Floor', [x], {}, scope);
   const frac = b.op('Sub', [x, floor], {}, scope);
   const tie = b.op('And', [b.op('Equal', [frac, b.scalar(0.5)], {}, scope), b.op('Equal', [parity(b, floor, scope), b.scalar(1)], {}, scope)], {}, scope);
-  const up = b.op('Or', [b.op('Greater', [frac, b.scalar(0.5)], {}, scope), tie], {}, scope);
-  return b.op('Add', [floor, b.op('Cast', [up], { to: 1 }, scope)], {}, scope);
+  // frac > ½ and a tie exclude each other: their sum is the carry (no Or, which WebGPU lacks).
+  const up = b.op('Add', [b.op('Cast', [b.op('Greater', [frac, b.scalar(0.5)], {}, scope)], { to: 1 }, scope), b.op('Cast', [tie], { to: 1 }, scope)], {}, scope);
+  return b.op('Add', [floor, up], {}, scope);
 }
 
 /** n mod 2 for integer-valued n (0 or 1; −1 never arises: callers pass n ≥ 0 or compare with 1). */
