@@ -32,7 +32,7 @@ export interface ConvertOptions {
   /** Output bundle path; default `<model name>.snn` in the working directory. */
   readonly out?: string;
   readonly force?: boolean;
-  readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number };
+  readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean };
   readonly threshold?: ThresholdMode | string;
   /**
    * Spike levels per step (multi-level neurons), overriding the recipe's default: a function of the
@@ -85,7 +85,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(resolved.path);
   const length = opts.calibration?.length ?? Math.min(128, imported.graph.spec.maxPositions);
-  const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0 });
+  const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0, specialTokens: opts.calibration?.specialTokens ?? true });
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
   const levelOf = new Map(cal.graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.attrs['site'] as string, n.attrs['levels'] as number]));
   const sourceConfig = JSON.parse(readFileSync(join(resolved.path, 'config.json'), 'utf8')) as Record<string, unknown>;

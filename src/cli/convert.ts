@@ -18,6 +18,7 @@ export function registerConvert(program: Command): void {
     .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
     .option('--calib-length <L>', 'tokens per calibration window (default: min(128, context))', intOption('--calib-length'))
     .option('--levels <spec>', 'spike levels per step: N for every site, or suffix=k,… (default faithful: 2 at norm outputs and the MLP activation, 1 elsewhere)')
+    .option('--no-special-tokens', 'calibrate without the special tokens (e.g. BOS) the tokenizer adds by default')
     .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99', 'p99.9')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--offline', 'never touch the network (HF cache only)')
@@ -35,6 +36,7 @@ export function registerConvert(program: Command): void {
         calibration: {
           ...(o['calibText'] ? { text: o['calibText'] as string } : {}),
           samples: o['calibSamples'] as number,
+          specialTokens: o['specialTokens'] !== false,
           ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
         },
         threshold: o['threshold'] as string,

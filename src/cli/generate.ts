@@ -18,6 +18,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--stop <text>', 'stop when the text contains this (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--overflow <policy>', 'when the context is full: error | slide (drop the oldest tokens, rebuild the cache)', 'slide')
     .option('--ann-only', 'run the source ANN instead of the SNN (needed for a HF model)')
+    .option('--no-special-tokens', 'do not add the special tokens (e.g. BOS) the tokenizer adds by default')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
@@ -67,7 +68,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption('--prompt <text>', 'the text to continue'))
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const tsp = await openProcessor(model, o);
-      const ids = tsp.model.tokenizer.encode(o['prompt'] as string);
+      const ids = tsp.model.tokenizer.encodeInput(o['prompt'] as string, { specialTokens: o['specialTokens'] !== false });
       const started = performance.now();
       let count = 0;
       // The prompt first, so stdout reads as the whole text (as llama.cpp and HF pipelines print it).
