@@ -35,6 +35,8 @@ export interface OnnxGraph {
   readonly initializers: ReadonlyMap<string, Const>;
   /** Topologically ordered. */
   readonly nodes: readonly OnnxNode[];
+  /** External data files the initializers were read from. */
+  readonly externalFiles: readonly string[];
 }
 
 /**
@@ -51,7 +53,8 @@ export function readOnnxGraph(path: string): OnnxGraph {
   const graph = model.graph;
   if (!graph) throw new SnnError('ONNX_INVALID', { message: 'the ModelProto has no graph', at: file });
   const initializers = new Map<string, Const>();
-  for (const t of graph.initializer ?? []) initializers.set(t.name ?? '', decodeTensor(t as TensorProtoLike, dir, `${file} initializer "${t.name ?? ''}"`));
+  const external = new Set<string>();
+  for (const t of graph.initializer ?? []) initializers.set(t.name ?? '', decodeTensor(t as TensorProtoLike, dir, `${file} initializer "${t.name ?? ''}"`, (f) => external.add(f)));
   const nodes = (graph.node ?? []).map((n, i): OnnxNode => ({
     name: n.name || `${n.opType ?? '?'}#${i}`,
     opType: n.opType ?? '',
@@ -63,7 +66,7 @@ export function readOnnxGraph(path: string): OnnxGraph {
   const inputs = (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initializers.has(n));
   const outputs = (graph.output ?? []).map((v) => v.name ?? '');
   checkDangling(nodes, new Set([...inputs, ...initializers.keys()]), outputs, file);
-  return { path: file, dir, opset, producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), inputs, outputs, initializers, nodes: topoSort(nodes, file) };
+  return { path: file, dir, opset, producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), inputs, outputs, initializers, nodes: topoSort(nodes, file), externalFiles: [...external].sort() };
 }
 
 function decodeModel(file: string): onnxProto.onnx.ModelProto {

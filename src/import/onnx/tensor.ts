@@ -46,11 +46,11 @@ const numel = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 
  * Decodes a tensor. External data is read from `modelDir`, refusing a location outside it or a
  * range beyond the file's end. `at` names the tensor in errors.
  */
-export function decodeTensor(t: TensorProtoLike, modelDir: string, at: string): Const {
+export function decodeTensor(t: TensorProtoLike, modelDir: string, at: string, onExternal?: (file: string) => void): Const {
   const dims = (t.dims ?? []).map((d) => int64(d));
   const n = numel(dims);
   const type = t.dataType ?? 0;
-  const raw = t.dataLocation === 1 ? readExternal(t, modelDir, at, n * byteWidth(type, at)) : t.rawData && t.rawData.length > 0 ? t.rawData : null;
+  const raw = t.dataLocation === 1 ? readExternal(t, modelDir, at, n * byteWidth(type, at), onExternal) : t.rawData && t.rawData.length > 0 ? t.rawData : null;
   const kind: Const['kind'] = type === FLOAT || type === FLOAT16 || type === BFLOAT16 || type === DOUBLE ? 'float' : type === BOOL ? 'bool' : 'int';
   const out = kind === 'float' ? new Float32Array(n) : new Float64Array(n);
   if (raw) {
@@ -110,7 +110,7 @@ function bf16(bits: number): number {
 }
 
 /** Reads the bytes of an external-data tensor: location inside the model folder, range inside the file. */
-function readExternal(t: TensorProtoLike, modelDir: string, at: string, expected: number): Uint8Array {
+function readExternal(t: TensorProtoLike, modelDir: string, at: string, expected: number, onExternal?: (file: string) => void): Uint8Array {
   const entries = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = entries.get('location');
   const name = t.name ?? '';
@@ -127,6 +127,7 @@ function readExternal(t: TensorProtoLike, modelDir: string, at: string, expected
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length !== expected || offset + length > stat.size) {
     throw new SnnError('ONNX_EXTERNAL_DATA', { message: `tensor "${name}": bytes ${offset}..${offset + length} of "${location}" (${stat.size} bytes) do not hold its ${expected} bytes`, at: file, hint: 'the external data file is truncated or belongs to another export: export the model again' });
   }
+  onExternal?.(file);
   const buf = new Uint8Array(length);
   const fd = openSync(file, 'r');
   try { readSync(fd, buf, 0, length, offset); } finally { closeSync(fd); }
