@@ -3,7 +3,10 @@ import { InvalidArgumentError } from 'commander';
 import { DEFAULT_MODEL } from '../convert.js';
 import { SnnError } from '../errors/index.js';
 import { resolveModel } from '../import/hub.js';
-import { loadBundle, loadHfAnn, type RunnableModel } from '../runtime/model.js';
+import { importOnnxModel } from '../import/onnx/index.js';
+import { onnxOnlyFolderModel } from '../import/onnx/source.js';
+import { loadTokenizer } from '../import/tokenizer.js';
+import { HfAnnModel, loadBundle, loadHfAnn, type RunnableModel } from '../runtime/model.js';
 import type { Device } from '../runtime/session.js';
 
 export function intOption(name: string, min = 1) {
@@ -43,13 +46,17 @@ export async function openModel(model: string | undefined, opts: OpenOptions): P
   const device = parseDevice(opts.device);
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false });
   if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device });
-  if (resolved.kind === 'onnx') throw new SnnError('OP_UNSUPPORTED', { message: 'running ONNX files directly is not implemented', at: resolved.path, hint: 'give the HuggingFace folder or a .snn bundle' });
+  const onnxFile = resolved.kind === 'onnx' ? resolved.path : onnxOnlyFolderModel(resolved.path);
   if (!opts.annOnly) {
     throw new SnnError('OPTION_INVALID', {
-      message: `${resolved.path} is a HuggingFace model, not a .snn bundle`,
+      message: `${resolved.path} is ${resolved.kind === 'onnx' ? 'an ONNX' : 'a HuggingFace'} model, not a .snn bundle`,
       at: resolved.path,
       hint: `add --ann-only to run the source ANN, or convert it first: snnconvert convert ${model ?? ''} -o model.snn`,
     });
+  }
+  if (onnxFile) {
+    const imported = importOnnxModel(onnxFile, resolved.kind === 'hf-dir' ? { configDir: resolved.path } : {});
+    return new HfAnnModel(imported, await loadTokenizer(imported.dir), device);
   }
   return loadHfAnn(resolved.path, { device, allowNonFinite: opts.allowNonfinite ?? false });
 }

@@ -9,7 +9,7 @@ import { createProgress } from './progress.js';
 export function registerConvert(program: Command): void {
   program.command('convert', { isDefault: true })
     .description('convert a model (HF folder, hub id or the embedded default) into a spiking .snn bundle')
-    .argument('[model]', 'HF model folder or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
+    .argument('[model]', 'HF model folder, .onnx export or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
     .option('-t, --timesteps <T>', 'timesteps per token', intOption('--timesteps'), 16)
     .option('-r, --recipe <recipe>', 'faithful | stac | exact', 'faithful')
     .option('-o, --out <path>', 'output bundle (default: <model name>.snn)')
@@ -22,6 +22,7 @@ export function registerConvert(program: Command): void {
     .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99', 'p99.9')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--offline', 'never touch the network (HF cache only)')
+    .option('--tokenizer <dir>', 'for an .onnx file: the folder with its config.json and tokenizer (default: its folder or the one above)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf (warns)')
     .option('--no-report', 'skip the SpikeScope report (spike.report/; regenerate it later with snnconvert report)')
     .option('--json', 'print the summary as JSON on stdout')
@@ -44,6 +45,7 @@ export function registerConvert(program: Command): void {
         ...(o['revision'] ? { revision: o['revision'] as string } : {}),
         offline: Boolean(o['offline']),
         allowNonFinite: Boolean(o['allowNonfinite']),
+        ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}),
         ...(o['report'] === false ? {} : {
           addExtra: async (dir: string) => {
             await writeSpikeReport(dir, { ...CONVERSION_REPORT_OPTIONS, onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(`report: ${m}`, d, t) : progress.note(`[report] ${m}`)) });
