@@ -20,6 +20,13 @@ function onePlus(view: LiftView, value: string, op: string): { inner: OnnxNodeLi
   return inner ? { inner, add } : undefined;
 }
 
+/** The op type T of a `1 + T(…)`, for a near-miss report. */
+function onePlusOf(view: LiftView, value: string): string | undefined {
+  const add = producedBy(view, value, 'Add');
+  const ca = add ? constAndOther(view, add) : undefined;
+  return ca && near(ca.c.data[0], 1, 1e-6) ? view.producer(ca.other)?.opType : undefined;
+}
+
 /** Gelu as a product 0.5 · x · (1 + T), T = erf(x/√2) or tanh(√(2/π)(x + 0.044715x³)). */
 function geluProduct(node: OnnxNodeLike, view: LiftView): LiftResult {
   const { values, nodes } = factors(view, node.outputs[0]!);
@@ -43,6 +50,8 @@ function geluProduct(node: OnnxNodeLike, view: LiftView): LiftResult {
       if (!covers) return miss('0.5·x·(1+tanh(…)) whose tanh argument is not √(2/π)(x + 0.044715x³)');
       return lifted({ op: 'Gelu', inputs: [x], outputs: [node.outputs[0]!], attrs: { approximate: 'tanh' }, weights: {}, covers: [...nodes, tanh.add, tanh.inner, ...covers] });
     }
+    const other = onePlusOf(view, t);
+    if (other) return miss(`0.5·x·(1 + ${other}(…)): GELU needs Erf or Tanh there`);
   }
   return null;
 }

@@ -55,13 +55,39 @@ export function liftGraph(view: GraphView, rules: readonly LiftRule[] = LIFT_RUL
   return { ops: ops.sort((a, b) => last(a) - last(b)), ruleOf };
 }
 
-function notLiftable(view: GraphView, left: readonly OnnxNodeLike[], misses: ReadonlyMap<OnnxNodeLike, string>): SnnError {
+/** The near miss of this node's pattern: its own, or that of an anchor up to 3 nodes downstream. */
+function nearMiss(view: GraphView, n: OnnxNodeLike, misses: ReadonlyMap<OnnxNodeLike, string>, depth = 3): string | undefined {
+  const own = misses.get(n);
+  if (own) return depth === 3 ? own : `${own} (anchored at "${n.name}")`;
+  if (depth === 0) return undefined;
+  for (const o of n.outputs) for (const c of view.consumers(o)) { const m = nearMiss(view, c, misses, depth - 1); if (m) return m; }
+  return undefined;
+}
+
+/** Causes first: ops no rule knows, then near misses, then activations; shape/mask plumbing stranded around them last. */
+function rank(view: GraphView, n: OnnxNodeLike, misses: ReadonlyMap<OnnxNodeLike, string>): number {
+  if (n.domain !== '' || !KNOWN_OPS.has(n.opType)) return 0;
+  if (misses.has(n)) return 1;
+  return n.outputs.some((o) => view.isActivation(o)) ? 2 : 3;
+}
+
+/** ONNX ops the rules lift or that appear inside the patterns they match (shape arithmetic, masks, RoPE). */
+const KNOWN_OPS = new Set([
+  ...LIFT_RULES.flatMap((r) => r.anchors),
+  'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Reshape', 'Transpose', 'Slice', 'Cast', 'Constant', 'ConstantOfShape',
+  'Range', 'Expand', 'Where', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Not', 'Trilu', 'Neg',
+  'Sub', 'Div', 'Pow', 'Sqrt', 'Reciprocal', 'ReduceMean', 'Erf', 'Tanh', 'Sigmoid', 'Cos', 'Sin', 'Identity',
+]);
+
+function notLiftable(view: GraphView, all: readonly OnnxNodeLike[], misses: ReadonlyMap<OnnxNodeLike, string>): SnnError {
+  const left = [...all].sort((a, b) => rank(view, a, misses) - rank(view, b, misses));
   const shown = left.slice(0, 12).map((n) => {
     const feeds = n.outputs.flatMap((o) => view.consumers(o).map((c) => `${c.opType} "${c.name}"`)).slice(0, 3);
     const graphOut = n.outputs.filter((o) => view.isOutput(o)).map((o) => `graph output "${o}"`);
     const domain = n.domain ? `${n.domain}::` : '';
-    const nearest = misses.get(n) ?? (LIFT_RULES.some((r) => r.anchors.includes(n.opType)) ? 'no rule matched here' : `no rule lifts ${domain}${n.opType}`);
-    return `"${n.name}" (${domain}${n.opType}) feeding ${[...feeds, ...graphOut].join(', ') || 'nothing'}; nearest: ${nearest}`;
+    const unknown = rank(view, n, misses) === 0 ? ', an unknown op,' : '';
+    const nearest = nearMiss(view, n, misses) ?? (unknown ? `no rule lifts ${domain}${n.opType}` : LIFT_RULES.some((r) => r.anchors.includes(n.opType)) ? 'no rule matched here' : `part of a pattern that did not match (${n.opType})`);
+    return `"${n.name}" (${domain}${n.opType})${unknown} feeding ${[...feeds, ...graphOut].join(', ') || 'nothing'}; nearest: ${nearest}`;
   });
   const more = left.length > 12 ? `; and ${left.length - 12} more` : '';
   return new SnnError('ONNX_NOT_LIFTABLE', { message: `${left.length} node(s) could not be lifted: ${shown.join('; ')}${more}`, at: view.graph.path });
