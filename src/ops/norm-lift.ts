@@ -93,7 +93,7 @@ const layerNormOp: LiftRule = {
     const bias = b ? view.constant(b) : undefined;
     if (!x || !scale || (b && !bias)) return miss('LayerNormalization whose scale or bias is not constant');
     if (intAttr(node, 'axis', -1) !== -1) return miss(`LayerNormalization over axis ${intAttr(node, 'axis', -1)}: only the last axis (-1) is lifted`);
-    if (node.outputs.filter((o) => o !== '').length > 1 && node.outputs.slice(1).some((o) => o !== '' && view.consumers(o).length > 0)) return miss('LayerNormalization whose mean / inv-std outputs are used');
+    if (node.outputs.slice(1).some((o) => o !== '' && (view.consumers(o).length > 0 || view.isOutput(o)))) return miss('LayerNormalization whose Mean / InvStdDev outputs are used: the IR LayerNorm gives only Y');
     const eps = node.attrs.get('epsilon');
     const D = scale.data.length;
     const zero = { kind: 'float' as const, dims: [D], data: new Float32Array(D) };
