@@ -28,3 +28,7 @@ export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';
 export { writeSpikeReport, regenerateSpikeReport } from './emit/report/write.js';
 export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
 export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type CheckResult, type CheckName, type CheckStatus, type CoherenceProcessor, type DialogueRecord } from './coherence/index.js';
+export { importOnnxModel, type ImportedOnnxModel, type OnnxImportOptions } from './import/onnx/index.js';
+export { importOnnxOps } from './import/onnx/generic.js';
+export { LIFT_RULES } from './import/onnx/lift.js';
+export type { EncodeInputOptions } from './import/tokenizer.js';
