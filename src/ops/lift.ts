@@ -33,8 +33,8 @@ export interface LiftView {
   /** True for a graph input. */
   isInput(value: string): boolean;
   /**
-   * The nodes computing `value` from graph inputs, constants and shapes only (a mask, a RoPE table,
-   * a shape vector), or null when an activation flows into it.
+   * The nodes computing `value` from positions, masks, constants, tables and shapes only (a mask, a
+   * RoPE table, a shape vector), or null when the input ids or past K/V flow into it.
    */
   plumbing(value: string): readonly OnnxNodeLike[] | null;
 }

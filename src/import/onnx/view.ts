@@ -12,6 +12,8 @@ export class GraphView implements LiftView {
   private readonly producers = new Map<string, OnnxNode>();
   private readonly users = new Map<string, OnnxNode[]>();
   private readonly activations = new Set<string>();
+  /** Values computed from the model's inputs (ids, past K/V), not only from positions, masks and tables. */
+  private readonly dataDependent = new Set<string>();
   private readonly outputSet: ReadonlySet<string>;
   private readonly inputSet: ReadonlySet<string>;
 
@@ -23,11 +25,13 @@ export class GraphView implements LiftView {
       for (const o of n.outputs) this.producers.set(o, n);
       for (const i of new Set(n.inputs)) if (i !== '') this.users.set(i, [...(this.users.get(i) ?? []), n]);
     }
-    for (const i of graph.inputs) if (!PLUMBING_INPUTS.test(i)) this.activations.add(i);
+    for (const i of graph.inputs) if (!PLUMBING_INPUTS.test(i)) { this.activations.add(i); this.dataDependent.add(i); }
     for (const n of graph.nodes) {
       if (folded.folded.has(n) || SHAPE_OPS.includes(n.opType)) continue;
-      if (this.isTableLookup(n)) { this.activations.add(n.outputs[0]!); continue; }
+      // A lookup in a weight table (wpe, a RoPE cos/sin cache) is an activation even when positions index it.
+      if (this.isTableLookup(n)) this.activations.add(n.outputs[0]!);
       if (n.inputs.some((i) => this.activations.has(i))) for (const o of n.outputs) this.activations.add(o);
+      if (n.inputs.some((i) => this.dataDependent.has(i))) for (const o of n.outputs) this.dataDependent.add(o);
     }
   }
 
@@ -45,7 +49,7 @@ export class GraphView implements LiftView {
   isInput(value: string): boolean { return this.inputSet.has(value); }
 
   plumbing(value: string): readonly OnnxNodeLike[] | null {
-    if (this.activations.has(value)) return null;
+    if (this.dataDependent.has(value)) return null;
     const seen = new Set<OnnxNode>();
     const stack = [value];
     while (stack.length > 0) {

@@ -14,7 +14,11 @@ import { runGraph } from '../../harness/onnx-run.js';
 import { FIXTURES, GPT2_DIR, LLAMA_DIR, maxAbsDiff, referenceLogits } from '../../helpers.js';
 
 const { onnx } = onnxProto;
-const REEXPORTS = [['shakespeare-gpt2-opset17.onnx', GPT2_DIR], ['shakespeare-llama-opset17.onnx', LLAMA_DIR]] as const;
+const REEXPORTS = [
+  ['shakespeare-gpt2-opset17.onnx', GPT2_DIR],
+  ['shakespeare-llama-opset17.onnx', LLAMA_DIR],
+  ['shakespeare-llama-opset17-ropecache.onnx', LLAMA_DIR], // RoPE by Gather from cos/sin caches
+] as const;
 const IDS = [...Buffer.from('KING RICHARD III:\nNow is the winter of our discontent')];
 
 /** Logits onnxruntime computes for `file` itself, one row, no past. */
