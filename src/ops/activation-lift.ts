@@ -13,16 +13,22 @@ function factors(view: LiftView, value: string, depth = 3): { values: string[]; 
 
 /** `1 + inner` as Add(inner, 1) or Add(1, inner): returns inner's producer node and the Add. */
 function onePlus(view: LiftView, value: string, op: string): { inner: OnnxNodeLike; add: OnnxNodeLike } | undefined {
-  const add = producedBy(view, value, 'Add');
+  const add = binaryAdd(view, value);
   const ca = add ? constAndOther(view, add) : undefined;
   if (!add || !ca || !near(ca.c.data.length === 1 ? ca.c.data[0] : undefined, 1, 1e-6)) return undefined;
   const inner = producedBy(view, ca.other, op);
   return inner ? { inner, add } : undefined;
 }
 
+/** Add, or a two-input Sum (as ONNX's own function expansions write it). */
+function binaryAdd(view: LiftView, value: string): OnnxNodeLike | undefined {
+  const n = producedBy(view, value, 'Add', 'Sum');
+  return n && n.inputs.length === 2 ? n : undefined;
+}
+
 /** The op type T of a `1 + T(…)`, for a near-miss report. */
 function onePlusOf(view: LiftView, value: string): string | undefined {
-  const add = producedBy(view, value, 'Add');
+  const add = binaryAdd(view, value);
   const ca = add ? constAndOther(view, add) : undefined;
   return ca && near(ca.c.data[0], 1, 1e-6) ? view.producer(ca.other)?.opType : undefined;
 }
@@ -61,7 +67,7 @@ function tanhArgument(view: LiftView, value: string, x: string): OnnxNodeLike[] 
   const scale = producedBy(view, value, 'Mul');
   const sa = scale ? constAndOther(view, scale) : undefined;
   if (!sa || !near(sa.c.data[0], SQRT_2_OVER_PI, 1e-5)) return undefined;
-  const add = producedBy(view, sa.other, 'Add');
+  const add = binaryAdd(view, sa.other);
   if (!add) return undefined;
   const cubic = add.inputs[0] === x ? add.inputs[1] : add.inputs[1] === x ? add.inputs[0] : undefined;
   const cm = producedBy(view, cubic, 'Mul');

@@ -133,6 +133,8 @@ export function foldConstants(graph: OnnxGraph): Folded {
 function evaluate(node: OnnxNode, consts: ReadonlyMap<string, Const>): Const | null {
   if (node.domain !== '' || node.outputs.length !== 1) return null;
   if (node.opType === 'Constant') return constantValue(node.attrs);
+  // CastLike(float constant, activation): activations are float, so the cast changes nothing.
+  if (node.opType === 'CastLike') { const c = consts.get(node.inputs[0] ?? ''); return c?.kind === 'float' ? c : null; }
   const kernel = KERNELS[node.opType];
   if (!kernel) return null;
   const ins = node.inputs.map((i) => (i === '' ? undefined : consts.get(i)));
