@@ -177,7 +177,8 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
   const bad = plumbing.find((p) => p.nodes === null);
   if (bad) return miss(`side input "${bad.s}" of the attention carries activations`);
   const sideNodes = plumbing.flatMap((p) => p.nodes ?? []);
-  const causal = sideNodes.some((n) => COMPARISONS.includes(n.opType)) || cover.side.some((s) => isLowerTriangular(view, s));
+  const constants = [...cover.side, ...sideNodes.flatMap((n) => n.inputs)];
+  const causal = sideNodes.some((n) => COMPARISONS.includes(n.opType)) || constants.some((s) => isCausalConstant(view, s));
   if (!causal) return miss('no causal mask (Trilu, a position comparison or a lower-triangular constant) reaches the scores: an encoder?');
   const ropeTheta = qRope ? ropeThetaOrMiss(view, qRope.tables, headDim) : null;
   if (ropeTheta === undefined) return miss('RoPE tables whose base θ cannot be read (no inv_freq vector or cos cache constant)');
@@ -207,12 +208,14 @@ function mergeHeads(view: LiftView, value: string, cover: Cover): { out: string 
   return { out: r.outputs[0]! };
 }
 
-function isLowerTriangular(view: LiftView, value: string): boolean {
+/** A square constant that is causal: a 0/1 lower-triangular keep mask (HF's `bias` buffer) or an additive mask (0 below, very negative above). */
+function isCausalConstant(view: LiftView, value: string): boolean {
   const c = view.constant(value);
   if (!c || c.dims.length < 2) return false;
   const n = c.dims[c.dims.length - 1]!;
   if (n < 2 || c.dims[c.dims.length - 2] !== n) return false;
-  return c.data[1] === 0 && c.data[n] !== 0;
+  const [above, below, diag] = [c.data[1]!, c.data[n]!, c.data[0]!];
+  return (above === 0 && below !== 0 && diag !== 0) || (above < -1e4 && below === 0 && diag === 0);
 }
 
 export const ATTENTION_LIFT_RULES: readonly LiftRule[] = [{ name: 'attention', anchors: ['Softmax'], match: matchAttention }];

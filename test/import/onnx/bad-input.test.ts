@@ -128,6 +128,15 @@ describe('ONNX bad input', () => {
     expect(msg).toContain('gelu-decomposed: 0.5·x·(1 + FancyTanh(…)): GELU needs Erf or Tanh there');
   });
 
+  it('an attention without a causal mask (bidirectional) is not lifted: the report says no causal mask was found', async () => {
+    const msg = await refuses(variant((m) => {
+      // Layer 0's scores skip the causal Where and keep only the padding mask.
+      nodeNamed(m, '/m/h.0/attn/Add').input![0] = '/m/h.0/attn/Div_output_0';
+    }), 'ONNX_NOT_LIFTABLE');
+    expect(msg).toContain('attention: no causal mask');
+    expect(msg).toMatch(/"\/m\/h\.0\/attn\/Softmax" \(Softmax\)/);
+  });
+
   it('an encoder-only model (BERT config) is refused with the causal-LM message', async () => {
     const msg = await refuses(variant(() => undefined, { model_type: 'bert', vocab_size: 257, hidden_size: 128 }), 'MODEL_TYPE_UNSUPPORTED');
     expect(msg).toContain('encoder-only models are not supported: snnconvert converts causal LMs');
