@@ -79,9 +79,9 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   }
   progress({ stage: 'import', message: `importing ${resolved.path}` });
   const onnxFile = resolved.kind === 'onnx' ? resolved.path : onnxOnlyFolderModel(resolved.path);
-  const imported = onnxFile
-    ? importOnnxModel(onnxFile, opts.tokenizer ? { configDir: opts.tokenizer } : resolved.kind === 'hf-dir' ? { configDir: resolved.path } : {})
-    : importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
+  const fromOnnx = onnxFile ? importOnnxModel(onnxFile, opts.tokenizer ? { configDir: opts.tokenizer } : resolved.kind === 'hf-dir' ? { configDir: resolved.path } : {}) : null;
+  const imported = fromOnnx ?? importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
+  if (fromOnnx) progress({ stage: 'import', message: `lifted ${fromOnnx.onnxPath}: ${Object.entries(fromOnnx.lifted).map(([rule, n]) => `${rule} ×${n}`).join(', ')}` });
   const out = resolve(opts.out ?? `${basename(onnxFile ? imported.dir : resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   const levels = opts.levels !== undefined ? parseLevels(opts.levels) : recipe === 'faithful' ? (site: string) => (FAITHFUL_MULTILEVEL_SITES.test(site) ? 2 : 1) : undefined;
   const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, levels ? { levels } : {});
