@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SnnError } from '../../errors/index.js';
 import { LOGITS } from '../../ir/io.js';
+import type { Graph } from '../../ir/types.js';
 import { assertValid } from '../../ir/verify.js';
 import { modelSpecOf, readGenerationConfig, readHfConfig } from '../hf/config.js';
 import type { ImportedModel } from '../hf/index.js';
@@ -15,6 +16,9 @@ import { GraphView } from './view.js';
 export interface OnnxImportOptions {
   /** The folder with config.json and the tokenizer; default: the ONNX file's folder, else the one above it. */
   readonly configDir?: string;
+  /** Import even if weights hold NaN/Inf (reported through onWarning), as for checkpoints. */
+  readonly allowNonFinite?: boolean;
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface ImportedOnnxModel extends ImportedModel {
@@ -42,6 +46,7 @@ export function importOnnxModel(path: string, opts: OnnxImportOptions = {}): Imp
   const view = new GraphView(graph, folded);
   const { ops, ruleOf } = liftGraph(view);
   const ir = assembleIr(ops, config, spec, file);
+  checkFinite(ir, file, opts);
   const lifted: Record<string, number> = {};
   for (const rule of ruleOf.values()) lifted[rule] = (lifted[rule] ?? 0) + 1;
   return {
@@ -77,4 +82,18 @@ function checkCausalLm(graph: OnnxGraph, dir: string): void {
   if (!graph.outputs.includes(LOGITS)) {
     throw new SnnError('ONNX_NO_LOGITS', { message: `the graph's outputs are ${graph.outputs.map((o) => `"${o}"`).join(', ') || 'none'}; none is "logits"`, at: graph.path });
   }
+}
+
+/** Weights holding NaN/Inf are refused (TENSOR_NONFINITE) unless allowed, as the checkpoint importer does. */
+function checkFinite(graph: Graph, file: string, opts: OnnxImportOptions): void {
+  const bad: string[] = [];
+  for (const w of graph.weights.values()) {
+    if (w.source.kind !== 'data') continue;
+    let n = 0;
+    for (const x of w.source.data) if (!Number.isFinite(x)) n++;
+    if (n > 0) bad.push(`${w.name} has ${n} NaN/Inf values`);
+  }
+  if (bad.length === 0) return;
+  if (!opts.allowNonFinite) throw new SnnError('TENSOR_NONFINITE', { message: bad.join('; '), at: file });
+  for (const b of bad) opts.onWarning?.(`warning: ${b} (converting anyway: --allow-nonfinite)`);
 }

@@ -128,6 +128,16 @@ describe('ONNX bad input', () => {
     expect(msg).toContain('gelu-decomposed: 0.5·x·(1 + FancyTanh(…)): GELU needs Erf or Tanh there');
   });
 
+  it('a weight holding NaN → TENSOR_NONFINITE naming the IR weight, as for checkpoints', async () => {
+    const msg = await refuses(variant((m) => {
+      const t = initializer(m, 'm.transformer.h.1.ln_2.bias');
+      const data = new Float32Array(new Uint8Array(t.rawData!).slice().buffer);
+      data[3] = NaN;
+      t.rawData = new Uint8Array(data.buffer);
+    }), 'TENSOR_NONFINITE');
+    expect(msg).toContain('h.1.ln_2.bias has 1 NaN/Inf values');
+  });
+
   it('an attention without a causal mask (bidirectional) is not lifted: the report says no causal mask was found', async () => {
     const msg = await refuses(variant((m) => {
       // Layer 0's scores skip the causal Where and keep only the padding mask.
