@@ -180,20 +180,16 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
   const constants = [...cover.side, ...sideNodes.flatMap((n) => n.inputs)];
   const causal = sideNodes.some((n) => COMPARISONS.includes(n.opType)) || constants.some((s) => isCausalConstant(view, s));
   if (!causal) return miss('no causal mask (Trilu, a position comparison or a lower-triangular constant) reaches the scores: an encoder?');
-  const ropeTheta = qRope ? ropeThetaOrMiss(view, qRope.tables, headDim) : null;
-  if (ropeTheta === undefined) return miss('RoPE tables whose base θ cannot be read (no inv_freq vector or cos cache constant)');
+  const theta = qRope ? ropeTheta(view, qRope.tables, headDim) : null;
+  if (qRope && theta === null) return miss('RoPE tables whose base θ cannot be read (no inv_freq vector or cos cache constant)');
   return lifted({
     op: 'Attention',
     inputs: [q.x, k.x, v.x, 'attention_mask', 'position_ids', kc.past, vc.past],
     outputs: [merged.out, kc.present, vc.present],
-    attrs: { numHeads: q.heads, numKvHeads: k.heads, headDim, ropeTheta },
+    attrs: { numHeads: q.heads, numKvHeads: k.heads, headDim, ropeTheta: theta },
     weights: {},
     covers: [...cover.nodes, ...sideNodes],
   });
-}
-
-function ropeThetaOrMiss(view: LiftView, tables: readonly string[], headDim: number): number | undefined {
-  return ropeTheta(view, tables, headDim) ?? undefined;
 }
 
 /** Reshape(Transpose(x, [0, 2, 1, 3])): the heads merge after the value product. */
