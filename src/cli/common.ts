@@ -34,6 +34,8 @@ export interface OpenOptions {
   readonly revision?: string;
   readonly offline?: boolean;
   readonly allowNonfinite?: boolean;
+  /** For an .onnx file: the folder with its config.json and tokenizer. */
+  readonly tokenizer?: string;
 }
 
 export function parseDevice(value: string | undefined): Device {
@@ -55,7 +57,8 @@ export async function openModel(model: string | undefined, opts: OpenOptions): P
     });
   }
   if (onnxFile) {
-    const imported = importOnnxModel(onnxFile, resolved.kind === 'hf-dir' ? { configDir: resolved.path } : {});
+    const configDir = opts.tokenizer ?? (resolved.kind === 'hf-dir' ? resolved.path : undefined);
+    const imported = importOnnxModel(onnxFile, configDir ? { configDir } : {});
     return new HfAnnModel(imported, await loadTokenizer(imported.dir), device);
   }
   return loadHfAnn(resolved.path, { device, allowNonFinite: opts.allowNonfinite ?? false });

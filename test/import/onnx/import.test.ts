@@ -81,6 +81,13 @@ describe('converting an export', () => {
     await ba.release(); await bb.release();
   }, 120_000);
 
+  it('takes config and tokenizer from --tokenizer DIR for a bare ONNX file', async () => {
+    const dir = tempDir();
+    copyFileSync(exportOf(GPT2_DIR), join(dir, 'model.onnx'));
+    const { bundlePath } = await convert(join(dir, 'model.onnx'), { tokenizer: GPT2_DIR, out: join(dir, 'out.snn'), recipe: 'exact', calibration: { samples: 1, length: 32 } });
+    expect(readFileSync(join(bundlePath, 'tokenizer.json')).equals(readFileSync(join(GPT2_DIR, 'tokenizer.json')))).toBe(true);
+  }, 120_000);
+
   it('accepts a transformers.js folder whose only weights are onnx/model.onnx, config and tokenizer beside it', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'onnx'));
