@@ -21,9 +21,10 @@ class Cover {
 }
 
 /** Follows K or V back through moves to the present Concat(past, new) on axis 2. */
-function toPresent(view: LiftView, value: string, cover: Cover): { past: string; fresh: string; present: string; swapped: boolean } | string {
+function toPresent(view: LiftView, value: string, cover: Cover): { past: string; fresh: string; present: string; swapped: boolean; scale: number } | string {
   let v = value;
   let swapped = false;
+  let scale = 1;
   for (let hops = 0; hops < 8; hops++) {
     const p = view.producer(v);
     if (!p) return `"${v}" is not computed from a past/present K/V Concat`;
@@ -33,7 +34,15 @@ function toPresent(view: LiftView, value: string, cover: Cover): { past: string;
       if (!view.isInput(p.inputs[0]!)) return `the K/V cache Concat "${p.name}" does not start from a past_key_values input`;
       if (!view.isOutput(v)) return `the K/V cache "${v}" is not a present output of the graph`;
       cover.add(p);
-      return { past: p.inputs[0]!, fresh: p.inputs[1]!, present: v, swapped };
+      return { past: p.inputs[0]!, fresh: p.inputs[1]!, present: v, swapped, scale };
+    }
+    // torch's SDPA export scales Q and Kᵀ by √scale each.
+    const ca = (p.opType === 'Mul' || p.opType === 'Div') ? constAndOther(view, p) : undefined;
+    if (ca && ca.c.data.length === 1) {
+      scale *= p.opType === 'Div' ? 1 / ca.c.data[0]! : ca.c.data[0]!;
+      cover.add(p);
+      v = ca.other;
+      continue;
     }
     if (!MOVES.includes(p.opType)) return `K/V passes through ${p.opType} "${p.name}" on its way to the scores`;
     if (p.opType === 'Transpose') {
@@ -156,6 +165,7 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
   const kc = toPresent(view, scores.qk.inputs[1]!, cover);
   if (typeof kc === 'string') return miss(`K: ${kc}`);
   if (!kc.swapped) return miss('K reaches MatMul(Q, K) without a transpose of its last two axes');
+  scale *= kc.scale;
   const kRope = unRope(view, kc.fresh, cover);
   const k = splitHeads(view, kRope?.x ?? kc.fresh, cover);
   if (typeof k === 'string') return miss(`K: ${k}`);
@@ -166,6 +176,7 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
   cover.add(pv);
   const vc = toPresent(view, pv.inputs[1]!, cover);
   if (typeof vc === 'string') return miss(`V: ${vc}`);
+  if (vc.scale !== 1) return miss('V is scaled on its way to the value product');
   const v = splitHeads(view, vc.fresh, cover);
   if (typeof v === 'string') return miss(`V: ${v}`);
   const merged = mergeHeads(view, pv.outputs[0]!, cover);
