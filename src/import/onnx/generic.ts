@@ -4,7 +4,7 @@ import type { Graph, ModelSpec, ValueInfo } from '../../ir/types.js';
 import type { Lifted } from '../../ops/lift.js';
 import { foldConstants } from './fold.js';
 import { liftGraph } from './lift.js';
-import { readOnnxGraph } from './read.js';
+import { assertOpset, readOnnxGraph } from './read.js';
 import { GraphView } from './view.js';
 
 /**
@@ -15,6 +15,7 @@ import { GraphView } from './view.js';
  */
 export function importOnnxOps(path: string, inputs: readonly ValueInfo[], spec: ModelSpec): Graph {
   const graph = readOnnxGraph(path);
+  assertOpset(graph);
   const view = new GraphView(graph, foldConstants(graph));
   const { ops } = liftGraph(view);
   return assembleGeneric(ops, inputs, graph.outputs, spec);

@@ -10,7 +10,7 @@ import type { ImportedModel } from '../hf/index.js';
 import { assembleIr } from './assemble.js';
 import { foldConstants } from './fold.js';
 import { liftGraph } from './lift.js';
-import { readOnnxGraph, type OnnxGraph } from './read.js';
+import { assertOpset, readOnnxGraph, type OnnxGraph } from './read.js';
 import { GraphView } from './view.js';
 
 export interface OnnxImportOptions {
@@ -38,8 +38,10 @@ const ENCODER_MESSAGE = 'encoder-only models are not supported: snnconvert conve
 export function importOnnxModel(path: string, opts: OnnxImportOptions = {}): ImportedOnnxModel {
   const file = resolve(path);
   const graph = readOnnxGraph(file);
+  refuseEncoderIo(graph);
   const dir = findConfigDir(file, opts.configDir);
   checkCausalLm(graph, dir);
+  assertOpset(graph);
   const config = readHfConfig(dir);
   const spec = modelSpecOf(config);
   const folded = foldConstants(graph);
@@ -71,14 +73,19 @@ export function findConfigDir(file: string, configDir?: string): string {
   });
 }
 
-/** Refuses encoder-only models with the issue's message, and graphs without a logits output. */
+const encoderOnly = (at: string): SnnError => new SnnError('MODEL_TYPE_UNSUPPORTED', { message: ENCODER_MESSAGE, at, hint: 'convert a decoder-only causal LM (GPT-2 or Llama family)' });
+
+/** BERT-like I/O (token_type_ids in, hidden states out, no logits): refused before anything else is asked of it. */
+function refuseEncoderIo(graph: OnnxGraph): void {
+  const encoderIo = graph.inputs.includes('token_type_ids') || graph.outputs.some((o) => o === 'last_hidden_state' || o === 'pooler_output');
+  if (encoderIo && !graph.outputs.includes(LOGITS)) throw encoderOnly(graph.path);
+}
+
+/** Refuses encoder-only model types with the issue's message, and graphs without a logits output. */
 function checkCausalLm(graph: OnnxGraph, dir: string): void {
   let modelType: unknown;
   try { modelType = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>)['model_type']; } catch { modelType = undefined; }
-  const encoderIo = graph.inputs.includes('token_type_ids') || graph.outputs.some((o) => o === 'last_hidden_state' || o === 'pooler_output');
-  if ((typeof modelType === 'string' && ENCODER_ONLY.test(modelType)) || (encoderIo && !graph.outputs.includes(LOGITS))) {
-    throw new SnnError('MODEL_TYPE_UNSUPPORTED', { message: ENCODER_MESSAGE, at: graph.path, hint: 'convert a decoder-only causal LM (GPT-2 or Llama family)' });
-  }
+  if (typeof modelType === 'string' && ENCODER_ONLY.test(modelType)) throw encoderOnly(graph.path);
   if (!graph.outputs.includes(LOGITS)) {
     throw new SnnError('ONNX_NO_LOGITS', { message: `the graph's outputs are ${graph.outputs.map((o) => `"${o}"`).join(', ') || 'none'}; none is "logits"`, at: graph.path });
   }

@@ -40,8 +40,9 @@ export interface OnnxGraph {
 }
 
 /**
- * Reads and checks `path`. Throws ONNX_INVALID (not a ModelProto, a cycle), ONNX_OPSET_UNSUPPORTED,
- * ONNX_EXTERNAL_DATA, or TENSOR_MISSING (inputs nothing produces), each listing every problem.
+ * Reads and checks `path`. Throws ONNX_INVALID (not a ModelProto, a cycle), ONNX_EXTERNAL_DATA, or
+ * TENSOR_MISSING (inputs nothing produces), each listing every problem. The opset is checked by
+ * `assertOpset`, so that an importer can first say what kind of model it was given.
  * @example
  * const g = readOnnxGraph('fixtures/shakespeare-gpt2/onnx/model.onnx'); // g.opset === 14
  */
@@ -49,7 +50,7 @@ export function readOnnxGraph(path: string): OnnxGraph {
   const file = resolve(path);
   const dir = dirname(file);
   const model = decodeModel(file);
-  const opset = defaultOpset(model.opsetImport ?? [], file);
+  const opset = defaultOpset(model.opsetImport ?? []);
   const graph = model.graph;
   if (!graph) throw new SnnError('ONNX_INVALID', { message: 'the ModelProto has no graph', at: file });
   const initializers = new Map<string, Const>();
@@ -81,14 +82,18 @@ function decodeModel(file: string): onnxProto.onnx.ModelProto {
   }
 }
 
-function defaultOpset(imports: readonly onnxProto.onnx.IOperatorSetIdProto[], file: string): number {
+/** The default-domain opset version, 0 when the model imports none. */
+function defaultOpset(imports: readonly onnxProto.onnx.IOperatorSetIdProto[]): number {
   const entry = imports.find((o) => !o.domain || o.domain === 'ai.onnx');
-  if (!entry) throw new SnnError('ONNX_OPSET_UNSUPPORTED', { message: 'the model imports no default-domain opset', at: file });
-  const version = int64(entry.version as number | LongLike | null | undefined);
-  if (version < OPSET_MIN || version > OPSET_MAX) {
-    throw new SnnError('ONNX_OPSET_UNSUPPORTED', { message: `default-domain opset ${version} (supported: ${OPSET_MIN}–${OPSET_MAX})`, at: file });
+  return entry ? int64(entry.version as number | LongLike | null | undefined) : 0;
+}
+
+/** Throws ONNX_OPSET_UNSUPPORTED unless the default-domain opset is in OPSET_MIN..OPSET_MAX. */
+export function assertOpset(graph: OnnxGraph): void {
+  if (graph.opset === 0) throw new SnnError('ONNX_OPSET_UNSUPPORTED', { message: 'the model imports no default-domain opset', at: graph.path });
+  if (graph.opset < OPSET_MIN || graph.opset > OPSET_MAX) {
+    throw new SnnError('ONNX_OPSET_UNSUPPORTED', { message: `default-domain opset ${graph.opset} (supported: ${OPSET_MIN}–${OPSET_MAX})`, at: graph.path });
   }
-  return version;
 }
 
 function attrValue(a: onnxProto.onnx.IAttributeProto, dir: string, at: string): AttrValue {

@@ -9,6 +9,12 @@ import { FIXTURES, GPT2_DIR, snnErrorOf } from '../../helpers.js';
 const DIR = join(FIXTURES, 'onnxruntime-models');
 
 describe('onnxruntime test models', () => {
+  it('a BERT toy (no config.json, opset 12) is refused as encoder-only with the causal-LM message', () => {
+    const e = snnErrorOf(() => importOnnxModel(join(DIR, 'bert_toy_optimized.onnx')));
+    expect(e.code).toBe('MODEL_TYPE_UNSUPPORTED');
+    expect(e.message).toContain('encoder-only models are not supported: snnconvert converts causal LMs');
+  });
+
   it('Megatron GPT-2 (opset 12) → ONNX_OPSET_UNSUPPORTED', () => {
     const e = snnErrorOf(() => importOnnxModel(join(DIR, 'gpt2_megatron.onnx'), { configDir: GPT2_DIR }));
     expect(e.code).toBe('ONNX_OPSET_UNSUPPORTED');
