@@ -12,6 +12,8 @@ import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
 import { parseCode, type SpikeCode } from './ops/spike-code.js';
+import { importOnnxModel } from './import/onnx/index.js';
+import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
 
 /** The embedded default model: a small GPT-2 trained on TinyShakespeare (fixtures/shakespeare-gpt2). */
@@ -43,7 +45,7 @@ export interface ConvertOptions {
   /** Output bundle path; default `<model name>.snn` in the working directory. */
   readonly out?: string;
   readonly force?: boolean;
-  readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number };
+  readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean };
   readonly threshold?: ThresholdMode | string;
   /**
    * Spike levels per step (multi-level neurons), overriding the recipe's default: a function of the
@@ -53,6 +55,8 @@ export interface ConvertOptions {
   readonly revision?: string;
   readonly offline?: boolean;
   readonly allowNonFinite?: boolean;
+  /** For a bare ONNX file: the folder holding config.json and the tokenizer (default: the file's folder or the one above). */
+  readonly tokenizer?: string;
   readonly onProgress?: (p: ConvertProgress) => void;
   /** Writes extra content into the bundle before it is sealed (the spike report). */
   readonly addExtra?: (tempDir: string) => Promise<void>;
@@ -83,31 +87,30 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const threshold = parseThreshold(opts.threshold ?? DEFAULT_THRESHOLD[code]);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
-  if (resolved.kind !== 'hf-dir') {
-    throw new SnnError('OP_UNSUPPORTED', {
-      message: resolved.kind === 'bundle' ? 'this is already a .snn bundle' : 'importing ONNX files is not implemented yet',
-      at: resolved.path,
-      hint: resolved.kind === 'bundle' ? 'to change T use calibrateTimesteps / eval --timesteps-sweep' : 'convert the HuggingFace folder (config.json + model.safetensors) the ONNX file was exported from',
-    });
+  if (resolved.kind === 'bundle') {
+    throw new SnnError('OP_UNSUPPORTED', { message: 'this is already a .snn bundle', at: resolved.path, hint: 'to change T use calibrateTimesteps / eval --timesteps-sweep' });
   }
-  const out = resolve(opts.out ?? `${basename(resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   progress({ stage: 'import', message: `importing ${resolved.path}` });
-  const imported = importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
+  const onnxFile = resolved.kind === 'onnx' ? resolved.path : onnxOnlyFolderModel(resolved.path);
+  const fromOnnx = onnxFile ? importOnnxModel(onnxFile, { ...(opts.tokenizer ? { configDir: opts.tokenizer } : resolved.kind === 'hf-dir' ? { configDir: resolved.path } : {}), allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) }) : null;
+  const imported = fromOnnx ?? importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
+  if (fromOnnx) progress({ stage: 'import', message: `lifted ${fromOnnx.onnxPath}: ${Object.entries(fromOnnx.lifted).map(([rule, n]) => `${rule} ×${n}`).join(', ')}` });
+  const out = resolve(opts.out ?? `${basename(onnxFile ? imported.dir : resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   const levels = opts.levels !== undefined ? parseLevels(opts.levels) : undefined;
   const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, ...(levels ? { levels } : {}) });
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
-  const tokenizer = await loadTokenizer(resolved.path);
+  const tokenizer = await loadTokenizer(imported.dir);
   const length = opts.calibration?.length ?? Math.min(128, imported.graph.spec.maxPositions);
-  const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0 });
+  const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0, specialTokens: opts.calibration?.specialTokens ?? true });
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
   const levelOf = new Map(cal.graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.attrs['site'] as string, n.attrs['levels'] as number]));
-  const sourceConfig = JSON.parse(readFileSync(join(resolved.path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
   const bundlePath = await writeBundle({
-    graph: cal.graph, sourceGraph: imported.graph, out, force: opts.force ?? false, sourceDir: resolved.path, sourceConfig,
+    graph: cal.graph, sourceGraph: imported.graph, out, force: opts.force ?? false, sourceDir: imported.dir, sourceConfig,
     meta: {
       converterVersion: converterVersion(),
-      source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(resolved.path, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
+      source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
       recipe, timesteps, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
       calibration: { text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens },
       neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),

@@ -33,3 +33,7 @@ export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type Ch
 export { parseDevice, autoCandidates, adapterLabel, DEVICE_CHOICES, type DeviceChoice } from './runtime/device.js';
 export { DeviceKv, type KvBlock } from './runtime/device-kv.js';
 export { probePlacement, parsePlacements, type Placement } from './runtime/placement.js';
+export { importOnnxModel, type ImportedOnnxModel, type OnnxImportOptions } from './import/onnx/index.js';
+export { importOnnxOps } from './import/onnx/generic.js';
+export { LIFT_RULES } from './import/onnx/lift.js';
+export type { EncodeInputOptions } from './tokenizer/tokenizer.js';

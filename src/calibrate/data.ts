@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SnnError } from '../errors/index.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { mulberry32 } from '../util/random.js';
 
 /** The shipped corpus: the first 90% of TinyShakespeare (public domain), disjoint from the held-out text. */
@@ -18,6 +19,8 @@ export interface CalibrationDataOptions {
    * last 10 %, a dev split cut from the training side on which defaults are chosen (SPEC §2's tuning rule).
    */
   readonly split?: 'calibration' | 'dev';
+  /** Add the tokenizer's default special tokens (BOS) to the text, as its model saw inputs (default true). */
+  readonly specialTokens?: boolean;
 }
 
 /** Share of a calibration text's tokens that calibration samples from; the rest is the dev split. */
@@ -31,14 +34,16 @@ export interface CalibrationData {
 }
 
 /** Windows of `maxLength` tokens at seeded random offsets of the tokenized text. */
-export function createCalibrationData(tokenizer: { encode(text: string): number[] }, opts: CalibrationDataOptions): CalibrationData {
+export function createCalibrationData(tokenizer: Pick<Tokenizer, 'encode'> & Partial<Pick<Tokenizer, 'encodeInput'>>, opts: CalibrationDataOptions): CalibrationData {
   const { numSamples, maxLength } = opts;
   for (const [flag, v] of [['--calib-samples', numSamples], ['--calib-length', maxLength]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new SnnError('OPTION_INVALID', { message: `${flag} must be a positive integer, got ${v}`, at: flag });
   }
   const path = opts.text ?? DEFAULT_CALIBRATION_TEXT;
   if (!existsSync(path)) throw new SnnError('TEXT_INVALID', { message: `calibration text ${path} does not exist`, at: path });
-  const all = tokenizer.encode(readFileSync(path, 'utf8'));
+  const text = readFileSync(path, 'utf8');
+  // A bare `{ encode }` (tests, byte tokenizers) adds no special tokens.
+  const all = tokenizer.encodeInput ? tokenizer.encodeInput(text, { specialTokens: opts.specialTokens ?? true }) : tokenizer.encode(text);
   const cut = Math.floor(all.length * CALIBRATION_SHARE);
   const ids = opts.split === 'dev' ? all.slice(cut) : all.slice(0, cut);
   const needed = maxLength + numSamples - 1;

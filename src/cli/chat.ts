@@ -14,7 +14,7 @@ export function registerChat(program: Command): void {
     .option('--system <text>', 'a system message'))
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const tsp = await openProcessor(model, o);
-      const chat = new Conversation(tsp, { ...samplingFrom(o), ...(o['system'] ? { system: o['system'] as string } : {}) });
+      const chat = new Conversation(tsp, { ...samplingFrom(o), specialTokens: o['specialTokens'] !== false, ...(o['system'] ? { system: o['system'] as string } : {}) });
       const tty = Boolean(process.stdin.isTTY);
       const quiet = Boolean(o['quiet']);
       const note = (text: string) => { if (!quiet) process.stderr.write(`${text}\n`); };

@@ -10,6 +10,10 @@ import type { Execution } from '../emit/lower.js';
 
 /** The `--simulate` option shared by the commands that run a bundle. */
 export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation)';
+import { importOnnxModel } from '../import/onnx/index.js';
+import { onnxOnlyFolderModel } from '../import/onnx/source.js';
+import { loadTokenizer } from '../tokenizer/tokenizer.js';
+import { HfAnnModel } from '../open/hf-ann.js';
 
 export function intOption(name: string, min = 1) {
   return (value: string): number => {
@@ -38,6 +42,8 @@ export interface OpenOptions {
   readonly allowNonfinite?: boolean;
   /** `--simulate steps|closed`: the execution form of a bundle's SNN (default: model.onnx's own). */
   readonly simulate?: string;
+  /** For an .onnx file: the folder with its config.json and tokenizer. */
+  readonly tokenizer?: string;
 }
 
 /** `--device` for every command that runs a model (the one place: commands added later get it too). */
@@ -52,13 +58,18 @@ export async function openModel(model: string | undefined, opts: OpenOptions): P
   const device = parseDevice(opts.device);
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false });
   if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device, ...(opts.simulate ? { simulate: opts.simulate as Execution } : {}) });
-  if (resolved.kind === 'onnx') throw new SnnError('OP_UNSUPPORTED', { message: 'running ONNX files directly is not implemented', at: resolved.path, hint: 'give the HuggingFace folder or a .snn bundle' });
+  const onnxFile = resolved.kind === 'onnx' ? resolved.path : onnxOnlyFolderModel(resolved.path);
   if (!opts.annOnly) {
     throw new SnnError('OPTION_INVALID', {
-      message: `${resolved.path} is a HuggingFace model, not a .snn bundle`,
+      message: `${resolved.path} is ${resolved.kind === 'onnx' ? 'an ONNX' : 'a HuggingFace'} model, not a .snn bundle`,
       at: resolved.path,
       hint: `add --ann-only to run the source ANN, or convert it first: snnconvert convert ${model ?? ''} -o model.snn`,
     });
+  }
+  if (onnxFile) {
+    const configDir = opts.tokenizer ?? (resolved.kind === 'hf-dir' ? resolved.path : undefined);
+    const imported = importOnnxModel(onnxFile, configDir ? { configDir } : {});
+    return new HfAnnModel(imported, await loadTokenizer(imported.dir), device);
   }
   return loadHfAnn(resolved.path, { device, allowNonFinite: opts.allowNonfinite ?? false });
 }

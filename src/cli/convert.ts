@@ -9,7 +9,7 @@ import { createProgress } from './progress.js';
 export function registerConvert(program: Command): void {
   program.command('convert', { isDefault: true })
     .description('convert a model (HF folder, hub id or the embedded default) into a spiking .snn bundle')
-    .argument('[model]', 'HF model folder or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
+    .argument('[model]', 'HF model folder, .onnx export or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
     .option('-t, --timesteps <T>', 'timesteps per token (default: 7 for the weighted code, 16 for rate)', intOption('--timesteps'))
     .option('-r, --recipe <recipe>', 'faithful | stac | exact', 'faithful')
     .option('-c, --code <code>', 'spike code: weighted (signed-digit, step t weighs 2^(T-1-t)) | rate', 'weighted')
@@ -20,8 +20,10 @@ export function registerConvert(program: Command): void {
     .option('--calib-length <L>', 'tokens per calibration window (default: min(128, context))', intOption('--calib-length'))
     .option('--levels <spec>', 'rate code only: spike levels per step, N for every site or suffix=k,… (default 1)')
     .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99 (default: max for weighted, p99.9 for rate)')
+    .option('--no-special-tokens', 'calibrate without the special tokens (e.g. BOS) the tokenizer adds by default')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--offline', 'never touch the network (HF cache only)')
+    .option('--tokenizer <dir>', 'for an .onnx file: the folder with its config.json and tokenizer (default: its folder or the one above)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf (warns)')
     .option('--no-report', 'skip the SpikeScope report (spike.report/; regenerate it later with snnconvert report)')
     .option('--json', 'print the summary as JSON on stdout')
@@ -37,6 +39,7 @@ export function registerConvert(program: Command): void {
         calibration: {
           ...(o['calibText'] ? { text: o['calibText'] as string } : {}),
           samples: o['calibSamples'] as number,
+          specialTokens: o['specialTokens'] !== false,
           ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
         },
         ...(o['threshold'] ? { threshold: o['threshold'] as string } : {}),
@@ -44,6 +47,7 @@ export function registerConvert(program: Command): void {
         ...(o['revision'] ? { revision: o['revision'] as string } : {}),
         offline: Boolean(o['offline']),
         allowNonFinite: Boolean(o['allowNonfinite']),
+        ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}),
         ...(o['report'] === false ? {} : {
           addExtra: async (dir: string) => {
             await writeSpikeReport(dir, { ...CONVERSION_REPORT_OPTIONS, onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(`report: ${m}`, d, t) : progress.note(`[report] ${m}`)) });

@@ -23,14 +23,16 @@ export function registerEval(program: Command): void {
     .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
+    .option('--tokenizer <dir>', 'for an .onnx file: the folder with its config.json and tokenizer')
+    .option('--no-special-tokens', 'do not add the special tokens (e.g. BOS) the tokenizer adds by default')
     .option('--json', 'print JSON on stdout')
     .option('-q, --quiet', 'no progress output')
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) });
-      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
       const annOnly = Boolean(o['annOnly']) || m.timesteps === null;
       let ids: number[];
-      try { ids = m.tokenizer.encode(readFileSync(o['text'] as string, 'utf8')); } catch (e) {
+      try { ids = m.tokenizer.encodeInput(readFileSync(o['text'] as string, 'utf8'), { specialTokens: o['specialTokens'] !== false }); } catch (e) {
         throw new SnnError('TEXT_INVALID', { message: `cannot read ${String(o['text'])}: ${(e as Error).message}`, at: String(o['text']), cause: e });
       }
       const window = (o['window'] as number | undefined) ?? m.spec.maxPositions;

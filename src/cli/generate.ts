@@ -18,7 +18,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--stop <text>', 'stop when the text contains this (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--overflow <policy>', 'when the context is full: error | slide (drop the oldest tokens, rebuild the cache)', 'slide')
     .option('--ann-only', 'run the source ANN instead of the SNN (needed for a HF model)')
-    .option('--device <device>', DEVICE_HELP, 'cpu')
+    .option('--tokenizer <dir>', 'for an .onnx file: the folder with its config.json and tokenizer')
+    .option('--no-special-tokens', 'do not add the special tokens (e.g. BOS) the tokenizer adds by default')
+        .option('--device <device>', DEVICE_HELP, 'cpu')
     .option('--simulate <form>', SIMULATE_HELP)
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
@@ -28,7 +30,7 @@ export function addRunOptions(cmd: Command): Command {
 /** Opens `<model>` and a processor over it as the shared options say. */
 export async function openProcessor(model: string | undefined, o: Record<string, unknown>): Promise<TemporalSpikeProcessor> {
   const annOnly = Boolean(o['annOnly']);
-  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
   const overflow = o['overflow'] as string;
   if (overflow !== 'error' && overflow !== 'slide') throw new SnnError('OPTION_INVALID', { message: `unknown overflow policy ${JSON.stringify(overflow)} (valid: error, slide)`, at: '--overflow' });
   return new TemporalSpikeProcessor(m, { overflow: overflow as OverflowPolicy, ann: annOnly || m.timesteps === null });
@@ -68,7 +70,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption('--prompt <text>', 'the text to continue'))
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const tsp = await openProcessor(model, o);
-      const ids = tsp.model.tokenizer.encode(o['prompt'] as string);
+      const ids = tsp.model.tokenizer.encodeInput(o['prompt'] as string, { specialTokens: o['specialTokens'] !== false });
       const started = performance.now();
       let count = 0;
       // The prompt first, so stdout reads as the whole text (as llama.cpp and HF pipelines print it).

@@ -38,6 +38,10 @@ export const ERROR_CODES = {
   RUN_FAILED: { stage: 'runtime', title: 'the model run failed', hint: 'onnxruntime refused the step; no conversation state was changed. Rerun with --verbose and report it with the model' },
   TEXT_INVALID: { stage: 'input', title: 'input text is not usable', hint: 'give a non-empty UTF-8 text file long enough for one window' },
   DEVICE_RUN_FAILED: { stage: 'runtime', title: 'the device could not run this graph', hint: 'run it with --device cpu; snnconvert inspect <bundle> --device webgpu lists which nodes run where' },
+  ONNX_OPSET_UNSUPPORTED: { stage: 'import', title: 'ONNX opset is not supported', hint: 'export the model again with an opset from 13 to 21 (torch.onnx.export(..., opset_version=17))' },
+  ONNX_EXTERNAL_DATA: { stage: 'import', title: 'ONNX external data is missing or invalid', hint: 'keep the external data files beside model.onnx, as the exporter wrote them' },
+  ONNX_NOT_LIFTABLE: { stage: 'import', title: 'ONNX nodes could not be lifted into the IR', hint: 'snnconvert lifts GPT-2 and Llama style causal LMs; open an issue with the model and the nodes listed' },
+  ONNX_NO_LOGITS: { stage: 'import', title: 'ONNX graph has no logits output', hint: 'export the causal LM with its LM head (an output named "logits"), e.g. optimum-cli export onnx --task text-generation-with-past' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

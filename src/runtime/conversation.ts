@@ -11,6 +11,8 @@ export interface ConversationOptions extends Omit<GenerateOptions, 'batchId' | '
   readonly system?: string;
   /** Extra stop strings (the plain transcript always stops at "\nUser:"). */
   readonly stop?: readonly string[];
+  /** Add the tokenizer's default special tokens (BOS) to a plain transcript (default true; a chat template adds its own). */
+  readonly specialTokens?: boolean;
 }
 
 /** The plain transcript used when the tokenizer has no chat template. */
@@ -23,10 +25,10 @@ const PLAIN_STOP = '\nUser:';
  * @example
  * renderTranscript(tok, [{ role: 'user', content: 'Hi' }]); // encodes "User: Hi\nAssistant:"
  */
-export function renderTranscript(tokenizer: Tokenizer, messages: readonly ChatMessage[]): number[] {
+export function renderTranscript(tokenizer: Tokenizer, messages: readonly ChatMessage[], opts: { readonly specialTokens?: boolean } = {}): number[] {
   if (tokenizer.hasChatTemplate) return tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
   const lines = messages.map((m) => `${LABELS[m.role]}: ${m.content}`);
-  return tokenizer.encode(`${[...lines, `${LABELS.assistant}:`].join('\n')}`);
+  return tokenizer.encodeInput(`${[...lines, `${LABELS.assistant}:`].join('\n')}`, { specialTokens: opts.specialTokens ?? true });
 }
 
 /** Length of the common prefix of two token lists. */
@@ -96,7 +98,7 @@ export class Conversation {
   private fitWindow(user: ChatMessage, maxNew: number): number[] {
     const tokenizer = this.tsp.model.tokenizer;
     const room = this.tsp.maxContextLength - maxNew;
-    const render = () => renderTranscript(tokenizer, [...this.messages, user]);
+    const render = () => renderTranscript(tokenizer, [...this.messages, user], { specialTokens: this.opts.specialTokens ?? true });
     let tokens = render();
     if (tokens.length <= room) return tokens;
     while (this.turns.length > 0) {

@@ -15,10 +15,21 @@ export interface ChatTemplateOptions {
   readonly addGenerationPrompt?: boolean;
 }
 
+export interface EncodeInputOptions {
+  /** Add the tokenizer's default special tokens (default true; the CLI's `--no-special-tokens` turns it off). */
+  readonly specialTokens?: boolean;
+}
+
 /** Text ↔ token ids for one model, exactly as HF tokenizers do it. */
 export interface Tokenizer {
-  /** Ids for `text`; no special tokens (BOS/EOS) are added. */
+  /** Ids for `text`; no special tokens (BOS/EOS) are added (for pieces of a larger input). */
   encode(text: string): number[];
+  /**
+   * Ids of a whole model input, with the special tokens the tokenizer adds by default, as
+   * transformers' `tokenizer(text)` does: BOS for Llama-family tokenizers with `add_bos_token`,
+   * nothing for GPT-2. `{ specialTokens: false }` gives `encode(text)`.
+   */
+  encodeInput(text: string, opts?: EncodeInputOptions): number[];
   /** Text for `ids`, special tokens included; ids outside the vocabulary decode to nothing (as in HF). */
   decode(ids: readonly number[]): string;
   /** Entries in the tokenizer's vocabulary, added tokens included. */
@@ -57,7 +68,7 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
       cause,
     });
   }
-  return wrap(inner, folder, readChatTemplate(inner, folder));
+  return wrap(inner, folder, readChatTemplate(inner, folder), readSpecialFlags(folder));
 }
 
 function checkFolder(folder: string): void {
@@ -86,9 +97,45 @@ function readChatTemplate(inner: PreTrainedTokenizer, folder: string): string | 
   }
 }
 
-function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string | null): Tokenizer {
+/** `add_bos_token` / `add_eos_token` of tokenizer_config.json when set (Llama-family tokenizers). */
+interface SpecialFlags { readonly addBos?: boolean; readonly addEos?: boolean }
+
+function readSpecialFlags(folder: string): SpecialFlags {
+  let raw: unknown;
+  try { raw = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')); } catch { return {}; }
+  const cfg = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const flag = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+  const addBos = flag(cfg['add_bos_token']);
+  const addEos = flag(cfg['add_eos_token']);
+  return { ...(addBos === undefined ? {} : { addBos }), ...(addEos === undefined ? {} : { addEos }) };
+}
+
+/**
+ * The ids transformers gives for `tokenizer(text)`: the tokenizer.json post-processor decides (a
+ * Llama TemplateProcessing adds BOS, GPT-2's ByteLevel adds nothing); where tokenizer_config.json
+ * sets add_bos_token / add_eos_token, that flag wins, as transformers' LlamaTokenizer(Fast) rebuilds
+ * its post-processor from them.
+ */
+function encodeWithSpecials(inner: PreTrainedTokenizer, flags: SpecialFlags, text: string): number[] {
+  const plain = inner.encode(text, { add_special_tokens: false });
+  const withPost = inner.encode(text, { add_special_tokens: true });
+  const bos = tokenId(inner.bos_token_id);
+  const eos = tokenId(inner.eos_token_id);
+  // What the post-processor put around the plain ids (it only adds tokens, never changes them).
+  const start = Math.max(0, [...Array(Math.max(0, withPost.length - plain.length + 1)).keys()].find((o) => plain.every((id, i) => withPost[o + i] === id)) ?? 0);
+  let prefix = withPost.slice(0, start);
+  let suffix = withPost.slice(start + plain.length);
+  if (flags.addBos !== undefined && bos !== null) prefix = flags.addBos ? (prefix[0] === bos ? prefix : [bos, ...prefix]) : prefix.filter((id) => id !== bos);
+  if (flags.addEos !== undefined && eos !== null) suffix = flags.addEos ? (suffix.at(-1) === eos ? suffix : [...suffix, eos]) : suffix.filter((id) => id !== eos);
+  return [...prefix, ...plain, ...suffix];
+}
+
+function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string | null, flags: SpecialFlags): Tokenizer {
   return {
     encode: (text) => inner.encode(text, { add_special_tokens: false }),
+    encodeInput: (text, opts = {}) => (opts.specialTokens ?? true)
+      ? encodeWithSpecials(inner, flags, text)
+      : inner.encode(text, { add_special_tokens: false }),
     decode: (ids) => decodeIds(inner, ids),
     vocabSize: inner.get_vocab().size,
     eosTokenId: tokenId(inner.eos_token_id),
