@@ -4,7 +4,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importHfModel } from '../../src/import/hf/index.js';
-import { loadTokenizer } from '../../src/import/tokenizer.js';
+import { loadTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { evaluate } from '../../src/runtime/evaluate.js';
 import { HfAnnModel } from '../../src/runtime/model.js';
 import { CLI, FIXTURES, LLAMA_DIR, tempDir } from '../helpers.js';

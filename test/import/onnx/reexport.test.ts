@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { importHfModel } from '../../../src/import/hf/index.js';
 import { weightData } from '../../../src/weights/weight-data.js';
 import { importOnnxModel } from '../../../src/import/onnx/index.js';
-import { loadTokenizer } from '../../../src/import/tokenizer.js';
+import { loadTokenizer } from '../../../src/tokenizer/tokenizer.js';
 import { evaluate } from '../../../src/runtime/evaluate.js';
 import { HfAnnModel } from '../../../src/runtime/model.js';
 import { runGraph } from '../../harness/onnx-run.js';

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { AutoTokenizer } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { createCalibrationData } from '../../src/calibrate/data.js';
-import { loadTokenizer } from '../../src/import/tokenizer.js';
+import { loadTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { tempDir } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures', import.meta.url));
