@@ -28,3 +28,4 @@ export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';
 export { writeSpikeReport, regenerateSpikeReport } from './emit/report/write.js';
 export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
 export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type CheckResult, type CheckName, type CheckStatus, type CoherenceProcessor, type DialogueRecord } from './coherence/index.js';
+export { serve, type ServeOptions, type ServerHandle } from './serve/server.js';

@@ -37,6 +37,10 @@ export const ERROR_CODES = {
   BATCH_UNKNOWN: { stage: 'runtime', title: 'unknown batch id', hint: 'start the conversation with forward() before using its id' },
   RUN_FAILED: { stage: 'runtime', title: 'the model run failed', hint: 'onnxruntime refused the step; no conversation state was changed. Rerun with --verbose and report it with the model' },
   TEXT_INVALID: { stage: 'input', title: 'input text is not usable', hint: 'give a non-empty UTF-8 text file long enough for one window' },
+  SERVE_REQUEST_INVALID: { stage: 'input', title: 'invalid request', hint: 'send a JSON body in the OpenAI format with only the supported fields (see the README, Serving)' },
+  SERVE_MODEL_UNKNOWN: { stage: 'input', title: 'model not served here', hint: 'use the model id listed by GET /v1/models, or omit "model"' },
+  SERVE_QUEUE_FULL: { stage: 'runtime', title: 'server is busy', hint: 'retry after the Retry-After seconds, or start the server with a larger --max-queue' },
+  SERVE_BIND_FAILED: { stage: 'cli', title: 'the server could not listen', hint: 'choose another --port (0 picks a free one) or stop the process that holds it' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
