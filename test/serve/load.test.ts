@@ -75,3 +75,23 @@ describe(`${REQUESTS} requests from ${CLIENTS} concurrent clients`, () => {
     console.log(`[load] ${answered} answered, ${refused} refused with 429`);
   });
 });
+
+describe('concurrent requests share batched model calls', () => {
+  it('runs 4 concurrent 8-token requests in fewer steps than 32, each answer equal to its prompt alone', async () => {
+    const fresh = await startServer(bundle, { maxBatch: 8 });
+    try {
+      const prompts = PROMPTS.slice(0, 4);
+      const alone: string[] = [];
+      for (const p of prompts) alone.push((await post(fresh, '/v1/completions', { prompt: p, max_tokens: 8, temperature: 0 })).json.choices[0].text);
+      const steps = async () => Number(/^snn_batch_steps_total (\d+)/m.exec(await (await fetch(`${fresh.url}/metrics`)).text())![1]);
+      const before = await steps();
+      const together = await Promise.all(prompts.map((p) => post(fresh, '/v1/completions', { prompt: p, max_tokens: 8, temperature: 0 })));
+      const used = (await steps()) - before;
+      expect(together.map((r) => r.json.choices[0].text)).toEqual(alone);
+      // One at a time would take 4 × 8 = 32 steps; batched, the four share most of them.
+      expect(used).toBeLessThan(20);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
