@@ -105,4 +105,14 @@ describe('the openai client talks to snnconvert serve', () => {
     const again = await c.completions.create({ model: server.modelId, prompt: `HAMLET: To be${first.choices[0]!.text} or`, max_tokens: 4, temperature: 0, user: 'bob' });
     expect(again.usage!.prompt_tokens_details?.cached_tokens).toBeGreaterThanOrEqual(Buffer.byteLength('HAMLET: To be'));
   });
+
+  it('serves two concurrent requests on one session one after the other, both complete', async () => {
+    const c = client(server, { 'X-Session-Id': 'twice' });
+    const ask = () => c.completions.create({ model: server.modelId, prompt: 'GLOUCESTER:', max_tokens: 6, temperature: 0 });
+    const [a, b] = await Promise.all([ask(), ask()]);
+    expect(a.choices[0]!.text).toBe(b.choices[0]!.text);
+    expect(a.usage!.completion_tokens).toBe(6);
+    // Whichever ran second found the first one's prompt in the session's cache.
+    expect(Math.max(a.usage!.prompt_tokens_details!.cached_tokens!, b.usage!.prompt_tokens_details!.cached_tokens!)).toBe(Buffer.byteLength('GLOUCESTER:') - 1);
+  });
 });
