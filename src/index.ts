@@ -37,3 +37,4 @@ export { importOnnxModel, type ImportedOnnxModel, type OnnxImportOptions } from 
 export { importOnnxOps } from './import/onnx/generic.js';
 export { LIFT_RULES } from './import/onnx/lift.js';
 export type { EncodeInputOptions } from './tokenizer/tokenizer.js';
+export { serve, type ServeOptions, type ServerHandle } from './serve/server.js';

@@ -7,6 +7,7 @@ import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
+import { registerServe } from './serve.js';
 import { registerTest } from './test.js';
 
 export function registerCommands(program: Command): void {
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerGenerate(program);
   registerChat(program);
   registerTest(program);
+  registerServe(program);
 }

@@ -42,6 +42,10 @@ export const ERROR_CODES = {
   ONNX_EXTERNAL_DATA: { stage: 'import', title: 'ONNX external data is missing or invalid', hint: 'keep the external data files beside model.onnx, as the exporter wrote them' },
   ONNX_NOT_LIFTABLE: { stage: 'import', title: 'ONNX nodes could not be lifted into the IR', hint: 'snnconvert lifts GPT-2 and Llama style causal LMs; open an issue with the model and the nodes listed' },
   ONNX_NO_LOGITS: { stage: 'import', title: 'ONNX graph has no logits output', hint: 'export the causal LM with its LM head (an output named "logits"), e.g. optimum-cli export onnx --task text-generation-with-past' },
+  SERVE_REQUEST_INVALID: { stage: 'input', title: 'invalid request', hint: 'send a JSON body in the OpenAI format with only the supported fields (see the README, Serving)' },
+  SERVE_MODEL_UNKNOWN: { stage: 'input', title: 'model not served here', hint: 'use the model id listed by GET /v1/models, or omit "model"' },
+  SERVE_QUEUE_FULL: { stage: 'runtime', title: 'server is busy', hint: 'retry after the Retry-After seconds, or start the server with a larger --max-queue' },
+  SERVE_BIND_FAILED: { stage: 'cli', title: 'the server could not listen', hint: 'choose another --port (0 picks a free one) or stop the process that holds it' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
