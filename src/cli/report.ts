@@ -12,8 +12,8 @@ export function registerReport(program: Command): void {
     .argument('<bundle>', '.snn bundle folder')
     .option('--text <file>', 'UTF-8 text to run (default: the shipped held-out TinyShakespeare split)')
     .option('--windows <N>', 'windows of text to count spikes on', intOption('--windows'), 4)
-    .option('--window <N>', 'tokens per window (default: min(64, context))', intOption('--window', 2))
-    .option('--sweep <list>', 'T values of the fidelity curve', '4,8,16,32')
+    .option('--window <N>', 'tokens per window (default: the model context, as SPEC §6 counts energy)', intOption('--window', 2))
+    .option('--sweep <list>', 'T values of the fidelity curve (default: 4,6,8,12,16 for the weighted code, 4,8,16,32 for rate)')
     .option('--lengths <list>', 'prefill lengths of the throughput curve (capped at the context)', '32,128,512')
     .option('--site <site>', 'neuron site of the raster and membrane traces (default: the middle block\'s MLP activation)')
     .option('--json', 'print the report\'s totals as JSON on stdout')
@@ -25,7 +25,7 @@ export function registerReport(program: Command): void {
         ...(o['text'] ? { text: o['text'] as string } : {}),
         windows: o['windows'] as number,
         ...(o['window'] ? { window: o['window'] as number } : {}),
-        sweep: list('--sweep', o['sweep']),
+        ...(o['sweep'] ? { sweep: list('--sweep', o['sweep']) } : {}),
         lengths: list('--lengths', o['lengths']),
         ...(o['site'] ? { site: o['site'] as string } : {}),
         onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(m, d, t) : progress.note(`[report] ${m}`)),
