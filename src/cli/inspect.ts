@@ -6,6 +6,7 @@ import { FILES } from '../emit/bundle/format.js';
 import { readBundle } from '../emit/bundle/read.js';
 import { autoCandidates, type Device } from '../runtime/device.js';
 import { probePlacement, summarizePlacement, type Placement } from '../runtime/placement.js';
+import { withEmittedModel } from '../runtime/session.js';
 import { parseDevice, printJson } from './common.js';
 
 export function registerInspect(program: Command): void {
@@ -14,12 +15,14 @@ export function registerInspect(program: Command): void {
     .argument('<bundle>', '.snn bundle folder')
     .option('--device <device>', 'also show which nodes each execution provider runs on this device (webgpu, cuda, cpu, auto)')
     .option('--json', 'print JSON on stdout')
-    .action((path: string, o: Record<string, unknown>) => {
+    .action(async (path: string, o: Record<string, unknown>) => {
       const device = o['device'] === undefined ? null : placementDevice(parseDevice(o['device'] as string));
       const b = readBundle(path);
+      // On WebGPU a weighted-code bundle runs its closed form with portable rounding (loadBundle), not model.onnx.
+      const portable = device === 'webgpu' && b.graph.spiking?.code === 'weighted';
       const placement = device === null ? null : {
         device,
-        snn: probePlacement(join(b.path, FILES.snnModel), device),
+        snn: portable ? await withEmittedModel(b.graph, 'snn', { device }, (m) => probePlacement(m, device)) : probePlacement(join(b.path, FILES.snnModel), device),
         ann: probePlacement(join(b.path, FILES.annModel), device),
       };
       const sizes = Object.fromEntries(Object.keys(b.meta.files).map((f) => [f, statSync(join(b.path, f)).size]));

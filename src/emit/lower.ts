@@ -20,6 +20,8 @@ export interface EmitOptions {
    * for the weighted code, `steps` for rate coding (whose running means have no closed form).
    */
   readonly execution?: Execution;
+  /** Neurons without Round/Sign/Mod (for WebGPU; see LowerCtx.portable). Default false. */
+  readonly portable?: boolean;
   /** Where each weight's bytes go: into the model, or referenced as external data. */
   readonly placeWeight: (weight: Weight) => WeightPlacement;
   /** IR values to expose as extra outputs `observe/<name>` (calibration observers). */
@@ -104,6 +106,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       shared: (key, build) => { let v = shared.get(key); if (v === undefined) { v = build(); shared.set(key, v); } return v; },
       recordSpikes: (site, tensor) => { spikes.push({ site, tensor }); },
       exposeSpikes,
+      portable: opts.portable ?? false,
       recordSaturation: (site, tensor) => { saturation.push({ site, tensor }); },
       countOf: (i) => counts.get(onnxName(node.inputs[i]!)) ?? null,
       recordCount: (output, count) => { counts.set(output, { count, threshold: weightName(node, 'threshold'), thresholdWeight: node.weights['threshold']! }); },

@@ -27,6 +27,11 @@ export interface LowerCtx {
   /** True when spike (and saturation) tensors are exposed: lowerings build them only then. */
   readonly exposeSpikes: boolean;
   /**
+   * Build integer rounding from Floor and comparisons instead of Round/Sign/Mod, which some execution
+   * providers lack (WebGPU); same integers, more nodes.
+   */
+  readonly portable: boolean;
+  /**
    * The integer count behind input i when a weighted-code neuron produced it (the ONNX value of q and
    * the neuron's threshold initializer), else null. Integer synapses read it.
    */

@@ -84,7 +84,8 @@ function weightedCount(ctx: LowerCtx, integrated: string): { q: string; unit: st
   const { b, node } = ctx;
   const M = nafMax(ctx.timesteps);
   const unit = b.op('Div', [ctx.weight('threshold'), b.scalar(M)], {}, node.id);
-  const rounded = roundHalfEven(b, b.op('Div', [integrated, unit], {}, node.id), node.id);
+  const scaled = b.op('Div', [integrated, unit], {}, node.id);
+  const rounded = ctx.portable ? roundHalfEven(b, scaled, node.id) : b.op('Round', [scaled], {}, node.id);
   const lo = strAttr(node, 'kind') === 'SignedIF' ? -M : 0;
   const q = b.op('Clip', [rounded, b.scalar(lo), b.scalar(M)], {}, node.id);
   const saturated = ctx.exposeSpikes ? b.op('Cast', [b.op('Not', [b.op('Equal', [rounded, q], {}, node.id)], {}, node.id)], { to: 1 }, node.id) : null;
@@ -108,7 +109,7 @@ function nafPlanes(ctx: LowerCtx, q: string): string {
   const shifts = b.constant({ dtype: 'float32', dims: [T, 1, 1, 1], values: Array.from({ length: T }, (_, t) => 2 ** -(T - t)) });
   const bit = (n: string) => parity(b, b.op('Floor', [b.op('Mul', [n, shifts], {}, node.id)], {}, node.id), node.id);
   const digits = b.op('Sub', [bit(b.op('Mul', [a, b.scalar(3)], {}, node.id)), bit(a)], {}, node.id);
-  const planes = b.op('Mul', [digits, sign(b, q, node.id)], {}, node.id);
+  const planes = b.op('Mul', [digits, ctx.portable ? sign(b, q, node.id) : b.op('Sign', [q], {}, node.id)], {}, node.id);
   b.declare(planes, 'float32', [T, 'batch', 'seq', widthOf(ctx)]);
   return planes;
 }
@@ -147,7 +148,7 @@ function lowerWeightedSteps(ctx: LowerCtx): Lowered {
   for (let t = 0; t < T; t++) {
     const k = T - 1 - t;
     const fires = b.op('Cast', [b.op('Greater', [b.op('Abs', [rest], {}, node.id), b.scalar(nafMax(k))], {}, node.id)], { to: 1 }, node.id);
-    const s = b.op('Mul', [sign(b, rest, node.id), fires], {}, node.id);
+    const s = b.op('Mul', [ctx.portable ? sign(b, rest, node.id) : b.op('Sign', [rest], {}, node.id), fires], {}, node.id);
     spikes.push(b.op('Unsqueeze', [s, b.ints([0])], {}, node.id));
     if (k > 0) rest = b.op('Sub', [rest, b.op('Mul', [s, b.scalar(2 ** k)], {}, node.id)], {}, node.id);
   }

@@ -4,7 +4,7 @@ import { SnnError } from '../errors/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { Graph } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
-import { createSession, ModelSession } from '../runtime/session.js';
+import { createSession, ModelSession, openGraphSession } from '../runtime/session.js';
 import { FILES } from '../emit/bundle/format.js';
 import { readBundleGraphs } from '../emit/bundle/read.js';
 import { neuronSites, type SiteFacts } from './graph-facts.js';
@@ -30,14 +30,22 @@ export async function openReportSource(dir: string): Promise<ReportSource> {
   const spiking = graph.spiking!;
   const sites = neuronSites(graph, graph.spec.maxPositions);
   const tokenizer: Tokenizer = await loadTokenizer(dir);
-  const snnOrt = await createSession(join(dir, FILES.snnModel));
-  const missing = sites.filter((s) => !snnOrt.outputNames.includes(s.output)).map((s) => s.output);
-  if (missing.length) {
-    await snnOrt.release();
-    throw new SnnError('BUNDLE_INVALID', { message: `${FILES.snnModel} does not expose the spike outputs ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`, at: dir });
+  let snn: ModelSession;
+  let hasSaturation: boolean;
+  if (spiking.code === 'weighted') {
+    // model.onnx leaves the spike planes out; the same closed form with them exposed is emitted from graph.json.
+    snn = await openGraphSession(graph, 'snn', { exposeSpikes: true });
+    hasSaturation = sites.length > 0;
+  } else {
+    const snnOrt = await createSession(join(dir, FILES.snnModel));
+    const missing = sites.filter((s) => !snnOrt.outputNames.includes(s.output)).map((s) => s.output);
+    if (missing.length) {
+      await snnOrt.release();
+      throw new SnnError('BUNDLE_INVALID', { message: `${FILES.snnModel} does not expose the spike outputs ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`, at: dir });
+    }
+    hasSaturation = sites.length > 0 && sites.every((s) => snnOrt.outputNames.includes(s.saturation));
+    snn = new ModelSession(graph.spec, snnOrt, spiking.timesteps, sites.map((s) => s.output));
   }
-  const hasSaturation = sites.length > 0 && sites.every((s) => snnOrt.outputNames.includes(s.saturation));
-  const snn = new ModelSession(graph.spec, snnOrt, spiking.timesteps, sites.map((s) => s.output));
   let ann: Promise<ModelSession> | null = null;
   return {
     dir, graph, sites, hasSaturation, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe,

@@ -83,5 +83,13 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   }
   const spec = contents.graph.spec;
   const { session, device } = await createDeviceSession(join(contents.path, FILES.snnModel), choice, { kvOutputs: kvOutputNames(spec) });
-  return new Bundle(contents, tokenizer, new ModelSession(spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output), device), device);
+  if (device === 'webgpu' && contents.graph.spiking?.code === 'weighted') {
+    // model.onnx rounds with Round, which WebGPU lacks: the same closed form with portable rounding runs wholly on the device.
+    await session.release();
+    const portable = (await openGraphSession(contents.graph, 'snn', { device })).withSpikeSource(() => openGraphSession(contents.graph, 'snn', { device, exposeSpikes: true }));
+    return new Bundle(contents, tokenizer, portable, device);
+  }
+  const snn = new ModelSession(spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output), device)
+    .withSpikeSource(() => openGraphSession(contents.graph, 'snn', { device, exposeSpikes: true }));
+  return new Bundle(contents, tokenizer, snn, device);
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { SnnError } from '../errors/index.js';
-import { emitOnnx, type Execution, type WeightPlacement } from '../emit/lower.js';
+import { emitOnnx, type Emitted, type Execution, type WeightPlacement } from '../emit/lower.js';
 import { weightData } from '../weights/weight-data.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../ir/types.js';
@@ -73,10 +73,27 @@ export class ModelSession {
     readonly device: Device = 'cpu',
   ) {}
 
+  private openSpikes: (() => Promise<ModelSession>) | null = null;
+  private spikes: Promise<ModelSession> | null = null;
+
+  /**
+   * Where extra outputs this graph does not expose are computed: the weighted code's model.onnx leaves
+   * the spike planes out (onnxruntime runs every node of a graph, asked for or not), and a call that
+   * asks for them runs on this second session of the same closed form with them exposed.
+   */
+  withSpikeSource(open: () => Promise<ModelSession>): this {
+    this.openSpikes = open;
+    return this;
+  }
+
   /** One forward call: logits, present K/V and the `extra` outputs asked for, on the host unless `keepKv`. */
   run(input: StepInput, extra?: readonly string[]): Promise<StepOutput>;
   run(input: StepInput, extra: readonly string[], opts: RunOptions): Promise<KvStepOutput>;
   async run(input: StepInput, extra: readonly string[] = [], opts: RunOptions = {}): Promise<KvStepOutput> {
+    if (this.openSpikes && extra.some((n) => !this.session.outputNames.includes(n))) {
+      this.spikes ??= this.openSpikes();
+      return (await this.spikes).run(input, extra, opts);
+    }
     const names = kvOutputNames(this.spec);
     const out = await this.call(input, [LOGITS, ...names, ...extra]);
     const keep = (opts.keepKv ?? false) && input.batch === 1;
@@ -127,6 +144,7 @@ export class ModelSession {
 
   async release(): Promise<void> {
     await this.session.release();
+    if (this.spikes) await (await this.spikes).release();
   }
 }
 
@@ -191,12 +209,13 @@ async function hostData(t: ort.Tensor): Promise<Float32Array> {
 }
 
 /**
- * Emits `graph` (ANN or spiking) to a private temp folder and opens it. F32 weights in source
- * safetensors files are referenced as ONNX external data through a hard link (a copy across file
- * systems: onnxruntime only reads external data inside the model's folder), so the weights are never
- * held twice in memory; F16/BF16 and in-memory weights are converted into the model.
+ * Emits `graph` (ANN or spiking) into a private temp folder and hands the model path to `use`; the folder
+ * is removed afterwards. F32 weights in source safetensors files are referenced as ONNX external data
+ * through a hard link (a copy across file systems: onnxruntime only reads external data inside the
+ * model's folder), so the weights are never held twice in memory; F16/BF16 and in-memory weights are
+ * converted into the model.
  */
-export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions = {}): Promise<ModelSession> {
+export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions, use: (modelPath: string, emitted: Emitted) => Promise<R> | R): Promise<R> {
   const dir = mkdtempSync(join(tmpdir(), 'snnconvert-'));
   try {
     const links = new Map<string, string>();
@@ -213,16 +232,23 @@ export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: 
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
+    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
+    return await use(modelPath, emitted);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Emits `graph` (ANN or spiking) and opens a session over it (see withEmittedModel). */
+export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions = {}): Promise<ModelSession> {
+  return withEmittedModel(graph, mode, opts, async (modelPath, emitted) => {
     const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
     const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
     const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
     return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 function placeFile(source: string, target: string): void {

@@ -58,7 +58,10 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
     return { external: { location: FILES.weights, offset: at.offset, length: at.length } };
   };
   step('model');
-  const snn = emitOnnx(graph, { mode: 'snn', placeWeight, exposeSpikes: true, metadata: { recipe: graph.spiking!.recipe, timesteps: String(graph.spiking!.timesteps), code: graph.spiking!.code } });
+  // The weighted code's runtime graph leaves the spike planes out: onnxruntime would compute them on
+  // every call. They are exposed by the same closed form emitted from graph.json (loadBundle does it on demand).
+  const weighted = graph.spiking!.code === 'weighted';
+  const snn = emitOnnx(graph, { mode: 'snn', placeWeight, exposeSpikes: !weighted, metadata: { recipe: graph.spiking!.recipe, timesteps: String(graph.spiking!.timesteps), code: graph.spiking!.code } });
   writeFileSync(join(dir, FILES.snnModel), snn.bytes);
   writeFileSync(join(dir, FILES.annModel), emitOnnx(input.sourceGraph, { mode: 'ann', placeWeight }).bytes);
   writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph, input.sourceGraph)));
@@ -68,7 +71,7 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
   for (const f of COPIED_FILES) if (existsSync(join(input.sourceDir, f))) copyFileSync(join(input.sourceDir, f), join(dir, f));
   if (input.addExtra) { step('report'); await input.addExtra(dir); }
   step('meta');
-  const neurons = input.meta.neurons.map((n) => ({ ...n, output: outputBySite.get(n.site) ?? '' }));
+  const neurons = input.meta.neurons.map((n) => ({ ...n, output: outputBySite.get(n.site) ?? (weighted ? `spikes/${n.site}` : '') }));
   const meta: BundleMeta = {
     ...input.meta, format: BUNDLE_FORMAT, formatVersion: BUNDLE_FORMAT_VERSION, created: new Date().toISOString(), neurons,
     files: hashTree(dir, [FILES.meta]),
