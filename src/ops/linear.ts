@@ -3,7 +3,8 @@ import { weightData } from '../weights/weight-data.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
 import { requireNumbers } from './op.js';
 import { nafMax } from './spike-code.js';
-import { quantizeSynapse } from './synapse.js';
+import { exactSign } from './exact-int.js';
+import { planSynapse } from './synapse.js';
 
 /**
  * y = x·W (+ b). `transposed` means W is stored [out, in] (nn.Linear, tied LM heads): lowered as Gemm
@@ -36,26 +37,45 @@ function lowerLinearAnn(ctx: LowerCtx): string[] {
 function lowerLinearClosed(ctx: LowerCtx): Lowered {
   const { b, node } = ctx;
   const source = ctx.countOf(0);
-  const T = ctx.timesteps;
-  const synapse = source && ctx.graph.spiking?.code === 'weighted' ? quantizeSynapse({
+  const M = nafMax(ctx.timesteps);
+  const plan = source && ctx.graph.spiking?.code === 'weighted' ? planSynapse({
     weight: weightData(ctx.graph.weights.get(node.weights['weight']!)!),
     transposed: node.attrs['transposed'] === true,
     inFeatures: node.attrs['inFeatures'] as number,
     outFeatures: node.attrs['outFeatures'] as number,
-    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / nafMax(T))),
-    maxCount: nafMax(T),
-  }) : null;
-  if (!source || !synapse) {
-    if (source) ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null });
+    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / M)),
+  }, M) : null;
+  if (!source || !plan) {
+    if (source) ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null, groups: null });
     return { outputs: lowerLinearAnn(ctx), timed: [false] };
   }
-  ctx.recordSynapse({ node: node.id, kind: 'integer', bits: synapse.bits, bound: synapse.bound });
+  const { synapse, groups, chunkBits } = plan;
+  ctx.recordSynapse({ node: node.id, kind: 'integer', bits: synapse.bits, bound: synapse.bound, groups });
   const name = `${node.id}.synapse`;
   b.intInitializer(`${name}.weight`, [node.attrs['inFeatures'] as number, node.attrs['outFeatures'] as number], synapse.weights);
   b.initializer(`${name}.scale`, [synapse.scale.length], synapse.scale);
   const weights = b.op('Cast', [`${name}.weight`], { to: 1 }, node.id);
-  const scaled = b.op('Mul', [b.op('MatMul', [source.count, weights], {}, node.id), `${name}.scale`], {}, node.id);
+  const accumulated = groups === 1 ? b.op('MatMul', [source.count, weights], {}, node.id) : groupedProduct(ctx, source.count, weights, groups, chunkBits);
+  const scaled = b.op('Mul', [accumulated, `${name}.scale`], {}, node.id);
   return { outputs: [node.weights['bias'] !== undefined ? b.op('Add', [scaled, ctx.weight('bias')], {}, node.id) : scaled], timed: [false] };
+}
+
+/**
+ * Σ_g 2^(c·g)·(q_g·W) for the parts q_g = sign(q)·(⌊|q|/2^(cg)⌋ mod 2^c): one MatMul over the parts
+ * stacked on the batch axis (the weights are read once), each part's sums exact; the recombination is
+ * elementwise, so it does not depend on shapes either.
+ */
+function groupedProduct(ctx: LowerCtx, count: string, weights: string, groups: number, chunkBits: number): string {
+  const { b, node } = ctx;
+  const magnitude = b.op('Abs', [count], {}, node.id);
+  const sign = exactSign(b, count, ctx.portable, node.id);
+  const above = (g: number) => b.op('Floor', [b.op('Mul', [magnitude, b.scalar(2 ** -(chunkBits * g))], {}, node.id)], {}, node.id);
+  const parts = Array.from({ length: groups }, (_, g) => {
+    const part = g === groups - 1 ? above(g) : b.op('Sub', [above(g), b.op('Mul', [above(g + 1), b.scalar(2 ** chunkBits)], {}, node.id)], {}, node.id);
+    return b.op('Mul', [part, sign], {}, node.id);
+  });
+  const products = b.add('Split', [b.op('MatMul', [b.op('Concat', parts, { axis: 0 }, node.id), weights], {}, node.id)], { axis: 0 }, { scope: node.id, count: groups });
+  return products.reduce((acc, p, g) => (g === 0 ? p : b.op('Add', [acc, b.op('Mul', [p, b.scalar(2 ** (chunkBits * g))], {}, node.id)], {}, node.id)), '');
 }
 
 export const linear: OpDef = {

@@ -51,6 +51,8 @@ export interface SynapseRecord {
   readonly bits: number | null;
   /** Certified largest |accumulator| (< 2^24 for integer synapses). */
   readonly bound: number | null;
+  /** Parts the count is split into (1: fed whole). */
+  readonly groups: number | null;
 }
 
 /** Names of the ONNX values a lowering produced, one per node output, with their time axis. */

@@ -2,6 +2,7 @@
 import type { OnnxBuilder } from '../emit/onnx-builder.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
 import { numAttr, strAttr } from './op.js';
+import { exactRound, exactSign, parity } from './exact-int.js';
 import { nafMax, type SpikeCode } from './spike-code.js';
 
 export const NEURON_KINDS = ['IF', 'SignedIF'] as const;
@@ -54,38 +55,13 @@ function lowerRateSteps(ctx: LowerCtx): Lowered {
   return { outputs: [b.op('Mul', [train, unit], {}, node.id)], timed: [true] };
 }
 
-/**
- * Exact integer helpers from ops every execution provider has (WebGPU lacks Round, Sign and Mod):
- * round half to even as floor plus a carry decided by exact comparisons (x − ⌊x⌋ is exact for |x| < 2^23;
- * larger inputs clip anyway), sign from two comparisons, parity from ⌊n/2⌋.
- */
-function roundHalfEven(b: OnnxBuilder, x: string, scope: string): string {
-  const floor = b.op('Floor', [x], {}, scope);
-  const frac = b.op('Sub', [x, floor], {}, scope);
-  const tie = b.op('And', [b.op('Equal', [frac, b.scalar(0.5)], {}, scope), b.op('Equal', [parity(b, floor, scope), b.scalar(1)], {}, scope)], {}, scope);
-  // frac > ½ and a tie exclude each other: their sum is the carry (no Or, which WebGPU lacks).
-  const up = b.op('Add', [b.op('Cast', [b.op('Greater', [frac, b.scalar(0.5)], {}, scope)], { to: 1 }, scope), b.op('Cast', [tie], { to: 1 }, scope)], {}, scope);
-  return b.op('Add', [floor, up], {}, scope);
-}
-
-/** n mod 2 for integer-valued n (0 or 1; −1 never arises: callers pass n ≥ 0 or compare with 1). */
-function parity(b: OnnxBuilder, n: string, scope: string): string {
-  return b.op('Sub', [n, b.op('Mul', [b.op('Floor', [b.op('Mul', [n, b.scalar(0.5)], {}, scope)], {}, scope), b.scalar(2)], {}, scope)], {}, scope);
-}
-
-function sign(b: OnnxBuilder, x: string, scope: string): string {
-  const positive = b.op('Cast', [b.op('Greater', [x, b.scalar(0)], {}, scope)], { to: 1 }, scope);
-  const negative = b.op('Cast', [b.op('Less', [x, b.scalar(0)], {}, scope)], { to: 1 }, scope);
-  return b.op('Sub', [positive, negative], {}, scope);
-}
-
 /** Weighted code, shared by both forms: the count q = clip(round(x/u), lo, M_T) and the unit u = θ/M_T. */
 function weightedCount(ctx: LowerCtx, integrated: string): { q: string; unit: string; saturated: string | null } {
   const { b, node } = ctx;
   const M = nafMax(ctx.timesteps);
   const unit = b.op('Div', [ctx.weight('threshold'), b.scalar(M)], {}, node.id);
   const scaled = b.op('Div', [integrated, unit], {}, node.id);
-  const rounded = ctx.portable ? roundHalfEven(b, scaled, node.id) : b.op('Round', [scaled], {}, node.id);
+  const rounded = exactRound(b, scaled, ctx.portable, node.id);
   const lo = strAttr(node, 'kind') === 'SignedIF' ? -M : 0;
   const q = b.op('Clip', [rounded, b.scalar(lo), b.scalar(M)], {}, node.id);
   const saturated = ctx.exposeSpikes ? b.op('Cast', [b.op('Not', [b.op('Equal', [rounded, q], {}, node.id)], {}, node.id)], { to: 1 }, node.id) : null;
@@ -109,7 +85,7 @@ function nafPlanes(ctx: LowerCtx, q: string): string {
   const shifts = b.constant({ dtype: 'float32', dims: [T, 1, 1, 1], values: Array.from({ length: T }, (_, t) => 2 ** -(T - t)) });
   const bit = (n: string) => parity(b, b.op('Floor', [b.op('Mul', [n, shifts], {}, node.id)], {}, node.id), node.id);
   const digits = b.op('Sub', [bit(b.op('Mul', [a, b.scalar(3)], {}, node.id)), bit(a)], {}, node.id);
-  const planes = b.op('Mul', [digits, ctx.portable ? sign(b, q, node.id) : b.op('Sign', [q], {}, node.id)], {}, node.id);
+  const planes = b.op('Mul', [digits, exactSign(b, q, ctx.portable, node.id)], {}, node.id);
   b.declare(planes, 'float32', [T, 'batch', 'seq', widthOf(ctx)]);
   return planes;
 }
@@ -148,7 +124,7 @@ function lowerWeightedSteps(ctx: LowerCtx): Lowered {
   for (let t = 0; t < T; t++) {
     const k = T - 1 - t;
     const fires = b.op('Cast', [b.op('Greater', [b.op('Abs', [rest], {}, node.id), b.scalar(nafMax(k))], {}, node.id)], { to: 1 }, node.id);
-    const s = b.op('Mul', [ctx.portable ? sign(b, rest, node.id) : b.op('Sign', [rest], {}, node.id), fires], {}, node.id);
+    const s = b.op('Mul', [exactSign(b, rest, ctx.portable, node.id), fires], {}, node.id);
     spikes.push(b.op('Unsqueeze', [s, b.ints([0])], {}, node.id));
     if (k > 0) rest = b.op('Sub', [rest, b.op('Mul', [s, b.scalar(2 ** k)], {}, node.id)], {}, node.id);
   }

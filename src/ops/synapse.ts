@@ -62,3 +62,31 @@ export function quantizeSynapse(s: SynapseInput): IntegerSynapse | null {
   }
   return null;
 }
+
+export interface SynapsePlan {
+  readonly synapse: IntegerSynapse;
+  /** The count is fed as `groups` integer parts q = Σ_g 2^(chunkBits·g)·q_g, each |q_g| < 2^chunkBits. */
+  readonly groups: number;
+  readonly chunkBits: number;
+}
+
+/** Weight bits at which a synapse is taken as is; below, the count is split into more parts. */
+const GOOD_SYNAPSE_BITS = 10;
+
+/**
+ * Larger T means larger counts (M_T) and so, under the exactness bound, coarser weights. Splitting the
+ * count into G parts of ⌈log2(M_T + 1)/G⌉ bits keeps each part small: the MatMul stays exact per part,
+ * and the parts recombine by an elementwise weighted sum (shape-independent). The fewest parts that
+ * give ≥ 10-bit weights are used (at most 4); null when none can be certified.
+ */
+export function planSynapse(s: Omit<SynapseInput, 'maxCount'>, maxCount: number): SynapsePlan | null {
+  const bitsNeeded = Math.ceil(Math.log2(maxCount + 1));
+  let best: SynapsePlan | null = null;
+  for (let groups = 1; groups <= 4; groups++) {
+    const chunkBits = Math.ceil(bitsNeeded / groups);
+    const synapse = quantizeSynapse({ ...s, maxCount: groups === 1 ? maxCount : 2 ** chunkBits - 1 });
+    if (synapse && (!best || synapse.bits > best.synapse.bits)) best = { synapse, groups, chunkBits };
+    if (synapse && synapse.bits >= GOOD_SYNAPSE_BITS) break;
+  }
+  return best;
+}

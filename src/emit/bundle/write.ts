@@ -111,6 +111,7 @@ function synapseSummary(synapses: readonly SynapseRecord[]): Record<string, unkn
       integer: integer.length, float: synapses.length - integer.length,
       bits: Object.fromEntries(synapses.map((s) => [s.node, s.bits ?? 'float'])),
       max_accumulator: integer.reduce((m, s) => Math.max(m, s.bound ?? 0), 0),
+      count_parts: Object.fromEntries(integer.filter((s) => (s.groups ?? 1) > 1).map((s) => [s.node, s.groups])),
     },
   };
 }
