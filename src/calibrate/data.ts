@@ -1,8 +1,9 @@
 // Calibration data: token windows sampled from real text (never random ids), reproducibly (SPEC §3).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SnnError } from '../errors/index.js';
 import { mulberry32 } from '../util/random.js';
+import { readTextFile } from '../util/read-text-file.js';
 
 /** The shipped corpus: the first 90% of TinyShakespeare (public domain), disjoint from the held-out text. */
 export const DEFAULT_CALIBRATION_TEXT = fileURLToPath(new URL('../../fixtures/calibration/tinyshakespeare-train.txt', import.meta.url));
@@ -30,7 +31,7 @@ export function createCalibrationData(tokenizer: { encode(text: string): number[
   }
   const path = opts.text ?? DEFAULT_CALIBRATION_TEXT;
   if (!existsSync(path)) throw new SnnError('TEXT_INVALID', { message: `calibration text ${path} does not exist`, at: path });
-  const ids = tokenizer.encode(readFileSync(path, 'utf8'));
+  const ids = tokenizer.encode(readTextFile(path, { what: 'calibration text' }));
   const needed = maxLength + numSamples - 1;
   if (ids.length < needed) {
     throw new SnnError('CALIBRATION_TEXT', { message: `${ids.length} tokens, but ${numSamples} samples of ${maxLength} tokens need at least ${needed}`, at: path });
