@@ -1,5 +1,5 @@
 // convert(): model → IR → recipe passes → calibration → .snn bundle. The one orchestrator of the pipeline.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCalibrationData } from './calibrate/data.js';
@@ -78,6 +78,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     });
   }
   const out = resolve(opts.out ?? `${basename(resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
+  if (existsSync(out) && !opts.force) throw new SnnError('OUTPUT_EXISTS', { message: `${out} already exists`, at: out }); // before the work, not after it
   progress({ stage: 'import', message: `importing ${resolved.path}` });
   const imported = importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
   const levels = opts.levels !== undefined ? parseLevels(opts.levels) : recipe === 'faithful' ? (site: string) => (FAITHFUL_MULTILEVEL_SITES.test(site) ? 2 : 1) : undefined;
@@ -85,6 +86,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(resolved.path);
   const length = opts.calibration?.length ?? Math.min(128, imported.graph.spec.maxPositions);
+  if (length > imported.graph.spec.maxPositions) throw new SnnError('OPTION_INVALID', { message: `--calib-length ${length} is longer than the model's context of ${imported.graph.spec.maxPositions} tokens`, at: '--calib-length' });
   const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0 });
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
   const levelOf = new Map(cal.graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.attrs['site'] as string, n.attrs['levels'] as number]));

@@ -23,6 +23,8 @@ export interface Tokenizer {
   decode(ids: readonly number[]): string;
   /** Entries in the tokenizer's vocabulary, added tokens included. */
   readonly vocabSize: number;
+  /** Most characters one token can stand for (the longest vocabulary entry): bounds tokens from below by text length. */
+  readonly maxTokenChars?: number;
   readonly eosTokenId: number | null;
   readonly bosTokenId: number | null;
   readonly hasChatTemplate: boolean;
@@ -91,6 +93,7 @@ function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string |
     encode: (text) => inner.encode(text, { add_special_tokens: false }),
     decode: (ids) => decodeIds(inner, ids),
     vocabSize: inner.get_vocab().size,
+    maxTokenChars: [...inner.get_vocab().keys()].reduce((m: number, k: unknown) => Math.max(m, typeof k === 'string' ? k.length : 1), 1),
     eosTokenId: tokenId(inner.eos_token_id),
     bosTokenId: tokenId(inner.bos_token_id),
     hasChatTemplate: chatTemplate !== null,
@@ -102,19 +105,36 @@ function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string |
           hint: 'encode the prompt as plain text instead, or add a chat_template to tokenizer_config.json',
         });
       }
-      const ids: unknown = inner.apply_chat_template(
-        messages.map((m) => ({ role: m.role, content: m.content })),
-        {
-          chat_template: chatTemplate,
-          add_generation_prompt: opts.addGenerationPrompt ?? false,
-          tokenize: true,
-          return_tensor: false,
-          return_dict: false,
-        },
-      );
-      return toIdArray(ids, folder);
+      // Extra options reach the template as variables: `range` replaces jinja's, so no template can ask for a billion-element list.
+      const options = { chat_template: chatTemplate, add_generation_prompt: opts.addGenerationPrompt ?? false, tokenize: true, return_tensor: false, return_dict: false, range: boundedRange } as const;
+      let ids: unknown;
+      try {
+        ids = inner.apply_chat_template(messages.map((m) => ({ role: m.role, content: m.content })), options);
+      } catch (cause) {
+        throw new SnnError('TOKENIZER_INVALID', {
+          message: `the chat template failed to render (${errorText(cause)})`,
+          at: `${folder} › chat_template`,
+          hint: 'fix the chat template (chat_template.jinja or tokenizer_config.json), or remove it to chat with a plain transcript',
+          cause,
+        });
+      }
+      const list = toIdArray(ids, folder);
+      if (list.length === 0) throw new SnnError('TOKENIZER_INVALID', { message: 'the chat template rendered no tokens for this conversation', at: `${folder} › chat_template`, hint: 'the template must render the messages; check it with a few messages' });
+      return list;
     },
   };
+}
+
+/** Most elements a template's range() may produce: far beyond any chat, far below an out-of-memory. */
+const MAX_TEMPLATE_RANGE = 100_000;
+
+/** Python's range(stop) / range(start, stop[, step]), refusing results longer than MAX_TEMPLATE_RANGE. */
+function boundedRange(first: number, stop?: number, step = 1): number[] {
+  const [from, to] = stop === undefined ? [0, first] : [first, stop];
+  if (![from, to, step].every(Number.isInteger) || step === 0) throw new Error(`range(${from}, ${to}, ${step}) needs integers and a non-zero step`);
+  const length = Math.max(0, Math.ceil((to - from) / step));
+  if (length > MAX_TEMPLATE_RANGE) throw new Error(`range() of ${length} elements is over the limit of ${MAX_TEMPLATE_RANGE}`);
+  return Array.from({ length }, (_, i) => from + i * step);
 }
 
 function decodeIds(inner: PreTrainedTokenizer, ids: readonly number[]): string {
