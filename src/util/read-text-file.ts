@@ -26,7 +26,7 @@ export function readTextFile(path: string, opts: ReadTextOptions): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
-    throw new SnnError('TEXT_INVALID', { message: `the ${opts.what} is not valid UTF-8 (first bad byte near offset ${firstInvalidUtf8(bytes)})`, at: path, hint: 'convert the file to UTF-8 (e.g. iconv -t UTF-8)', cause: e });
+    throw new SnnError('TEXT_INVALID', { message: `the ${opts.what} is not valid UTF-8 (first bad byte at offset ${firstInvalidUtf8(bytes)})`, at: path, hint: 'convert the file to UTF-8 (e.g. iconv -t UTF-8)', cause: e });
   }
 }
 
@@ -64,5 +64,10 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
     const mid = (lo + hi + 1) >> 1;
     try { new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true }); lo = mid; } catch { hi = mid - 1; }
   }
-  return lo;
+  // A prefix valid in stream mode may end in an incomplete sequence: the bad one starts at its lead byte.
+  let lead = lo;
+  while (lead > 0 && lo - lead < 3 && ((bytes[lead - 1] ?? 0) & 0xc0) === 0x80) lead--;
+  const first = bytes[lead - 1] ?? 0;
+  const needs = first >= 0xf0 ? 4 : first >= 0xe0 ? 3 : first >= 0xc0 ? 2 : 1;
+  return lead > 0 && needs > 1 && lo - (lead - 1) < needs ? lead - 1 : lo;
 }
