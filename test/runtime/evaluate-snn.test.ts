@@ -81,9 +81,10 @@ describe('stac recipe at T=16', () => {
     expect(b.meta.neurons.every((n) => n.kind === 'IF')).toBe(true);
     expect(b.meta.passes.map((p) => p.name)).toContain('gelu-to-relu');
     const r = await evaluate(b, HELDOUT, SPREAD);
-    expect(Number.isFinite(r.snn!.ppl)).toBe(true);
-    // GELU→ReLU on a GELU-trained model plus rate-coded IF after it: lossy (figures in the README).
-    expect(r.ratio!).toBeGreaterThan(1);
+    // GELU→ReLU on a GELU-trained model plus rate-coded IF after it: lossy. Stated bound around the README's
+    // full-text figure (ratio 1.289; ReLU ANN alone 6.96 vs source 5.42, i.e. 1.28): the loss is that of the swap.
+    expect(r.ratio!).toBeGreaterThan(1.15);
+    expect(r.ratio!).toBeLessThan(1.45);
     expect(r.top1_agreement!).toBeLessThan(1);
     await b.release();
   });
