@@ -105,11 +105,16 @@ function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string |
           hint: 'encode the prompt as plain text instead, or add a chat_template to tokenizer_config.json',
         });
       }
-      // Extra options reach the template as variables: `range` replaces jinja's, so no template can ask for a billion-element list.
-      const options = { chat_template: chatTemplate, add_generation_prompt: opts.addGenerationPrompt ?? false, tokenize: true, return_tensor: false, return_dict: false, range: boundedRange } as const;
+      checkTemplateRanges(chatTemplate, folder);
       let ids: unknown;
       try {
-        ids = inner.apply_chat_template(messages.map((m) => ({ role: m.role, content: m.content })), options);
+        ids = inner.apply_chat_template(messages.map((m) => ({ role: m.role, content: m.content })), {
+          chat_template: chatTemplate,
+          add_generation_prompt: opts.addGenerationPrompt ?? false,
+          tokenize: true,
+          return_tensor: false,
+          return_dict: false,
+        });
       } catch (cause) {
         throw new SnnError('TOKENIZER_INVALID', {
           message: `the chat template failed to render (${errorText(cause)})`,
@@ -125,16 +130,26 @@ function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string |
   };
 }
 
-/** Most elements a template's range() may produce: far beyond any chat, far below an out-of-memory. */
+/** Most elements a template's range() may ask for: far beyond any chat, far below an out-of-memory. */
 const MAX_TEMPLATE_RANGE = 100_000;
 
-/** Python's range(stop) / range(start, stop[, step]), refusing results longer than MAX_TEMPLATE_RANGE. */
-function boundedRange(first: number, stop?: number, step = 1): number[] {
-  const [from, to] = stop === undefined ? [0, first] : [first, stop];
-  if (![from, to, step].every(Number.isInteger) || step === 0) throw new Error(`range(${from}, ${to}, ${step}) needs integers and a non-zero step`);
-  const length = Math.max(0, Math.ceil((to - from) / step));
-  if (length > MAX_TEMPLATE_RANGE) throw new Error(`range() of ${length} elements is over the limit of ${MAX_TEMPLATE_RANGE}`);
-  return Array.from({ length }, (_, i) => from + i * step);
+/**
+ * jinja's range() builds its list eagerly, and a list past V8's array limit aborts the process
+ * (uncatchable), so a template asking for one is refused before rendering. Only literal bounds
+ * (and `**`) are seen: a bound computed from variables is not.
+ */
+function checkTemplateRanges(template: string, folder: string): void {
+  for (const call of template.matchAll(/\brange\s*\(([^)]*)\)/g)) {
+    const args = call[1] ?? '';
+    const big = [...args.matchAll(/\d[\d_]*(?:\.\d*)?(?:e\d+)?/gi)].some((m) => Number(m[0].replaceAll('_', '')) > MAX_TEMPLATE_RANGE);
+    if (big || args.includes('**')) {
+      throw new SnnError('TOKENIZER_INVALID', {
+        message: `the chat template calls ${call[0]}, over the limit of ${MAX_TEMPLATE_RANGE} elements`,
+        at: `${folder} › chat_template`,
+        hint: 'fix the chat template: no chat needs a loop that long',
+      });
+    }
+  }
 }
 
 function decodeIds(inner: PreTrainedTokenizer, ids: readonly number[]): string {

@@ -1,12 +1,12 @@
 // Every malformed input of the corpus (test/corpus/make.mjs), through the CLI and the API: one typed line, non-zero exit,
 // no stack, nothing written, no process left behind, within a time bound.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnnError } from '../../src/errors/index.js';
 import { ERROR_CODES } from '../../src/errors/codes.js';
-import { GPT2_DIR } from '../helpers.js';
+import { FIXTURES, GPT2_DIR } from '../helpers.js';
 import { API } from './api.js';
 // @ts-expect-error -- a plain .mjs script (runnable on its own), no type declarations
 import { makeCorpus } from './make.mjs';
@@ -101,6 +101,27 @@ describe('the malformed-input corpus', () => {
       expect(e.hint.length).toBeGreaterThan(0);
       expect(diffSnapshots(before, snapshot(c.dir)), 'files appeared or changed in the case folder').toEqual([]);
     }, TIME_BOUND_MS + 5_000);
+  });
+
+  it('accepts the inputs the cases were made from (positive controls: the corpus refuses damage, not everything)', async () => {
+    const base = join(root, '_base', 'base.snn');
+    await expect(API['loadBundle']!(...([base] as never[]))).resolves.toBeUndefined();
+    await expect(API['generate']!(...([base, { text: 'ROMEO:' }, { maxNewTokens: 2 }] as never[]))).resolves.toBeUndefined();
+    const chat = join(root, '_base', 'chat');
+    mkdirSync(chat);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(GPT2_DIR, f), join(chat, f));
+    writeFileSync(join(chat, 'chat_template.jinja'), (JSON.parse(readFileSync(join(FIXTURES, 'smollm2-135m-instruct-config-tokenizer', 'tokenizer_config.json'), 'utf8')) as { chat_template: string }).chat_template);
+    await expect(API['chatTemplate']!(...([chat, 'hello'] as never[]))).resolves.toBeUndefined();
+    const run = await runCli(['inspect', base], { cwd: root, timeoutMs: TIME_BOUND_MS, env });
+    expect(run.code, run.stderr).toBe(0);
+  }, 4 * TIME_BOUND_MS);
+
+  it('adds the stack with --verbose (so its absence above means something)', async () => {
+    const c = cases.find((x) => x.id === 'bundle-meta-garbage')!;
+    const run = await runCli([...c.cli, '--verbose'], { cwd: c.dir, timeoutMs: TIME_BOUND_MS, env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error\[BUNDLE_INVALID\]/);
+    expect(run.stderr).toMatch(STACK);
   });
 
   it('left the fixture model untouched', () => {
