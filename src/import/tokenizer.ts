@@ -25,6 +25,8 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** Most characters one token can stand for (the longest vocabulary entry): bounds tokens from below by text length. */
   readonly maxTokenChars?: number;
+  /** The largest id the tokenizer can produce (must be below the model's vocab_size). */
+  readonly maxTokenId?: number;
   readonly eosTokenId: number | null;
   readonly bosTokenId: number | null;
   readonly hasChatTemplate: boolean;
@@ -94,6 +96,7 @@ function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string |
     decode: (ids) => decodeIds(inner, ids),
     vocabSize: inner.get_vocab().size,
     maxTokenChars: [...inner.get_vocab().keys()].reduce((m: number, k: unknown) => Math.max(m, typeof k === 'string' ? k.length : 1), 1),
+    maxTokenId: [...inner.get_vocab().values()].reduce((m: number, id: unknown) => Math.max(m, typeof id === 'number' ? id : 0), 0),
     eosTokenId: tokenId(inner.eos_token_id),
     bosTokenId: tokenId(inner.bos_token_id),
     hasChatTemplate: chatTemplate !== null,

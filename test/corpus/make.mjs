@@ -340,6 +340,10 @@ function tokenizerCases(ctx) {
   both('tokenizer-vocab-null', 'tokenizer model vocab null', (m) => editJson(tok(m), (j) => { j.model.vocab = null; }));
   both('tokenizer-merges-bad', 'tokenizer merges are numbers', (m) => editJson(tok(m), (j) => { j.model.merges = [1, 2, 3]; }));
   both('tokenizer-config-garbage', 'tokenizer_config.json is not JSON', (m) => put(tcfg(m), '{"tokenizer_class": '));
+  // Found by bench/fuzz.mjs: a vocabulary with a gap in its ids crashed loadTokenizer, and ids past vocab_size reached onnxruntime.
+  both('tokenizer-vocab-id-gap', 'tokenizer vocabulary with id 101 moved to 300 (past vocab_size)', (m) => editJson(tok(m), (j) => { for (const [k, v] of Object.entries(j.model.vocab)) if (v === 101) j.model.vocab[k] = 300; }));
+  // Found by bench/fuzz.mjs: JSON.parse's excerpt of a multi-line file put a line break inside the error line.
+  both('tokenizer-config-multiline-json-error', 'tokenizer_config.json (multi-line) with a comma dropped', (m) => edit(tcfg(m), (b) => Buffer.from(b.toString('utf8').replace('",\n', '"\n'))));
   both('tokenizer-is-folder', 'tokenizer.json is a folder', (m) => { rmSync(tok(m)); mkdirSync(tok(m)); });
   // Chat templates: loading succeeds, rendering must fail with a typed error (API: loadTokenizer + applyChatTemplate; CLI: chat).
   const chatCase = (id, what, template) => {
