@@ -1,10 +1,11 @@
 // Every malformed input of the corpus (test/corpus/make.mjs), through the CLI and the API: one typed line, non-zero exit,
 // no stack, nothing written, no process left behind, within a time bound.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnnError } from '../../src/errors/index.js';
+import { loadTokenizer } from '../../src/import/tokenizer.js';
 import { ERROR_CODES } from '../../src/errors/codes.js';
 import { FIXTURES, GPT2_DIR } from '../helpers.js';
 import { API } from './api.js';
@@ -46,6 +47,8 @@ beforeAll(async () => {
     const run = await runCli(c.cli, { cwd: c.dir, timeoutMs: TIME_BOUND_MS, env, ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) });
     cli.set(c.id, { run, changes: diffSnapshots(before, snapshot(c.dir)) });
   });
+  const slowest = [...cli.entries()].sort((a, b) => b[1].run.ms - a[1].run.ms)[0];
+  if (slowest) console.log(`corpus: ${cases.length} cases through the CLI; slowest ${slowest[0]} in ${Math.round(slowest[1].run.ms)} ms (bound ${TIME_BOUND_MS} ms)`);
 }, cases.length * TIME_BOUND_MS);
 
 afterAll(() => {
@@ -110,8 +113,11 @@ describe('the malformed-input corpus', () => {
     const chat = join(root, '_base', 'chat');
     mkdirSync(chat);
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(GPT2_DIR, f), join(chat, f));
-    writeFileSync(join(chat, 'chat_template.jinja'), (JSON.parse(readFileSync(join(FIXTURES, 'smollm2-135m-instruct-config-tokenizer', 'tokenizer_config.json'), 'utf8')) as { chat_template: string }).chat_template);
+    writeFileSync(join(chat, 'chat_template.jinja'), "{% for i in range(2) %}{% endfor %}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}");
     await expect(API['chatTemplate']!(...([chat, 'hello'] as never[]))).resolves.toBeUndefined();
+    // A real template (SmolLM2's ChatML, with its default system turn) renders: 31 tokens for one short user turn.
+    const smol = await loadTokenizer(join(FIXTURES, 'smollm2-135m-instruct-config-tokenizer'));
+    expect(smol.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true })).toHaveLength(31);
     const run = await runCli(['inspect', base], { cwd: root, timeoutMs: TIME_BOUND_MS, env });
     expect(run.code, run.stderr).toBe(0);
   }, 4 * TIME_BOUND_MS);
