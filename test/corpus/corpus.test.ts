@@ -23,6 +23,8 @@ interface CorpusCase {
   readonly api: { readonly fn: string; readonly args: readonly unknown[] };
   readonly expect: readonly string[];
   readonly out?: string;
+  /** What the line must say, for some cases. */
+  readonly message?: string;
 }
 
 /** Per case, CLI and API each (a 10 MB prompt is tokenized in ~2 s on this machine). */
@@ -81,6 +83,7 @@ describe('the malformed-input corpus', () => {
       const m = LINE.exec(errorLines[0]!);
       expect(m, `not one typed line: ${errorLines[0]}`).not.toBeNull();
       expect(c.expect, errorLines[0]).toContain(m![1]);
+      if (c.message) expect(errorLines[0]).toContain(c.message);
       expect(changes, 'files appeared or changed in the case folder').toEqual([]);
     });
 
@@ -100,6 +103,7 @@ describe('the malformed-input corpus', () => {
       expect(error, String((error as Error)?.stack ?? error)).toBeInstanceOf(SnnError);
       const e = error as SnnError;
       expect(c.expect, e.render()).toContain(e.code);
+      if (c.message) expect(e.render()).toContain(c.message);
       expect(e.render()).not.toContain('\n');
       expect(e.hint.length).toBeGreaterThan(0);
       expect(diffSnapshots(before, snapshot(c.dir)), 'files appeared or changed in the case folder').toEqual([]);

@@ -38,9 +38,28 @@ export function makeCorpus(root, opts = {}) {
   promptCases(ctx);
   textCases(ctx);
   flagCases(ctx);
+  for (const c of cases) if (MESSAGES[c.id]) c.message = MESSAGES[c.id];
   writeFileSync(join(root, 'manifest.json'), JSON.stringify(cases, null, 1));
   return cases;
 }
+
+/** What the one line must say for some cases (what was wrong), beyond the code. */
+const MESSAGES = {
+  'bundle-meta-newer-version': 'format version 2; this snnconvert reads version 1',
+  'bundle-symlink-out': 'tokenizer.json is a symbolic link',
+  'bundle-meta-traversal': 'which is outside the bundle',
+  'bundle-graph-weight-shape-rehashed': 'weights.safetensors holds',
+  'st-header-over-limit': 'over 100 MB',
+  'st-shape-overflow': 'the product overflows',
+  'st-offsets-beyond-file': 'the file is truncated',
+  'gpt2-vocab-huge': 'would exhaust memory',
+  'llama-positions-huge': 'would exhaust memory',
+  'index-traversal': 'points outside the model folder',
+  'prompt-file-invalid-utf8': 'not valid UTF-8 (first bad byte at offset 2)',
+  'calib-nul': 'NUL byte at offset 0',
+  'chat-template-huge-loop': 'over the limit of 100000 elements',
+  'calib-length-beyond-context': "longer than the model's context of 128 tokens",
+};
 
 function makeBaseBundle(out) {
   const r = spawnSync(process.execPath, [CLI, GPT2, '-t', '2', '--calib-samples', '2', '--calib-length', '16', '--no-report', '-q', '-o', out], { encoding: 'utf8' });

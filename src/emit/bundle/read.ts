@@ -6,7 +6,7 @@ import { SnnError } from '../../errors/index.js';
 import { CONFIG_LIMITS } from '../../import/hf/config.js';
 import { readSafetensorsHeader } from '../../import/hf/safetensors.js';
 import type { Graph } from '../../ir/types.js';
-import { FILES, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleMeta } from './format.js';
+import { BUNDLE_FORMAT_VERSION, FILES, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleMeta } from './format.js';
 import { graphFromJson } from './graph-json.js';
 import { sha256File } from './hash.js';
 
@@ -30,7 +30,13 @@ export interface ReadBundleOptions {
 export function readBundle(path: string, opts: ReadBundleOptions = {}): BundleContents {
   const dir = resolve(path);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new SnnError('BUNDLE_INVALID', { message: 'not a bundle folder', at: dir, hint: 'give the path of a .snn folder written by snnconvert' });
-  const meta = parseJson(dir, FILES.meta, MetaSchema.safeParse.bind(MetaSchema));
+  const meta = parseJson(dir, FILES.meta, (raw) => {
+    const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
+    if (typeof version === 'number' && version > BUNDLE_FORMAT_VERSION) {
+      throw new SnnError('BUNDLE_INVALID', { message: `the bundle has format version ${version}; this snnconvert reads version ${BUNDLE_FORMAT_VERSION}`, at: join(dir, FILES.meta), hint: 'upgrade snnconvert, or convert the model again with this version' });
+    }
+    return MetaSchema.safeParse(raw);
+  });
   const problems: string[] = [];
   for (const f of REQUIRED_FILES) if (!(f in meta.files)) problems.push(`meta.json does not list ${f}`);
   for (const f of Object.keys(meta.files)) problems.push(...fileProblems(dir, f));
