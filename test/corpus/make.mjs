@@ -7,6 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GPT2 = join(ROOT, 'fixtures', 'shakespeare-gpt2');
@@ -397,7 +400,22 @@ function onnxCases(ctx) {
   onnxCase('onnx-truncated', 'real model.onnx truncated to 1000 bytes', real.subarray(0, 1000));
   onnxCase('onnx-truncated-half', 'real model.onnx truncated to half', real.subarray(0, real.length >> 1));
   onnxCase('onnx-text', 'a text file named .onnx', Buffer.from('this is not a protobuf\n'));
-  onnxCase('onnx-real-external-data-outside', 'real model.onnx with external data path ../../x (bytes patched)', Buffer.concat([real, Buffer.from([0x6a, 0x08]), Buffer.from('../../x\0\0')]));
+  // Well-formed protobuf, wrong model: each changes the real export in one way (for the ONNX importer being written).
+  const edited = (fn) => { const m = onnx.ModelProto.decode(real); fn(m, m.graph); return Buffer.from(onnx.ModelProto.encode(m).finish()); };
+  onnxCase('onnx-unknown-op', 'a node with op type FrobnicateOp', edited((m, g) => { g.node[3].opType = 'FrobnicateOp'; }));
+  onnxCase('onnx-unknown-domain', 'a node in domain com.example', edited((m, g) => { g.node[3].domain = 'com.example'; }));
+  onnxCase('onnx-opset-99', 'default opset 99', edited((m) => { m.opsetImport[0].version = 99; }));
+  onnxCase('onnx-cycle', 'the first node reads the last node\'s output', edited((m, g) => { g.node[0].input[0] = g.node[g.node.length - 1].output[0]; }));
+  onnxCase('onnx-missing-initializer', 'the embedding initializer removed', edited((m, g) => { g.initializer.splice(0, 1); }));
+  onnxCase('onnx-initializer-short', 'an initializer with half its raw data', edited((m, g) => { const t = g.initializer[0]; t.rawData = t.rawData.subarray(0, t.rawData.length >> 1); }));
+  onnxCase('onnx-initializer-wrong-type', 'an initializer typed STRING', edited((m, g) => { g.initializer[0].dataType = 8; }));
+  onnxCase('onnx-external-data-outside', 'an initializer stored at ../../../etc/passwd', edited((m, g) => {
+    const t = g.initializer[0];
+    t.rawData = new Uint8Array(0);
+    t.dataLocation = 1;
+    t.externalData = [{ key: 'location', value: '../../../etc/passwd' }, { key: 'offset', value: '0' }, { key: 'length', value: '131584' }];
+  }));
+  onnxCase('onnx-no-graph', 'a ModelProto without a graph', edited((m) => { m.graph = null; }));
 }
 
 // ── bundles ────────────────────────────────────────────────────────────────────────────────────
