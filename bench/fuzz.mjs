@@ -196,6 +196,7 @@ async function fuzzTarget({ name, seconds, seed }) {
   const { SnnError } = await import(pathToFileURL(join(DIST, 'errors/index.js')).href);
   const work = mkdtempSync(join(tmpdir(), `snn-fuzz-${name}-`));
   const target = await makeTarget(name, work);
+  if (!target) rmSync(work, { recursive: true, force: true });
   if (!target) return { name, skipped: 'no ONNX importer in this build yet (today .onnx input is refused with a typed error)' };
   const session = new Session();
   session.connect();
