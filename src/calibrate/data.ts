@@ -1,9 +1,10 @@
 // Calibration data: token windows sampled from real text (never random ids), reproducibly (SPEC §3).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SnnError } from '../errors/index.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { mulberry32 } from '../util/random.js';
+import { readTextFile } from '../util/read-text-file.js';
 
 /** The shipped corpus: the first 90% of TinyShakespeare (public domain), disjoint from the held-out text. */
 export const DEFAULT_CALIBRATION_TEXT = fileURLToPath(new URL('../../fixtures/calibration/tinyshakespeare-train.txt', import.meta.url));
@@ -41,7 +42,7 @@ export function createCalibrationData(tokenizer: Pick<Tokenizer, 'encode'> & Par
   }
   const path = opts.text ?? DEFAULT_CALIBRATION_TEXT;
   if (!existsSync(path)) throw new SnnError('TEXT_INVALID', { message: `calibration text ${path} does not exist`, at: path });
-  const text = readFileSync(path, 'utf8');
+  const text = readTextFile(path, { what: 'calibration text' });
   // A bare `{ encode }` (tests, byte tokenizers) adds no special tokens.
   const all = tokenizer.encodeInput ? tokenizer.encodeInput(text, { specialTokens: opts.specialTokens ?? true }) : tokenizer.encode(text);
   const cut = Math.floor(all.length * CALIBRATION_SHARE);

@@ -1,11 +1,11 @@
 // `snnconvert eval <model> --text F`: perplexity of the ANN and the SNN, ratio, top-1 agreement, KL; a T sweep.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { retarget } from '../calibrate/timesteps.js';
 import { SnnError } from '../errors/index.js';
 import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
 import { Bundle } from '../runtime/model.js';
 import { openGraphSession } from '../runtime/session.js';
+import { readTextFile } from '../util/read-text-file.js';
 import { DEVICE_HELP, intOption, openModel, printJson , SIMULATE_HELP } from './common.js';
 import { createProgress } from './progress.js';
 
@@ -32,9 +32,7 @@ export function registerEval(program: Command): void {
       const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
       const annOnly = Boolean(o['annOnly']) || m.timesteps === null;
       let ids: number[];
-      try { ids = m.tokenizer.encodeInput(readFileSync(o['text'] as string, 'utf8'), { specialTokens: o['specialTokens'] !== false }); } catch (e) {
-        throw new SnnError('TEXT_INVALID', { message: `cannot read ${String(o['text'])}: ${(e as Error).message}`, at: String(o['text']), cause: e });
-      }
+      ids = m.tokenizer.encodeInput(readTextFile(o['text'] as string, { what: 'evaluation text' }), { specialTokens: o['specialTokens'] !== false });
       const window = (o['window'] as number | undefined) ?? m.spec.maxPositions;
       const stride = (o['stride'] as number | undefined) ?? window;
       if (o['maxWindows']) ids = ids.slice(0, ((o['maxWindows'] as number) - 1) * stride + window);

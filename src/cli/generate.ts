@@ -5,6 +5,8 @@ import { checkGenerateOptions, type GenerateOptions } from '../runtime/generate.
 import type { RunnableModel } from '../runtime/model.js';
 import { TemporalSpikeProcessor, type OverflowPolicy } from '../runtime/tsp.js';
 import { DEVICE_HELP, floatOption, intOption, openModel , SIMULATE_HELP } from './common.js';
+import { promptOf } from './prompt.js';
+import { promptText } from '../runtime/prompt-text.js';
 
 /** The options `generate` and `chat` share: model opening, sampling, context policy. */
 export function addRunOptions(cmd: Command): Command {
@@ -67,14 +69,16 @@ export function registerGenerate(program: Command): void {
   addRunOptions(program.command('generate')
     .description('continue a prompt, streaming the generated text to stdout')
     .argument('[model]', '.snn bundle, HF folder or hub id (default: the embedded model, with --ann-only)')
-    .requiredOption('--prompt <text>', 'the text to continue'))
+    .option('--prompt <text>', 'the text to continue')
+    .option('--prompt-file <file>', 'read the text to continue from a UTF-8 file'))
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
+      const prompt = promptOf(o);
       const tsp = await openProcessor(model, o);
-      const ids = tsp.model.tokenizer.encodeInput(o['prompt'] as string, { specialTokens: o['specialTokens'] !== false });
+      const ids = tsp.model.tokenizer.encodeInput(promptText(tsp.model.tokenizer, prompt, { maxTokens: tsp.maxContextLength, overflow: tsp.overflow }), { specialTokens: o['specialTokens'] !== false });
       const started = performance.now();
       let count = 0;
       // The prompt first, so stdout reads as the whole text (as llama.cpp and HF pipelines print it).
-      let last = o['prompt'] as string;
+      let last = prompt;
       process.stdout.write(last);
       try {
         for await (const piece of tsp.generate(ids, samplingFrom(o))) {

@@ -9,7 +9,8 @@ export function buildProgram(): Command {
     .description('Convert HuggingFace language models into real spiking neural networks (.snn bundles) and run them.')
     .version(converterVersion())
     .option('--verbose', 'print the stack and cause chain of errors')
-    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors print like every other error: one typed line (set before the commands, which inherit it).
+    .configureOutput({ outputError: (text, write) => write(`${usageError(text)}\n`) })
     .exitOverride();
   registerCommands(program);
   return program;
@@ -23,6 +24,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (e) {
     process.exitCode = reportError(e, argv.includes('--verbose'));
   }
+}
+
+/** commander's "error: unknown option '--x'" as `error[OPTION_INVALID]: … / hint: …` on one line. */
+function usageError(text: string): string {
+  const what = text.trim().replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ');
+  return `error[OPTION_INVALID]: invalid option: ${what} / hint: run with --help for usage`;
 }
 
 function reportError(e: unknown, verbose: boolean): number {

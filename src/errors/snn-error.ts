@@ -27,9 +27,14 @@ export class SnnError extends Error {
 
   /** `error[CODE]: message / at: where / hint: what to do` on one line. */
   render(): string {
-    const at = this.at ? ` / at: ${this.at}` : '';
-    return `error[${this.code}]: ${this.message}${at} / hint: ${this.hint}`;
+    const at = this.at ? ` / at: ${oneLine(this.at)}` : '';
+    return `error[${this.code}]: ${oneLine(this.message)}${at} / hint: ${oneLine(this.hint)}`;
   }
+}
+
+/** Line breaks inside a part (a JSON parser's excerpt, a file name) would break the one-line form. */
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ');
 }
 
 /** Throws one SnnError that lists every collected problem (importers collect before throwing). */

@@ -1,4 +1,5 @@
 // evaluate(): perplexity of the ANN and the SNN on the same windows, their ratio, top-1 agreement and KL (SPEC §6).
+import { SnnError } from '../errors/index.js';
 import type { RunnableModel } from './model.js';
 import type { ModelSession } from './session.js';
 import { logSoftmaxRow, windowInput, windowStarts } from './windows.js';
@@ -44,6 +45,7 @@ export interface EvaluateResult {
 export async function evaluate(model: RunnableModel, ids: readonly number[], opts: EvaluateOptions = {}): Promise<EvaluateResult> {
   const window = opts.window ?? model.spec.maxPositions;
   const stride = opts.stride ?? window;
+  if (window > model.spec.maxPositions) throw new SnnError('OPTION_INVALID', { message: `--window ${window} is longer than the model's context of ${model.spec.maxPositions} tokens`, at: '--window' });
   const starts = windowStarts(ids.length, window, stride);
   const ann = await model.session(true);
   const snn = opts.annOnly ? null : opts.snnSession ?? await model.session(false);

@@ -34,6 +34,10 @@ export interface Tokenizer {
   decode(ids: readonly number[]): string;
   /** Entries in the tokenizer's vocabulary, added tokens included. */
   readonly vocabSize: number;
+  /** Most characters one token can stand for (the longest vocabulary entry): bounds tokens from below by text length. */
+  readonly maxTokenChars?: number;
+  /** The largest id the tokenizer can produce (must be below the model's vocab_size). */
+  readonly maxTokenId?: number;
   readonly eosTokenId: number | null;
   readonly bosTokenId: number | null;
   readonly hasChatTemplate: boolean;
@@ -138,6 +142,8 @@ function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string |
       : inner.encode(text, { add_special_tokens: false }),
     decode: (ids) => decodeIds(inner, ids),
     vocabSize: inner.get_vocab().size,
+    maxTokenChars: [...inner.get_vocab().keys()].reduce((m: number, k: unknown) => Math.max(m, typeof k === 'string' ? k.length : 1), 1),
+    maxTokenId: [...inner.get_vocab().values()].reduce((m: number, id: unknown) => Math.max(m, typeof id === 'number' ? id : 0), 0),
     eosTokenId: tokenId(inner.eos_token_id),
     bosTokenId: tokenId(inner.bos_token_id),
     hasChatTemplate: chatTemplate !== null,
@@ -149,19 +155,51 @@ function wrap(inner: PreTrainedTokenizer, folder: string, chatTemplate: string |
           hint: 'encode the prompt as plain text instead, or add a chat_template to tokenizer_config.json',
         });
       }
-      const ids: unknown = inner.apply_chat_template(
-        messages.map((m) => ({ role: m.role, content: m.content })),
-        {
+      checkTemplateRanges(chatTemplate, folder);
+      let ids: unknown;
+      try {
+        ids = inner.apply_chat_template(messages.map((m) => ({ role: m.role, content: m.content })), {
           chat_template: chatTemplate,
           add_generation_prompt: opts.addGenerationPrompt ?? false,
           tokenize: true,
           return_tensor: false,
           return_dict: false,
-        },
-      );
-      return toIdArray(ids, folder);
+        });
+      } catch (cause) {
+        throw new SnnError('TOKENIZER_INVALID', {
+          message: `the chat template failed to render (${errorText(cause)})`,
+          at: `${folder} › chat_template`,
+          hint: 'fix the chat template (chat_template.jinja or tokenizer_config.json), or remove it to chat with a plain transcript',
+          cause,
+        });
+      }
+      const list = toIdArray(ids, folder);
+      if (list.length === 0) throw new SnnError('TOKENIZER_INVALID', { message: 'the chat template rendered no tokens for this conversation', at: `${folder} › chat_template`, hint: 'the template must render the messages; check it with a few messages' });
+      return list;
     },
   };
+}
+
+/** Most elements a template's range() may ask for: far beyond any chat, far below an out-of-memory. */
+const MAX_TEMPLATE_RANGE = 100_000;
+
+/**
+ * jinja's range() builds its list eagerly, and a list past V8's array limit aborts the process
+ * (uncatchable), so a template asking for one is refused before rendering. Only literal bounds
+ * (and `**`) are seen: a bound computed from variables is not.
+ */
+function checkTemplateRanges(template: string, folder: string): void {
+  for (const call of template.matchAll(/\brange\s*\(([^)]*)\)/g)) {
+    const args = call[1] ?? '';
+    const big = [...args.matchAll(/\d[\d_]*(?:\.\d*)?(?:e\d+)?/gi)].some((m) => Number(m[0].replaceAll('_', '')) > MAX_TEMPLATE_RANGE);
+    if (big || args.includes('**')) {
+      throw new SnnError('TOKENIZER_INVALID', {
+        message: `the chat template calls ${call[0]}, over the limit of ${MAX_TEMPLATE_RANGE} elements`,
+        at: `${folder} › chat_template`,
+        hint: 'fix the chat template: no chat needs a loop that long',
+      });
+    }
+  }
 }
 
 function decodeIds(inner: PreTrainedTokenizer, ids: readonly number[]): string {

@@ -268,7 +268,12 @@ function parseTensorEntry(name: string, entry: unknown, file: FileLayout, proble
   if (begin === undefined || end === undefined || begin > end) problems.push(`${where}: data_offsets ${JSON.stringify(range)} is not [begin, end] with begin ≤ end`);
   if (problems.length > before || !isDType(dtype) || !isCountArray(shape) || begin === undefined || end === undefined) return undefined;
 
+  // Checked before any size is derived from it: a product past 2^53 would no longer be exact.
   const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+  if (!Number.isSafeInteger(expected)) {
+    problems.push(`${where}: shape [${shape.join(', ')}] holds more elements than any file can (the product overflows)`);
+    return undefined;
+  }
   if (end - begin !== expected) problems.push(`${where}: holds ${end - begin} bytes but ${dtype} [${shape.join(', ')}] needs ${expected}`);
   if (end > file.bufferBytes) problems.push(`${where}: data ends at byte ${end} of the data buffer, which holds only ${file.bufferBytes} bytes: the file is truncated`);
   if (problems.length > before) return undefined;

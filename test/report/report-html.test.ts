@@ -42,7 +42,7 @@ describe('SpikeScope report.html', () => {
     expect((text.match(/<svg [^>]*class="marks"/g) ?? []).length).toBe(CHART_IDS.length);
   });
 
-  it.skipIf(!HAS_CHROMIUM)('renders in headless Chromium with every chart drawn (SVG with marks in the DOM, a non-blank screenshot)', () => {
+  it.skipIf(!HAS_CHROMIUM)(`renders in headless Chromium with every chart drawn (SVG with marks in the DOM, a non-blank screenshot)${HAS_CHROMIUM ? '' : ` — skipped: ${CHROMIUM} is absent (Debian package chromium)`}`, () => {
     const dom = chromium(['--dump-dom', pathToFileURL(html).href], dir);
     expect(dom).not.toMatch(/parsererror/);
     const figures = dom.split('<figure').slice(1);

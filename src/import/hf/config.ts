@@ -10,14 +10,26 @@ export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama'] as const;
 const tokenId = z.union([z.number().int(), z.array(z.number().int())]).nullish();
 const positive = z.number().int().positive();
 
+/**
+ * Sizes beyond any real checkpoint, refused before anything is sized from them (the largest
+ * published vocabularies are ~256k, contexts ~10M, widths ~32k, depths ~200).
+ */
+export const CONFIG_LIMITS = { vocab: 1 << 22, positions: 1 << 24, width: 1 << 17, layers: 1024, heads: 1024 } as const;
+const bounded = (max: number, what: string) => positive.max(max, `${what} over ${max} would exhaust memory; no real model is that large`);
+const vocab = bounded(CONFIG_LIMITS.vocab, 'a vocabulary');
+const positions = bounded(CONFIG_LIMITS.positions, 'a context');
+const width = bounded(CONFIG_LIMITS.width, 'a width');
+const layers = bounded(CONFIG_LIMITS.layers, 'a depth');
+const heads = bounded(CONFIG_LIMITS.heads, 'a head count');
+
 const Gpt2Config = z.object({
   model_type: z.literal('gpt2'),
-  vocab_size: positive,
-  n_embd: positive,
-  n_layer: positive,
-  n_head: positive,
-  n_positions: positive,
-  n_inner: positive.nullish(),
+  vocab_size: vocab,
+  n_embd: width,
+  n_layer: layers,
+  n_head: heads,
+  n_positions: positions,
+  n_inner: bounded(4 * CONFIG_LIMITS.width, 'an MLP width').nullish(),
   activation_function: z.enum(['gelu_new', 'gelu', 'gelu_pytorch_tanh', 'gelu_fast', 'relu']).default('gelu_new'),
   layer_norm_epsilon: z.number().positive().default(1e-5),
   tie_word_embeddings: z.boolean().default(true),
@@ -28,14 +40,14 @@ const Gpt2Config = z.object({
 
 const LlamaConfig = z.object({
   model_type: z.literal('llama'),
-  vocab_size: positive,
-  hidden_size: positive,
-  intermediate_size: positive,
-  num_hidden_layers: positive,
-  num_attention_heads: positive,
-  num_key_value_heads: positive.nullish(),
-  head_dim: positive.nullish(),
-  max_position_embeddings: positive,
+  vocab_size: vocab,
+  hidden_size: width,
+  intermediate_size: bounded(4 * CONFIG_LIMITS.width, 'an MLP width'),
+  num_hidden_layers: layers,
+  num_attention_heads: heads,
+  num_key_value_heads: heads.nullish(),
+  head_dim: width.nullish(),
+  max_position_embeddings: positions,
   rms_norm_eps: z.number().positive().default(1e-6),
   rope_theta: z.number().positive().default(10000),
   rope_scaling: z.null().optional(),
@@ -45,7 +57,9 @@ const LlamaConfig = z.object({
   mlp_bias: z.boolean().default(false),
   bos_token_id: tokenId,
   eos_token_id: tokenId,
-}).loose();
+}).loose().refine((c) => (c.num_attention_heads % (c.num_key_value_heads ?? c.num_attention_heads)) === 0, {
+  message: 'num_attention_heads must be a multiple of num_key_value_heads (grouped-query attention)', path: ['num_key_value_heads'],
+});
 
 export type Gpt2ConfigT = z.infer<typeof Gpt2Config>;
 export type LlamaConfigT = z.infer<typeof LlamaConfig>;
@@ -55,12 +69,7 @@ export type HfConfig = Gpt2ConfigT | LlamaConfigT;
 export function readHfConfig(dir: string): HfConfig {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) throw new SnnError('CONFIG_MISSING', { message: `no config.json in ${dir}`, at: path });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new SnnError('CONFIG_INVALID', { message: `not valid JSON (${(e as Error).message})`, at: path, cause: e });
-  }
+  const raw = readJsonStrict(path);
   const type = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['model_type'] : undefined;
   if (type !== 'gpt2' && type !== 'llama') {
     throw new SnnError('MODEL_TYPE_UNSUPPORTED', {
@@ -118,11 +127,17 @@ export type GenerationConfigT = z.infer<typeof GenerationConfig>;
 export function readGenerationConfig(dir: string): GenerationConfigT {
   const path = join(dir, 'generation_config.json');
   if (!existsSync(path)) return {};
-  let raw: unknown;
-  try { raw = JSON.parse(readFileSync(path, 'utf8')); } catch (e) {
-    throw new SnnError('CONFIG_INVALID', { message: `not valid JSON (${(e as Error).message})`, at: path, cause: e });
-  }
+  const raw = readJsonStrict(path);
   const parsed = GenerationConfig.safeParse(raw);
   if (!parsed.success) throw new SnnError('CONFIG_INVALID', { message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), at: path });
   return parsed.data;
+}
+
+/** JSON from strict UTF-8 (as Python's json.load reads it: a bad byte is an error, not U+FFFD); a folder or unreadable file is CONFIG_INVALID. */
+function readJsonStrict(path: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path)));
+  } catch (e) {
+    throw new SnnError('CONFIG_INVALID', { message: `not valid UTF-8 JSON (${(e as Error).message})`, at: path, cause: e });
+  }
 }

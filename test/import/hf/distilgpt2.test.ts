@@ -41,9 +41,11 @@ function cachedDistilgpt2(): string | null {
 }
 
 const real = cachedDistilgpt2();
-if (!real) console.log(`skipped: the real distilgpt2 weights are not in the local HF cache (${hfCacheDir()}); this test reproduces HF's greedy expectation when they are`);
+const skipReason = `the real distilgpt2 weights are not in the local HF cache (${hfCacheDir()}); this test reproduces HF's greedy expectation when they are`;
+if (!real) console.log(`skipped: ${skipReason}`);
 
-describe.skipIf(!real)('real distilgpt2 from the local HF cache', () => {
+// The title carries the reason when skipped, so CI's list of skipped tests says why (.ci/run).
+describe.skipIf(!real)(`real distilgpt2 from the local HF cache${real ? '' : ` — skipped: ${skipReason}`}`, () => {
   it('greedy generation from "The president" equals HF transformers\' expected ids', async () => {
     const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference', 'hf_transformers_gpt2_generation_reference.json'), 'utf8')) as { cases: { model: string; input_ids?: number[]; expected_output_ids?: number[]; generation: { do_sample: boolean } }[] };
     const c = ref.cases.find((x) => x.model === 'distilgpt2' && x.input_ids && x.expected_output_ids && !x.generation.do_sample)!;
