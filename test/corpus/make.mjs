@@ -295,7 +295,7 @@ function safetensorsCases(ctx) {
   hfCase(ctx, S, 'st-zeros', '64 KiB of zeros', INV, rawFile(Buffer.alloc(65536)));
   hfCase(ctx, S, 'st-is-folder', 'model.safetensors is a folder', ['WEIGHTS_MISSING'], (m) => { rmSync(st(m)); mkdirSync(st(m)); });
   hfCase(ctx, S, 'st-symlink-dev-zero', 'model.safetensors links to /dev/zero', ['WEIGHTS_MISSING', 'SAFETENSORS_INVALID'], (m) => { rmSync(st(m)); symlinkSync('/dev/zero', st(m)); });
-  hfCase(ctx, S, 'st-only-pytorch', 'only pytorch_model.bin', ['WEIGHTS_MISSING'], (m) => { rmSync(st(m)); put(join(m, 'pytorch_model.bin'), noise(100, 3)); });
+  hfCase(ctx, S, 'st-only-pytorch', 'only pytorch_model.bin', ['WEIGHTS_MISSING'], (m) => { rmSync(st(m)); rmSync(join(m, 'onnx'), { recursive: true, force: true }); put(join(m, 'pytorch_model.bin'), noise(100, 3)); });
 }
 
 // ── HF folder: shards and their index ──────────────────────────────────────────────────────────
@@ -382,15 +382,16 @@ function tokenizerCases(ctx) {
   chatCase('chat-template-empty-output', 'chat template that renders nothing', '{# nothing #}');
 }
 
-// ── ONNX files (today refused; the importer being written plugs in here) ───────────────────────
+// ── ONNX files, with the model's config and tokenizer beside them, so the importer reaches the defect ──
 
 function onnxCases(ctx) {
   const O = 'onnx';
   const real = readFileSync(join(GPT2, 'onnx', 'model.onnx'));
-  const expect = ['OP_UNSUPPORTED', 'ONNX_INVALID'];
+  const expect = ['ONNX_INVALID', 'ONNX_OPSET_UNSUPPORTED', 'ONNX_EXTERNAL_DATA', 'ONNX_NOT_LIFTABLE', 'ONNX_NO_LOGITS', 'TENSOR_MISSING', 'OP_UNSUPPORTED'];
   const onnxCase = (id, what, bytes) => {
     const dir = caseDir(ctx, id);
     const file = join(dir, 'model.onnx');
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) put(join(dir, f), readFileSync(join(GPT2, f)));
     put(file, bytes);
     const { cli, out } = convertCase(ctx, dir, file);
     add(ctx, { id, group: O, what, dir, cli, api: apiConvert(file, out), expect, out });

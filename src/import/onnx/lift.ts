@@ -42,6 +42,9 @@ export function liftGraph(view: GraphView, rules: readonly LiftRule[] = LIFT_RUL
       const r = rule.match(node, view);
       if (r === null) continue;
       if ('miss' in r) { if (!misses.has(node)) misses.set(node, `${rule.name}: ${r.miss}`); continue; }
+      // A pattern never swallows an op it does not know (it would be dropped silently): that node stays, and is reported.
+      const stranger = r.lifted.covers.find((c) => (c as OnnxNodeLike).domain !== '' || !KNOWN_OPS.has((c as OnnxNodeLike).opType));
+      if (stranger) { if (!misses.has(node)) misses.set(node, `${rule.name}: would cover "${(stranger as OnnxNodeLike).name}", an op no rule knows`); continue; }
       ops.push(r.lifted);
       ruleOf.set(r.lifted, rule.name);
       for (const c of r.lifted.covers) covered.add(c);
@@ -77,6 +80,7 @@ const KNOWN_OPS = new Set([
   'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Reshape', 'Transpose', 'Slice', 'Cast', 'Constant', 'ConstantOfShape',
   'Range', 'Expand', 'Where', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Not', 'Trilu', 'Neg',
   'Sub', 'Div', 'Pow', 'Sqrt', 'Reciprocal', 'ReduceMean', 'Erf', 'Tanh', 'Sigmoid', 'Cos', 'Sin', 'Identity',
+  'Add', 'Mul', 'Sum', 'MatMul', 'Gemm', 'Softmax', 'Split', 'Max', 'Min', 'Clip', 'Abs', 'Exp', 'Log', 'Floor', 'Ceil', 'Round', 'Sign', 'Mod', 'Or', 'Xor', 'Flatten', 'Tile', 'Pad', 'Gelu', 'LayerNormalization', 'ScatterND', 'Shrink', 'Relu', 'Elu', 'Selu', 'LeakyRelu', 'HardSigmoid', 'Softplus', 'Softsign', 'IsNaN', 'IsInf', 'CumSum', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL2', 'ReduceSumSquare', 'ArgMax', 'TopK', 'OneHot', 'NonZero', 'GatherElements', 'GatherND', 'Einsum', 'BatchNormalization', 'InstanceNormalization', 'Dropout', 'Size', 'Mean',
 ]);
 
 function notLiftable(view: GraphView, all: readonly OnnxNodeLike[], misses: ReadonlyMap<OnnxNodeLike, string>): SnnError {

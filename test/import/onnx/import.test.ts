@@ -9,7 +9,8 @@ import { weightData } from '../../../src/weights/weight-data.js';
 import { importOnnxModel } from '../../../src/import/onnx/index.js';
 import { loadTokenizer } from '../../../src/tokenizer/tokenizer.js';
 import { evaluate } from '../../../src/runtime/evaluate.js';
-import { HfAnnModel, loadBundle } from '../../../src/runtime/model.js';
+import { loadBundle } from '../../../src/runtime/model.js';
+import { HfAnnModel } from '../../../src/open/hf-ann.js';
 import { runGraph } from '../../harness/onnx-run.js';
 import { GPT2_DIR, LLAMA_DIR, maxAbsDiff, referenceLogits, tempDir } from '../../helpers.js';
 

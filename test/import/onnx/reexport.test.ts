@@ -9,7 +9,7 @@ import { weightData } from '../../../src/weights/weight-data.js';
 import { importOnnxModel } from '../../../src/import/onnx/index.js';
 import { loadTokenizer } from '../../../src/tokenizer/tokenizer.js';
 import { evaluate } from '../../../src/runtime/evaluate.js';
-import { HfAnnModel } from '../../../src/runtime/model.js';
+import { HfAnnModel } from '../../../src/open/hf-ann.js';
 import { runGraph } from '../../harness/onnx-run.js';
 import { FIXTURES, GPT2_DIR, LLAMA_DIR, maxAbsDiff, referenceLogits } from '../../helpers.js';
 
