@@ -63,7 +63,7 @@ function modelSection({ model, bench: b, report: r }) {
   return [
     `### ${model.label}`,
     '',
-    `Bundle: recipe ${b.model.recipe}, T=${b.model.timesteps}, context ${b.model.contextLength}. Conversion: ${conv}.`,
+    `Bundle: recipe ${b.model.recipe}, code ${r.model.code}, T=${b.model.timesteps}, context ${b.model.contextLength}. Conversion: ${conv}.`,
     '',
     '| seq | prefill ANN tok/s | prefill SNN tok/s | SNN/ANN | decode ANN tok/s | decode SNN tok/s | SNN/ANN | decode steps | process peak RSS, ANN prefill | process peak RSS, SNN prefill |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -72,8 +72,8 @@ function modelSection({ model, bench: b, report: r }) {
     '',
     `SpikeScope (the bundle's spike.report/report.json, written at conversion on ${t.tokens} tokens of ${r.input.text.replace(ROOT + '/', '')}): `
       + `firing rate ${(100 * t.firingRate).toFixed(1)}%, sparsity ${(100 * t.sparsity).toFixed(1)}%, non-binary events ${(100 * t.nonBinaryShare).toFixed(1)}%; `
-      + `per token ${sci(t.perToken.sops)} SOPs and ${sci(t.perToken.snnFloatMacs)} float MACs vs ${sci(t.perToken.annMacs)} ANN MACs; `
-      + `energy proxy SNN/ANN ${ratio(t.energy.ratio)} (a proxy, SPEC §6). SNN/ANN perplexity ratio on those tokens: ${fid}.`,
+      + `per token ${sci(t.perToken.snn.sops)} SOPs and ${sci(t.perToken.snn.macs)} float MACs vs ${sci(t.perToken.ann.macs)} ANN MACs; clipped trains ${t.trainsClipped}; `
+      + `energy proxy SNN/ANN ${ratio(t.perToken.energy.ratio)} (a proxy, SPEC §6; ${r.energyModel.window}). SNN/ANN perplexity ratio on those tokens: ${fid}.`,
     '',
   ].join('\n');
 }

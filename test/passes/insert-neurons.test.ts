@@ -167,10 +167,10 @@ describe('faithful spiking model vs the ANN, with per-channel max thresholds', (
     return { ...graph, weights };
   }
 
-  it('GPT-2: the logit error shrinks about as 1/T (T = 8 → 64)', async () => {
+  it('GPT-2, rate code: the logit error shrinks about as 1/T (T = 8 → 64)', async () => {
     const ids = [[1, 5, 9, 3], [7, 2, 2, 10]];
     const ann = await runModel(gpt2, 'ann', { ids });
-    const calibrated = await withMaxThresholds(runRecipe(gpt2, 'faithful', 8).graph, ids);
+    const calibrated = await withMaxThresholds(runRecipe(gpt2, 'faithful', 8, { code: 'rate' }).graph, ids);
     const error = async (T: number) => maxAbsDiff((await runModel({ ...calibrated, spiking: { ...calibrated.spiking!, timesteps: T } }, 'snn', { ids })).logits, ann.logits);
     const e8 = await error(8);
     const e64 = await error(64);
