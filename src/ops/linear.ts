@@ -46,8 +46,11 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
     unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / M)),
   }, M) : null;
   if (!source || !plan) {
-    if (source) ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null, groups: null });
-    return { outputs: lowerLinearAnn(ctx), timed: [false] };
+    if (!source) return { outputs: lowerLinearAnn(ctx), timed: [false] };
+    // Float weights: the Linear reads u·q, rebuilt from the count (the neuron may hand out q alone).
+    ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null, groups: null });
+    const value = b.op('Mul', [source.count, b.op('Div', [source.threshold, b.scalar(M)], {}, node.id)], {}, node.id);
+    return { outputs: lowerLinearAnn({ ...ctx, input: () => value }), timed: [false] };
   }
   const { synapse, groups, chunkBits } = plan;
   ctx.recordSynapse({ node: node.id, kind: 'integer', bits: synapse.bits, bound: synapse.bound, groups });

@@ -90,6 +90,12 @@ function nafPlanes(ctx: LowerCtx, q: string): string {
   return planes;
 }
 
+/** True when every consumer of the neuron is a Linear, or a readout whose consumers all are. */
+function readOnlyBySynapses(ctx: LowerCtx): boolean {
+  const consumersOf = (value: string) => ctx.graph.nodes.filter((n) => n.inputs.includes(value));
+  return consumersOf(ctx.node.outputs[0]!).every((c) => c.op === 'Linear' || (c.op === 'TemporalMean' && consumersOf(c.outputs[0]!).every((d) => d.op === 'Linear')));
+}
+
 /**
  * Weighted code, closed (T-parallel) form: the neuron is the count q·u; its T digit planes are
  * computed from q in parallel only when spikes are exposed. Equal to the step-by-step neuron below
@@ -102,7 +108,8 @@ function lowerWeightedClosed(ctx: LowerCtx): Lowered {
     ctx.recordSpikes(site, nafPlanes(ctx, q));
     ctx.recordSaturation(site, saturated!);
   }
-  const out = ctx.b.op('Mul', [q, unit], {}, ctx.node.id);
+  // Read only by synapses (directly or through the readout): they take the count itself, so u·q is not built.
+  const out = readOnlyBySynapses(ctx) ? q : ctx.b.op('Mul', [q, unit], {}, ctx.node.id);
   ctx.recordCount(out, q);
   return { outputs: [out], timed: [false] };
 }
