@@ -77,7 +77,8 @@ describe('encodeInput: the special tokens transformers adds by default', () => {
     const tok = await loadTokenizer(LLAMA_BOS);
     const dir = tempDir();
     const text = join(dir, 'calib.txt');
-    writeFileSync(text, 'abcdefgh');
+    // 9 characters: the calibration split is the first 90 % of the tokens (10 with BOS → 9, 9 without → 8).
+    writeFileSync(text, 'abcdefghi');
     const withBos = createCalibrationData(tok, { numSamples: 1, maxLength: 9, text });
     expect(withBos.samples[0]).toEqual([256, ...tok.encode('abcdefgh')]);
     const plain = createCalibrationData(tok, { numSamples: 1, maxLength: 8, text, specialTokens: false });
