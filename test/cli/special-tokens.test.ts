@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { importHfModel } from '../../src/import/hf/index.js';
 import { loadTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { evaluate } from '../../src/runtime/evaluate.js';
-import { HfAnnModel } from '../../src/runtime/model.js';
+import { HfAnnModel } from '../../src/open/hf-ann.js';
 import { CLI, FIXTURES, LLAMA_DIR, tempDir } from '../helpers.js';
 
 function evalPpl(model: string, text: string, extra: readonly string[] = []): number {

@@ -1,4 +1,5 @@
 // config.json and generation_config.json: read once, validated, normalised into a ModelSpec.
+import { CONFIG_LIMITS } from '../../ir/limits.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -14,7 +15,6 @@ const positive = z.number().int().positive();
  * Sizes beyond any real checkpoint, refused before anything is sized from them (the largest
  * published vocabularies are ~256k, contexts ~10M, widths ~32k, depths ~200).
  */
-export const CONFIG_LIMITS = { vocab: 1 << 22, positions: 1 << 24, width: 1 << 17, layers: 1024, heads: 1024 } as const;
 const bounded = (max: number, what: string) => positive.max(max, `${what} over ${max} would exhaust memory; no real model is that large`);
 const vocab = bounded(CONFIG_LIMITS.vocab, 'a vocabulary');
 const positions = bounded(CONFIG_LIMITS.positions, 'a context');
@@ -141,3 +141,5 @@ function readJsonStrict(path: string): unknown {
     throw new SnnError('CONFIG_INVALID', { message: `not valid UTF-8 JSON (${(e as Error).message})`, at: path, cause: e });
   }
 }
+
+export { CONFIG_LIMITS };
