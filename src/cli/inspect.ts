@@ -39,7 +39,7 @@ export function registerInspect(program: Command): void {
       const lines = [
         `${b.path}: valid (all ${Object.keys(b.meta.files).length} files match their sha256)`,
         `source ${b.meta.source.id} (${b.meta.source.arch}), converter ${b.meta.converterVersion}, created ${b.meta.created}`,
-        `recipe ${b.meta.recipe}, T=${b.meta.timesteps}`,
+        `recipe ${b.meta.recipe}, T=${b.meta.timesteps}, code ${b.graph.spiking?.code ?? "rate"}, runtime ${b.graph.spiking?.code === "weighted" ? "closed form (model.onnx), step-by-step reference with --simulate steps" : "step by step"}`,
         `passes: ${b.meta.passes.map((p) => `${p.name} (${p.matched.length})`).join(' → ')}`,
         `calibration: ${b.meta.calibration.samples} × ${b.meta.calibration.length} tokens, statistic ${b.meta.calibration.statistic}${b.meta.calibration.text ? `, text ${b.meta.calibration.text}` : ''}`,
         `neuron sites (${b.meta.neurons.length}):`,
