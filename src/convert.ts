@@ -6,7 +6,7 @@ import { createCalibrationData } from './calibrate/data.js';
 import { calibrateThresholds } from './calibrate/observers.js';
 import { parseThreshold, type ThresholdMode } from './calibrate/thresholds.js';
 import { writeBundle } from './emit/bundle/write.js';
-import { sha256File } from './emit/bundle/hash.js';
+import { sha256File } from './bundle/hash.js';
 import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';

@@ -21,7 +21,7 @@ export { importHfModel, type ImportedModel } from './import/hf/index.js';
 export { resolveModel, hfCacheDir, type ResolveOptions, type ResolvedModel } from './import/hub.js';
 export { loadTokenizer, type Tokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
 export { readSafetensorsHeader, readTensorFloat32, writeSafetensors } from './weights/safetensors.js';
-export { readBundle, type BundleContents } from './emit/bundle/read.js';
+export { readBundle, type BundleContents } from './bundle/read.js';
 export { emitOnnx, EXECUTIONS, type EmitOptions, type Execution } from './emit/lower.js';
 export { SPIKE_CODES, MAX_WEIGHTED_TIMESTEPS, nafDigits, nafMax, nafWeight, parseCode, type SpikeCode } from './ops/spike-code.js';
 export { OPS, findOp } from './ops/registry.js';

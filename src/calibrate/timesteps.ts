@@ -1,7 +1,7 @@
 // Timestep calibration: retarget a bundle to another T without re-importing (SPEC §3).
 import { basename, dirname, join } from 'node:path';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundle } from '../emit/bundle/read.js';
+import { FILES } from '../bundle/format.js';
+import { readBundle } from '../bundle/read.js';
 import { writeBundle } from '../emit/bundle/write.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';

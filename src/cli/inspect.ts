@@ -2,8 +2,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundle } from '../emit/bundle/read.js';
+import { FILES } from '../bundle/format.js';
+import { readBundle } from '../bundle/read.js';
 import { autoCandidates, type Device } from '../runtime/device.js';
 import { probePlacement, summarizePlacement, type Placement } from '../runtime/placement.js';
 import { withEmittedModel } from '../runtime/session.js';

@@ -5,8 +5,8 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { Graph } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
 import { createSession, ModelSession, openGraphSession } from '../runtime/session.js';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundleGraphs } from '../emit/bundle/read.js';
+import { FILES } from '../bundle/format.js';
+import { readBundleGraphs } from '../bundle/read.js';
 import { neuronSites, type SiteFacts } from './graph-facts.js';
 
 /** A bundle folder opened for reporting. Works on a finished bundle and on one still being written (no meta.json yet). */

@@ -1,8 +1,8 @@
 // Runnable models: the interface the runtime runs, and a .snn bundle (SNN, with its ANN reference) behind it.
 import { join } from 'node:path';
 import { SnnError } from '../errors/index.js';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundle, type BundleContents } from '../emit/bundle/read.js';
+import { FILES } from '../bundle/format.js';
+import { readBundle, type BundleContents } from '../bundle/read.js';
 import { resolveExecution, type Execution } from '../emit/lower.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { calibrateTimesteps } from '../../src/calibrate/timesteps.js';
 import { convert } from '../../src/convert.js';
-import { readBundle } from '../../src/emit/bundle/read.js';
+import { readBundle } from '../../src/bundle/read.js';
 import { SnnError } from '../../src/errors/index.js';
 import { loadBundle } from '../../src/runtime/model.js';
 import { readRawSafetensors, snnErrorOf, snnRejection, tempDir } from '../helpers.js';

@@ -12,7 +12,7 @@ import { evaluate } from '../../src/runtime/evaluate.js';
 import { loadBundle, type Bundle } from '../../src/runtime/model.js';
 import { probePlacement } from '../../src/runtime/placement.js';
 import { createSession, withEmittedModel, type ModelSession, type StepInput } from '../../src/runtime/session.js';
-import { readBundle } from '../../src/emit/bundle/read.js';
+import { readBundle } from '../../src/bundle/read.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { windowInput } from '../../src/runtime/windows.js';
 import { CLI, FIXTURES, GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';

@@ -9,9 +9,9 @@ import type { Graph } from '../../ir/types.js';
 import type { SynapseRecord } from '../../ops/op.js';
 import { nafMax } from '../../ops/spike-code.js';
 import { emitOnnx, type WeightPlacement } from '../lower.js';
-import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleMeta, type NeuronSiteRecord, type SnnConfigSection } from './format.js';
-import { graphToJson } from './graph-json.js';
-import { hashTree } from './hash.js';
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleMeta, type NeuronSiteRecord, type SnnConfigSection } from '../../bundle/format.js';
+import { graphToJson } from '../../bundle/graph-json.js';
+import { hashTree } from '../../bundle/hash.js';
 
 export interface WriteBundleInput {
   /** The calibrated spiking graph. */

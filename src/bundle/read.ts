@@ -2,10 +2,10 @@
 import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { SnnError } from '../../errors/index.js';
-import { CONFIG_LIMITS } from '../../ir/limits.js';
-import { readSafetensorsHeader } from '../../weights/safetensors.js';
-import type { Graph } from '../../ir/types.js';
+import { SnnError } from '../errors/index.js';
+import { CONFIG_LIMITS } from '../ir/limits.js';
+import { readSafetensorsHeader } from '../weights/safetensors.js';
+import type { Graph } from '../ir/types.js';
 import { BUNDLE_FORMAT_VERSION, FILES, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleMeta } from './format.js';
 import { graphFromJson } from './graph-json.js';
 import { sha256File } from './hash.js';

@@ -1,4 +1,4 @@
-// The .snn bundle format (SPEC §4): file names, meta.json and graph.json schemas. Read and write share these.
+// The .snn bundle format: file names, meta.json and graph.json schemas, and the forms a bundle runs. Read (runtime) and write (emit) share these.
 import { z } from 'zod';
 
 export const BUNDLE_FORMAT = 'snnconvert-bundle';
