@@ -114,7 +114,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     meta: {
       converterVersion: converterVersion(),
       source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
-      recipe, timesteps, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
+      recipe, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
       calibration: { text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens },
       neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
     },

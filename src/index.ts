@@ -5,7 +5,8 @@ export { loadHfAnn, HfAnnModel } from './open/hf-ann.js';
 export { Conversation, type ConversationOptions } from './runtime/conversation.js';
 export { TemporalSpikeProcessor, DEFAULT_PREFILL_CHUNK, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
-export { ModelSession, openGraphSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';
+export { ModelSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';
+export { openGraphSession } from './open/graph-session.js';
 export { createCalibrationData, DEFAULT_CALIBRATION_TEXT, CALIBRATION_SHARE, type CalibrationData, type CalibrationDataOptions } from './calibrate/data.js';
 export { calibrateThresholds, type CalibrationResult, type SiteThresholds } from './calibrate/observers.js';
 export { calibrateTimesteps, retarget } from './calibrate/timesteps.js';
@@ -22,6 +23,8 @@ export { resolveModel, hfCacheDir, type ResolveOptions, type ResolvedModel } fro
 export { loadTokenizer, type Tokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
 export { readSafetensorsHeader, readTensorFloat32, writeSafetensors } from './weights/safetensors.js';
 export { readBundle, type BundleContents } from './bundle/read.js';
+export { formsFor, type BundleForm } from './bundle/format.js';
+export { upgradeBundle, type UpgradeResult } from './emit/bundle/upgrade.js';
 export { emitOnnx, EXECUTIONS, type EmitOptions, type Execution } from './emit/lower.js';
 export { SPIKE_CODES, MAX_WEIGHTED_TIMESTEPS, nafDigits, nafMax, nafWeight, parseCode, type SpikeCode } from './ops/spike-code.js';
 export { OPS, findOp } from './ops/registry.js';

@@ -1,6 +1,6 @@
 // Observers: run the ANN through onnxruntime with the neuron sites as extra outputs and set θ per channel.
 import type { Graph, Node, Weight } from '../ir/types.js';
-import { openGraphSession } from '../runtime/session.js';
+import { openGraphSession } from '../open/graph-session.js';
 import { rowsInput } from '../runtime/windows.js';
 import type { CalibrationData } from './data.js';
 import { ChannelTopK, type ThresholdMode } from './thresholds.js';

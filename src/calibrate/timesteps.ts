@@ -30,8 +30,8 @@ export async function calibrateTimesteps(bundle: string, originalT: number, targ
   const contents = readBundle(bundle);
   const from = parseTimesteps(originalT);
   const to = parseTimesteps(targetT);
-  if (contents.meta.timesteps !== from) {
-    throw new SnnError('OPTION_INVALID', { message: `the bundle runs T=${contents.meta.timesteps}, not T=${from}`, at: contents.path, hint: `pass originalT = ${contents.meta.timesteps}` });
+  if (contents.timesteps !== from) {
+    throw new SnnError('OPTION_INVALID', { message: `the bundle runs T=${contents.timesteps}, not T=${from}`, at: contents.path, hint: `pass originalT = ${contents.timesteps}` });
   }
   const { snn: _snn, ...sourceConfig } = contents.config as Record<string, unknown> & { snn?: unknown };
   const out = opts.out ?? join(dirname(contents.path), `${basename(contents.path, '.snn')}-T${to}.snn`);
@@ -39,7 +39,7 @@ export async function calibrateTimesteps(bundle: string, originalT: number, targ
   return writeBundle({
     graph: retarget(contents.graph, to), sourceGraph: contents.sourceGraph, out, force: opts.force ?? false, sourceDir: contents.path, sourceConfig,
     meta: {
-      converterVersion: meta.converterVersion, source: meta.source, recipe: meta.recipe, timesteps: to,
+      converterVersion: meta.converterVersion, source: meta.source, recipe: meta.recipe,
       passes: [...meta.passes, { name: 'calibrate-timesteps', why: `retargeted from T=${from} to T=${to} (thresholds kept)`, matched: [FILES.snnModel] }],
       calibration: meta.calibration,
       neurons: meta.neurons.map(({ output: _o, ...n }) => n),

@@ -6,7 +6,7 @@ import { resolveModel } from '../import/hub.js';
 import { loadBundle, type RunnableModel } from '../runtime/model.js';
 import { loadHfAnn } from '../open/hf-ann.js';
 import { parseDevice as parseDeviceChoice, type DeviceChoice } from '../runtime/device.js';
-import type { Execution } from '../emit/lower.js';
+import type { Execution } from '../bundle/format.js';
 
 /** The `--simulate` option shared by the commands that run a bundle. */
 export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation)';

@@ -1,10 +1,8 @@
 // `snnconvert eval <model> --text F`: perplexity of the ANN and the SNN, ratio, top-1 agreement, KL; a T sweep.
 import type { Command } from 'commander';
-import { retarget } from '../calibrate/timesteps.js';
 import { SnnError } from '../errors/index.js';
 import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
 import { Bundle } from '../runtime/model.js';
-import { openGraphSession } from '../runtime/session.js';
 import { readTextFile } from '../util/read-text-file.js';
 import { DEVICE_HELP, intOption, openModel, printJson , SIMULATE_HELP } from './common.js';
 import { createProgress } from './progress.js';
@@ -41,6 +39,8 @@ export function registerEval(program: Command): void {
       if (sweep) {
         if (!(m instanceof Bundle)) throw new SnnError('OPTION_INVALID', { message: '--timesteps-sweep needs a .snn bundle', at: '--timesteps-sweep' });
         const Ts = sweep.split(',').map((s) => s.trim());
+        // Other Ts are emitted here from graph.json: loaded on demand, so a plain eval runs the bundle's stored forms only.
+        const [{ retarget }, { openGraphSession }] = await Promise.all([import('../calibrate/timesteps.js'), import('../open/graph-session.js')]);
         const rows: EvaluateResult[] = [];
         for (const T of Ts) {
           const session = await openGraphSession(retarget(m.contents.graph, T as unknown as number), 'snn');

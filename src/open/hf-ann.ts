@@ -4,7 +4,8 @@ import { importHfModel, type ImportedModel } from '../import/hf/index.js';
 import type { BindOptions } from '../import/hf/weights.js';
 import type { ModelSpec } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
-import { openGraphSession, type DeviceChoice, type ModelSession } from '../runtime/session.js';
+import { type DeviceChoice, type ModelSession } from '../runtime/session.js';
+import { openGraphSession } from './graph-session.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 
 /** The source ANN of a HF model folder (the reference path, `--ann-only`). */

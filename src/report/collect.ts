@@ -7,7 +7,7 @@ import { SnnError } from '../errors/index.js';
 import { RssSampler } from '../bench/rss-sampler.js';
 import { capLengths, timePrefill } from '../bench/throughput.js';
 import { evaluate } from '../runtime/evaluate.js';
-import { openGraphSession } from '../runtime/session.js';
+import { openGraphSession } from '../open/graph-session.js';
 import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
 import { collectMembrane, collectSpikes, defaultRasterSite } from './collect-spikes.js';
 import { ENERGY_MODEL } from './energy.js';
