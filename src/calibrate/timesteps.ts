@@ -6,13 +6,13 @@ import { writeBundle } from '../emit/bundle/write.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { checkCodeSupports } from '../ops/spike-code.js';
-import { parseTimesteps } from '../passes/pipeline.js';
+import { parseTimesteps, type Timesteps } from '../options/values.js';
 
 /** The bundle's spiking graph with T replaced (thresholds kept: θ sets the range, T the resolution θ/T). */
-export function retarget(graph: Graph, timesteps: number): Graph {
+export function retarget(graph: Graph, timesteps: Timesteps): Graph {
   if (!graph.spiking) throw new SnnError('GRAPH_INVALID', { message: 'graph is not spiking', at: 'retarget' });
-  for (const n of graph.nodes) if (n.op === 'Neuron') checkCodeSupports(graph.spiking.code, parseTimesteps(timesteps), n.attrs['levels'] as number, n.attrs['site'] as string);
-  return { ...graph, spiking: { ...graph.spiking, timesteps: parseTimesteps(timesteps) } };
+  for (const n of graph.nodes) if (n.op === 'Neuron') checkCodeSupports(graph.spiking.code, timesteps, n.attrs['levels'] as number, n.attrs['site'] as string);
+  return { ...graph, spiking: { ...graph.spiking, timesteps } };
 }
 
 export interface CalibrateTimestepsOptions {

@@ -49,7 +49,7 @@ export async function openReportSource(dir: string): Promise<ReportSource> {
   }
   let ann: Promise<ModelSession> | null = null;
   return {
-    dir, graph, sites, hasSaturation, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe,
+    dir, graph, sites, hasSaturation, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe, device: 'cpu',
     session: (wantAnn) => {
       if (!wantAnn) return Promise.resolve(snn);
       ann ??= createSession(join(dir, FILES.annModel)).then((s) => new ModelSession(graph.spec, s, null, []));

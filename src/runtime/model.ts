@@ -8,13 +8,20 @@ import { readBundle, type BundleContents } from '../bundle/read.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';
 import { parseDevice, type Device, type DeviceChoice } from './device.js';
-import { createDeviceSession, createSession, kvOutputNames, ModelSession } from './session.js';
+import { createDeviceSession, createSession, kvOutputNames, ModelSession, type DeviceSkip } from './session.js';
 
 /** What the runtime needs of a model: its spec, tokenizer, and sessions built once and reused. */
 export interface RunnableModel {
   readonly name: string;
   readonly spec: ModelSpec;
   readonly tokenizer: Tokenizer;
+  /**
+   * The device it runs on: a bundle's is resolved at load (`auto` → the device that opened); a model
+   * whose session opens on first use reports the choice until then.
+   */
+  readonly device: DeviceChoice;
+  /** Devices `auto` passed over, with onnxruntime's reason (absent or empty otherwise). */
+  readonly deviceSkips?: readonly DeviceSkip[];
   /** T of the spiking model; null when only the ANN is available. */
   readonly timesteps: number | null;
   readonly recipe: string | null;
@@ -46,6 +53,7 @@ export class Bundle implements RunnableModel {
     readonly device: Device,
     /** The stored form the SNN session runs. */
     readonly form: BundleForm,
+    readonly deviceSkips: readonly DeviceSkip[] = [],
   ) {}
 
   get name(): string { return this.contents.path; }
@@ -91,7 +99,9 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   const fileOf = (form: BundleForm): string => join(contents.path, form.file);
   // On `auto` the device is known once a provider opened the model: WebGPU then reopens the portable form.
   let form = pickForm(contents.forms, { execution, spikes: false, portable: choice === 'webgpu' })!;
-  let { session, device } = await createDeviceSession(fileOf(form), choice, { kvOutputs });
+  const opened = await createDeviceSession(fileOf(form), choice, { kvOutputs });
+  const { device } = opened;
+  let { session } = opened;
   const portable = device === 'webgpu' ? pickForm(contents.forms, { execution, spikes: false, portable: true })! : form;
   if (portable !== form) {
     // The native form rounds with Round, which WebGPU lacks: its portable twin runs wholly on the device.
@@ -105,5 +115,5 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   if (spikeForm) {
     snn.withSpikeSource(async () => new ModelSession(contents.graph.spec, await createSession(fileOf(spikeForm), device, false, kvOutputs), contents.timesteps, spikeOutputs, device));
   }
-  return new Bundle(contents, tokenizer, snn, device, form);
+  return new Bundle(contents, tokenizer, snn, device, form, opened.skipped);
 }

@@ -163,15 +163,26 @@ export async function createSession(modelPath: string, device: Device = 'cpu', l
   }
 }
 
-/** A session on `choice`; `auto` takes the first of its candidates whose provider opens the model. */
-export async function createDeviceSession(modelPath: string, choice: DeviceChoice, opts: { readonly lowMemory?: boolean; readonly kvOutputs?: readonly string[] } = {}): Promise<{ session: ort.InferenceSession; device: Device }> {
+/** A device `auto` tried and passed over, and why (onnxruntime's reason, one line). */
+export interface DeviceSkip {
+  readonly device: Device;
+  readonly reason: string;
+}
+
+/**
+ * A session on `choice`; `auto` takes the first of its candidates whose provider opens the model, and
+ * `skipped` says why each earlier one did not (shown with `--verbose`).
+ */
+export async function createDeviceSession(modelPath: string, choice: DeviceChoice, opts: { readonly lowMemory?: boolean; readonly kvOutputs?: readonly string[] } = {}): Promise<{ session: ort.InferenceSession; device: Device; skipped: readonly DeviceSkip[] }> {
   const candidates = choice === 'auto' ? autoCandidates() : [choice];
+  const skipped: DeviceSkip[] = [];
   for (const [i, device] of candidates.entries()) {
     try {
-      return { session: await createSession(modelPath, device, opts.lowMemory ?? false, opts.kvOutputs ?? []), device };
+      return { session: await createSession(modelPath, device, opts.lowMemory ?? false, opts.kvOutputs ?? []), device, skipped };
     } catch (e) {
       const last = i === candidates.length - 1;
       if (last || !(e instanceof SnnError) || e.code !== 'DEVICE_UNAVAILABLE') throw e;
+      skipped.push({ device, reason: e.message });
     }
   }
   throw new Error('unreachable: the last candidate returns or throws');
