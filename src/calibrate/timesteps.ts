@@ -7,11 +7,12 @@ import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { checkCodeSupports } from '../ops/spike-code.js';
 import { parseTimesteps, type Timesteps } from '../options/values.js';
+import { neuronsOf } from '../ops/spiking.js';
 
 /** The bundle's spiking graph with T replaced (thresholds kept: θ sets the range, T the resolution θ/T). */
 export function retarget(graph: Graph, timesteps: Timesteps): Graph {
   if (!graph.spiking) throw new SnnError('GRAPH_INVALID', { message: 'graph is not spiking', at: 'retarget' });
-  for (const n of graph.nodes) if (n.op === 'Neuron') checkCodeSupports(graph.spiking.code, timesteps, n.attrs['levels'] as number, n.attrs['site'] as string);
+  for (const { attrs } of neuronsOf(graph.nodes)) checkCodeSupports(graph.spiking.code, timesteps, attrs.levels, attrs.site);
   return { ...graph, spiking: { ...graph.spiking, timesteps } };
 }
 

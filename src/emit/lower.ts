@@ -6,6 +6,7 @@ import type { LowerCtx, Lowered, OpDef, SynapseRecord } from '../ops/op.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef, type PlaceDerived } from './onnx-builder.js';
+import { isNeuron } from '../ops/spiking.js';
 
 export { EXECUTIONS, type Execution } from '../bundle/format.js';
 
@@ -119,7 +120,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     // lowering, or integer synapses for a Linear fed by a neuron); the neurons run in closed form, or
     // step by step (`steps`, the reference).
     const lowered = execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
-      : execution === 'steps' && node.op === 'Neuron' && op.snn.kind === 'custom' ? op.snn.lower(ctx)
+      : execution === 'steps' && isNeuron(node) && op.snn.kind === 'custom' ? op.snn.lower(ctx)
         : execution !== null && op.closed ? op.closed(ctx)
           : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
     node.outputs.forEach((out, k) => {

@@ -3,6 +3,7 @@ import type { Graph, Node, Weight } from '../ir/types.js';
 import { producers, valueWidth } from '../ir/values.js';
 import type { NeuronKind } from '../ops/spiking.js';
 import type { PassResult } from './rewrite.js';
+import { neuronNode } from '../ops/spiking.js';
 
 /**
  * Which values get a neuron:
@@ -54,7 +55,7 @@ export function insertNeurons(graph: Graph, opts: InsertNeuronsOptions): PassRes
       const threshold: Weight = { name: `${site}.threshold`, shape: [width], source: { kind: 'data', data: new Float32Array(width).fill(1) } };
       weights.set(threshold.name, threshold);
       const out = `${site}.spikes`;
-      nodes.push({ id: `${site}.neuron`, op: 'Neuron', inputs: [value], outputs: [out], attrs: { kind: opts.kind, levels: opts.levels?.(site) ?? 1, site }, weights: { threshold: threshold.name } });
+      nodes.push(neuronNode(`${site}.neuron`, value, out, { kind: opts.kind, levels: opts.levels?.(site) ?? 1, site }, threshold.name));
       spiked.set(value, out);
       matched.push(`${opts.kind}: ${site}`);
     }

@@ -10,6 +10,7 @@ import { replaceLayerNormWithSpike } from './layernorm-to-spike.js';
 import { insertReadout } from './readout.js';
 import type { PassResult } from './rewrite.js';
 import type { Recipe, Timesteps } from '../options/values.js';
+import { neuronsOf } from '../ops/spiking.js';
 
 export { RECIPES, parseRecipe, parseTimesteps, type Recipe } from '../options/values.js';
 
@@ -62,8 +63,9 @@ export function runRecipe(graph: Graph, recipe: Recipe, T: Timesteps, opts: Reci
     passes.push({ name: step.name, why: step.why, matched: result.matched });
   }
   const code = recipe === 'exact' ? 'rate' : opts.code ?? 'weighted';
-  for (const n of g.nodes) if (n.op === 'Neuron') checkCodeSupports(code, T, n.attrs['levels'] as number, n.attrs['site'] as string);
-  if (recipe !== 'exact' && !g.nodes.some((n) => n.op === 'Neuron')) {
+  const neurons = neuronsOf(g.nodes);
+  for (const { attrs } of neurons) checkCodeSupports(code, T, attrs.levels, attrs.site);
+  if (recipe !== 'exact' && neurons.length === 0) {
     // A "spiking" model with no neuron would be a fake: say plainly what the recipe cannot do here.
     throw new SnnError('OPTION_INVALID', {
       message: `the ${recipe} recipe found no site for a neuron in this ${g.spec.arch} model${recipe === 'stac' ? ' (stac puts IF neurons after ReLU/GELU; this model has neither)' : ''}`,

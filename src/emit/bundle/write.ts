@@ -13,6 +13,7 @@ import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleM
 import { graphToJson } from '../../bundle/graph-json.js';
 import { hashTree } from '../../bundle/hash.js';
 import { writeForms } from './forms.js';
+import { neuronsOf } from '../../ops/spiking.js';
 
 export interface WriteBundleInput {
   /** The calibrated spiking graph. */
@@ -80,7 +81,7 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
 function snnSection(graph: Graph, neurons: readonly { kind: string; levels: number }[], execution: string | null): SnnConfigSection & { levels: Record<string, number> } {
   const kinds = [...new Set(neurons.map((n) => n.kind))];
   const levels: Record<string, number> = {};
-  for (const n of graph.nodes) if (n.op === 'Neuron' && n.attrs['levels'] !== 1) levels[n.attrs['site'] as string] = n.attrs['levels'] as number;
+  for (const { attrs } of neuronsOf(graph.nodes)) if (attrs.levels !== 1) levels[attrs.site] = attrs.levels;
   const { timesteps: T, recipe, code } = graph.spiking!;
   const weighted = code === 'weighted';
   return {
