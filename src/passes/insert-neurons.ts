@@ -1,6 +1,7 @@
 // insert-neurons: puts IF / SignedIF neurons on chosen values, so the weights downstream are driven by spikes.
 import type { Graph, Node, Weight } from '../ir/types.js';
-import { producers, valueWidth } from '../ir/values.js';
+import { producers } from '../ir/values.js';
+import { valueWidth } from '../ops/value-width.js';
 import type { NeuronKind } from '../ops/spiking.js';
 import type { PassResult } from './rewrite.js';
 import { neuronNode } from '../ops/spiking.js';

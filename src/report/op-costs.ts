@@ -9,7 +9,8 @@
 // the T steps, plus the running-mean and difference arithmetic; the weighted code runs every
 // nonlinear op once per token on integrated values (Stöckl & Maass 2021), so those costs equal the ANN's.
 import type { Graph, Node } from '../ir/types.js';
-import { producers, valueWidth } from '../ir/values.js';
+import { producers } from '../ir/values.js';
+import { valueWidth } from '../ops/value-width.js';
 import { layerOf, timedValues } from './graph-facts.js';
 import type { OpCostRecord, OpCounts } from './types.js';
 import { attentionAttrs } from '../ops/attention.js';
