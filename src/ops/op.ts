@@ -94,6 +94,11 @@ export interface OpDef {
   readonly closed?: (ctx: LowerCtx) => Lowered;
 }
 
+/** True when `node` is an instance of `def`: how code outside ops/ tests an op (no op-name strings there). */
+export function isOp(node: { readonly op: string }, ...defs: readonly OpDef[]): boolean {
+  return defs.some((d) => d.name === node.op);
+}
+
 /** What carries attributes: an IR node, or an op lifted from ONNX before it becomes one. */
 export interface AttrHolder {
   readonly op: string;

@@ -1,7 +1,10 @@
 // What the report reads off the spiking IR: each neuron site's fan-out, and the weight-multiply work of ANN and SNN.
 import type { Graph, Node } from '../ir/types.js';
 import { spikeFanOut, spikeValues } from './op-costs.js';
-import { isNeuron, neuronsOf } from '../ops/spiking.js';
+import { isNeuron, neuronsOf, temporalMean } from '../ops/spiking.js';
+import { spikeAttention } from '../ops/attention.js';
+import { embedding } from '../ops/linear.js';
+import { isOp } from '../ops/op.js';
 
 export interface SiteFacts {
   readonly site: string;
@@ -36,7 +39,7 @@ export function neuronSites(graph: Graph, window: number): SiteFacts[] {
     // The weighted code's readout is the identity on the count: its consumers (the LM head) read the spikes.
     const carriers = new Set([node.outputs[0]!]);
     for (const [value, s] of spikeValues(graph)) if (s === site) carriers.add(value);
-    const consumers = graph.nodes.filter((c) => c.inputs.some((v) => carriers.has(v)) && !(code === 'weighted' && c.op === 'TemporalMean'));
+    const consumers = graph.nodes.filter((c) => c.inputs.some((v) => carriers.has(v)) && !(code === 'weighted' && isOp(c, temporalMean)));
     const uses = consumers.flatMap((c) => c.inputs.flatMap((v, i) => (carriers.has(v) ? [spikeFanOut(c, i, code, window)] : [])));
     const threshold = graph.weights.get(node.weights['threshold']!);
     return {
@@ -53,8 +56,8 @@ export function timedValues(graph: Graph): Set<string> {
   for (const n of graph.nodes) {
     const any = n.inputs.some((v) => timed.has(v));
     const outs = isNeuron(n) ? [true]
-      : n.op === 'TemporalMean' || n.op === 'Embedding' ? [false]
-        : n.op === 'SpikeAttention' ? [true, false, false]
+      : isOp(n, temporalMean, embedding) ? [false]
+        : isOp(n, spikeAttention) ? [true, false, false]
           : n.outputs.map(() => any);
     n.outputs.forEach((o, i) => { if (outs[i]) timed.add(o); });
   }

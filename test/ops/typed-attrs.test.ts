@@ -7,6 +7,7 @@ import type { Node } from '../../src/ir/types.js';
 import { geluAttrs } from '../../src/ops/activation.js';
 import { attentionAttrs } from '../../src/ops/attention.js';
 import { linearAttrs } from '../../src/ops/linear.js';
+import { OPS } from '../../src/ops/registry.js';
 import { isNeuron, neuronAttrs, neuronNode, neuronsOf } from '../../src/ops/spiking.js';
 
 const SRC = fileURLToPath(new URL('../../src', import.meta.url));
@@ -19,6 +20,16 @@ describe('typed op attributes', () => {
     for (const file of tsFiles(SRC).filter((f) => !relative(SRC, f).startsWith('ops'))) {
       readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
         if (/attrs\[[^\]]*\]\s+as\s/.test(line) || /['"]Neuron['"]/.test(line)) found.push(`${relative(SRC, file)}:${i + 1}`);
+      });
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('no file outside src/ops and src/import compares an op name with a string (they use isOp and the ops\' predicates)', () => {
+    const found: string[] = [];
+    for (const file of tsFiles(SRC).filter((f) => !/^(ops|import)[\\/]/.test(relative(SRC, f)))) {
+      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+        if (/\.op\s*[!=]==?\s*['"]/.test(line) || OPS.some((op) => line.includes(`case '${op.name}':`))) found.push(`${relative(SRC, file)}:${i + 1}`);
       });
     }
     expect(found).toEqual([]);
