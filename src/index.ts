@@ -34,6 +34,7 @@ export { writeSpikeReport, regenerateSpikeReport } from './report/write.js';
 export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
 export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type CheckResult, type CheckName, type CheckStatus, type CoherenceProcessor, type DialogueRecord } from './coherence/index.js';
 export { parseDevice, autoCandidates, adapterLabel, DEVICE_CHOICES, type DeviceChoice } from './runtime/device.js';
+export { parseTimesteps, parseExecution, MAX_TIMESTEPS, type Timesteps } from './options/values.js';
 export { DeviceKv, type KvBlock } from './runtime/device-kv.js';
 export { probePlacement, parsePlacements, type Placement } from './runtime/placement.js';
 export { importOnnxModel, type ImportedOnnxModel, type OnnxImportOptions } from './import/onnx/index.js';
