@@ -97,7 +97,7 @@ async function makeTarget(name, work) {
     };
   }
   if (name === 'bundle') {
-    const { readBundle } = await lib('emit/bundle/read.js');
+    const { readBundle } = await lib('bundle/read.js');
     const { loadBundle } = await lib('runtime/model.js');
     const base = join(work, 'base.snn');
     const made = spawnSync(process.execPath, [join(ROOT, 'bin', 'snnconvert.js'), GPT2, '-t', '2', '--calib-samples', '2', '--calib-length', '16', '--no-report', '-q', '-o', base], { encoding: 'utf8' });
@@ -107,7 +107,7 @@ async function makeTarget(name, work) {
     let k = 0;
     return {
       seeds,
-      scripts: ['emit/bundle/read.js', 'emit/bundle/graph-json.js', 'weights/safetensors.js'],
+      scripts: ['bundle/read.js', 'bundle/graph-json.js', 'weights/safetensors.js'],
       async run(bytes) {
         // The first line names the file the rest replaces (a mutated name is a missing or extra file).
         const nl = bytes.indexOf(10);

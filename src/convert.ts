@@ -6,7 +6,7 @@ import { createCalibrationData } from './calibrate/data.js';
 import { calibrateThresholds } from './calibrate/observers.js';
 import { parseThreshold, type ThresholdMode } from './calibrate/thresholds.js';
 import { writeBundle } from './emit/bundle/write.js';
-import { sha256File } from './emit/bundle/hash.js';
+import { sha256File } from './bundle/hash.js';
 import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
@@ -15,6 +15,7 @@ import { parseCode, type SpikeCode } from './ops/spike-code.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
+import { neuronsOf } from './ops/spiking.js';
 
 /** The embedded default model: a small GPT-2 trained on TinyShakespeare (fixtures/shakespeare-gpt2). */
 export const DEFAULT_MODEL = fileURLToPath(new URL('../fixtures/shakespeare-gpt2', import.meta.url));
@@ -106,7 +107,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   if (length > imported.graph.spec.maxPositions) throw new SnnError('OPTION_INVALID', { message: `--calib-length ${length} is longer than the model's context of ${imported.graph.spec.maxPositions} tokens`, at: '--calib-length' });
   const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0, specialTokens: opts.calibration?.specialTokens ?? true });
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
-  const levelOf = new Map(cal.graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.attrs['site'] as string, n.attrs['levels'] as number]));
+  const levelOf = new Map(neuronsOf(cal.graph.nodes).map(({ attrs }) => [attrs.site, attrs.levels]));
   const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
   const bundlePath = await writeBundle({
@@ -114,7 +115,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     meta: {
       converterVersion: converterVersion(),
       source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
-      recipe, timesteps, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
+      recipe, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
       calibration: { text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens },
       neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
     },

@@ -116,7 +116,7 @@ export async function runBench(bundlePath: string, opts: BenchOptions = {}): Pro
     progress('conversion (child process)');
     try {
       conversion = await measureConversion({
-        source: opts.source ?? meta.source.id, recipe: meta.recipe, code: bundle.contents.graph.spiking?.code ?? 'rate', timesteps: meta.timesteps, threshold: meta.calibration.statistic,
+        source: opts.source ?? meta.source.id, recipe: meta.recipe, code: bundle.contents.graph.spiking?.code ?? 'rate', timesteps: bundle.contents.timesteps, threshold: meta.calibration.statistic,
         calibSamples: meta.calibration.samples, calibLength: meta.calibration.length, calibText: meta.calibration.text,
       });
     } catch (e) {
@@ -126,7 +126,7 @@ export async function runBench(bundlePath: string, opts: BenchOptions = {}): Pro
   }
   return {
     bundle: bundle.path, date: new Date().toISOString(),
-    model: { source: meta.source.id, arch: spec.arch, recipe: meta.recipe, timesteps: meta.timesteps, layers: spec.numLayers, hiddenSize: spec.hiddenSize, vocabSize: spec.vocabSize, contextLength: ctx },
+    model: { source: meta.source.id, arch: spec.arch, recipe: meta.recipe, timesteps: bundle.contents.timesteps, layers: spec.numLayers, hiddenSize: spec.hiddenSize, vocabSize: spec.vocabSize, contextLength: ctx },
     machine: {
       cpuModel: cpus()[0]?.model ?? 'unknown', nproc: os.availableParallelism(), memoryBytes: totalmem(), platform: `${process.platform}-${process.arch}`,
       node: process.version, onnxruntime: ort.env.versions.node ?? 'unknown', loadAverage: { start: startLoad, end: loadavg() },

@@ -1,9 +1,10 @@
 // Observers: run the ANN through onnxruntime with the neuron sites as extra outputs and set θ per channel.
 import type { Graph, Node, Weight } from '../ir/types.js';
-import { openGraphSession } from '../runtime/session.js';
+import { openGraphSession } from '../open/graph-session.js';
 import { rowsInput } from '../runtime/windows.js';
 import type { CalibrationData } from './data.js';
 import { ChannelTopK, type ThresholdMode } from './thresholds.js';
+import { neuronAttrs, neuronsOf } from '../ops/spiking.js';
 
 export interface SiteThresholds {
   readonly site: string;
@@ -29,7 +30,7 @@ export interface CalibrateOptions {
 
 /** Observes every neuron's input on the ANN and returns the graph with calibrated thresholds (SPEC §3). */
 export async function calibrateThresholds(graph: Graph, data: CalibrationData, opts: CalibrateOptions): Promise<CalibrationResult> {
-  const neurons = graph.nodes.filter((n) => n.op === 'Neuron');
+  const neurons = neuronsOf(graph.nodes).map(({ node }) => node);
   if (neurons.length === 0) return { graph, sites: [], samples: data.samples.length, tokens: 0 };
   const observed = neurons.map((n) => n.inputs[0]!);
   const session = await openGraphSession(graph, 'ann', { observe: observed, observeOnly: true, lowMemory: true });
@@ -42,7 +43,7 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
     for (let i = 0; i < data.samples.length; i += per) {
       const chunk = data.samples.slice(i, i + per);
       const out = await session.observe(rowsInput(chunk), observed.map((v) => `observe/${v}`));
-      neurons.forEach((n, j) => stats[j]!.add(out.get(`observe/${observed[j]}`)!, n.attrs['kind'] === 'SignedIF'));
+      neurons.forEach((n, j) => stats[j]!.add(out.get(`observe/${observed[j]}`)!, neuronAttrs(n)!.kind === 'SignedIF'));
       opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);
     }
   } finally {
@@ -61,5 +62,6 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
 function summarize(n: Node, theta: Float32Array): SiteThresholds {
   let min = Infinity, max = -Infinity, sum = 0;
   for (const v of theta) { min = Math.min(min, v); max = Math.max(max, v); sum += v; }
-  return { site: n.attrs['site'] as string, kind: n.attrs['kind'] as string, channels: theta.length, min, mean: sum / theta.length, max };
+  const { site, kind } = neuronAttrs(n)!;
+  return { site, kind, channels: theta.length, min, mean: sum / theta.length, max };
 }

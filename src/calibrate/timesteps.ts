@@ -1,18 +1,19 @@
 // Timestep calibration: retarget a bundle to another T without re-importing (SPEC §3).
 import { basename, dirname, join } from 'node:path';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundle } from '../emit/bundle/read.js';
+import { FILES } from '../bundle/format.js';
+import { readBundle } from '../bundle/read.js';
 import { writeBundle } from '../emit/bundle/write.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { checkCodeSupports } from '../ops/spike-code.js';
-import { parseTimesteps } from '../passes/pipeline.js';
+import { parseTimesteps, type Timesteps } from '../options/values.js';
+import { neuronsOf } from '../ops/spiking.js';
 
 /** The bundle's spiking graph with T replaced (thresholds kept: θ sets the range, T the resolution θ/T). */
-export function retarget(graph: Graph, timesteps: number): Graph {
+export function retarget(graph: Graph, timesteps: Timesteps): Graph {
   if (!graph.spiking) throw new SnnError('GRAPH_INVALID', { message: 'graph is not spiking', at: 'retarget' });
-  for (const n of graph.nodes) if (n.op === 'Neuron') checkCodeSupports(graph.spiking.code, parseTimesteps(timesteps), n.attrs['levels'] as number, n.attrs['site'] as string);
-  return { ...graph, spiking: { ...graph.spiking, timesteps: parseTimesteps(timesteps) } };
+  for (const { attrs } of neuronsOf(graph.nodes)) checkCodeSupports(graph.spiking.code, timesteps, attrs.levels, attrs.site);
+  return { ...graph, spiking: { ...graph.spiking, timesteps } };
 }
 
 export interface CalibrateTimestepsOptions {
@@ -30,8 +31,8 @@ export async function calibrateTimesteps(bundle: string, originalT: number, targ
   const contents = readBundle(bundle);
   const from = parseTimesteps(originalT);
   const to = parseTimesteps(targetT);
-  if (contents.meta.timesteps !== from) {
-    throw new SnnError('OPTION_INVALID', { message: `the bundle runs T=${contents.meta.timesteps}, not T=${from}`, at: contents.path, hint: `pass originalT = ${contents.meta.timesteps}` });
+  if (contents.timesteps !== from) {
+    throw new SnnError('OPTION_INVALID', { message: `the bundle runs T=${contents.timesteps}, not T=${from}`, at: contents.path, hint: `pass originalT = ${contents.timesteps}` });
   }
   const { snn: _snn, ...sourceConfig } = contents.config as Record<string, unknown> & { snn?: unknown };
   const out = opts.out ?? join(dirname(contents.path), `${basename(contents.path, '.snn')}-T${to}.snn`);
@@ -39,7 +40,7 @@ export async function calibrateTimesteps(bundle: string, originalT: number, targ
   return writeBundle({
     graph: retarget(contents.graph, to), sourceGraph: contents.sourceGraph, out, force: opts.force ?? false, sourceDir: contents.path, sourceConfig,
     meta: {
-      converterVersion: meta.converterVersion, source: meta.source, recipe: meta.recipe, timesteps: to,
+      converterVersion: meta.converterVersion, source: meta.source, recipe: meta.recipe,
       passes: [...meta.passes, { name: 'calibrate-timesteps', why: `retargeted from T=${from} to T=${to} (thresholds kept)`, matched: [FILES.snnModel] }],
       calibration: meta.calibration,
       neurons: meta.neurons.map(({ output: _o, ...n }) => n),

@@ -1,7 +1,8 @@
 // `snnconvert bench <bundle>`: ANN vs SNN prefill and decode tokens/s in one run, ratios, and a timed re-conversion.
 import type { Command } from 'commander';
 import { runBench, type BenchLength, type BenchResult } from '../bench/bench.js';
-import { DEVICE_HELP, intOption, parseDevice, printJson } from './common.js';
+import { DEVICE_HELP, deviceOption, intOption, printJson } from './common.js';
+import type { DeviceChoice } from '../options/values.js';
 import { createProgress } from './progress.js';
 
 export function registerBench(program: Command): void {
@@ -15,11 +16,11 @@ export function registerBench(program: Command): void {
     .option('--source <model>', 'model to re-convert for the conversion figures (default: the bundle\'s recorded source)')
     .option('--no-conversion', 'skip the conversion measurement')
     .option('--text <file>', 'text the token ids come from (default: the shipped held-out text)')
-    .option('--device <device>', `also measure on this device, after the CPU: ${DEVICE_HELP}`, 'cpu')
+    .addOption(deviceOption(`also measure on this device, after the CPU: ${DEVICE_HELP}`))
     .option('--json', 'print the result as JSON on stdout')
     .option('-q, --quiet', 'no progress output')
     .action(async (bundle: string, o: Record<string, unknown>) => {
-      const device = parseDevice(o['device'] as string);
+      const device = o['device'] as DeviceChoice;
       const progress = createProgress({ quiet: Boolean(o['quiet']) || Boolean(o['json']) });
       const r = await runBench(bundle, {
         lengths: String(o['lengths']).split(',').map((s) => intOption('--lengths', 2)(s)),

@@ -9,6 +9,7 @@ import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
 import { registerServe } from './serve.js';
 import { registerTest } from './test.js';
+import { registerUpgrade } from './upgrade.js';
 
 export function registerCommands(program: Command): void {
   registerConvert(program);
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerChat(program);
   registerTest(program);
   registerServe(program);
+  registerUpgrade(program);
 }

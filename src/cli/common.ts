@@ -1,12 +1,11 @@
 // What every command shares: option parsers, output helpers, and opening a <model> argument for running.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MODEL } from '../convert.js';
 import { SnnError } from '../errors/index.js';
 import { resolveModel } from '../import/hub.js';
 import { loadBundle, type RunnableModel } from '../runtime/model.js';
 import { loadHfAnn } from '../open/hf-ann.js';
-import { parseDevice as parseDeviceChoice, type DeviceChoice } from '../runtime/device.js';
-import type { Execution } from '../emit/lower.js';
+import { parseDevice as parseDeviceChoice, parseExecution, type DeviceChoice, type Execution } from '../options/values.js';
 
 /** The `--simulate` option shared by the commands that run a bundle. */
 export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation)';
@@ -36,12 +35,15 @@ export function printJson(value: unknown): void {
 
 export interface OpenOptions {
   readonly annOnly?: boolean;
-  readonly device?: string;
+  /** Parsed by {@link deviceOption} when commander reads the command line. */
+  readonly device?: DeviceChoice;
   readonly revision?: string;
   readonly offline?: boolean;
   readonly allowNonfinite?: boolean;
-  /** `--simulate steps|closed`: the execution form of a bundle's SNN (default: model.onnx's own). */
-  readonly simulate?: string;
+  /** `--simulate steps|closed`: the execution form of a bundle's SNN (default: model.onnx's own), parsed by {@link simulateOption}. */
+  readonly simulate?: Execution;
+  /** Print what `--device auto` passed over, and why (default: `--verbose` on the command line). */
+  readonly verbose?: boolean;
   /** For an .onnx file: the folder with its config.json and tokenizer. */
   readonly tokenizer?: string;
 }
@@ -53,11 +55,27 @@ export function parseDevice(value: string | undefined): DeviceChoice {
   return parseDeviceChoice(value, '--device');
 }
 
+/** `--device`, parsed once as commander reads it: actions get a DeviceChoice (default cpu). */
+export function deviceOption(help = DEVICE_HELP): Option {
+  return new Option('--device <device>', help).argParser((v: string) => parseDeviceChoice(v, '--device')).default('cpu');
+}
+
+/** `--simulate`, parsed once as commander reads it: actions get an Execution or nothing. */
+export function simulateOption(): Option {
+  return new Option('--simulate <form>', SIMULATE_HELP).argParser((v: string) => parseExecution(v, '--simulate'));
+}
+
 /** Opens `<model>` (default: the embedded model): a bundle as is; a HF folder or hub id as its ANN (needs --ann-only). */
 export async function openModel(model: string | undefined, opts: OpenOptions): Promise<RunnableModel> {
-  const device = parseDevice(opts.device);
+  const device = opts.device ?? 'cpu';
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false });
-  if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device, ...(opts.simulate ? { simulate: opts.simulate as Execution } : {}) });
+  if (resolved.kind === 'bundle') {
+    const bundle = await loadBundle(resolved.path, { device, ...(opts.simulate ? { simulate: opts.simulate } : {}) });
+    if (opts.verbose ?? process.argv.includes('--verbose')) {
+      for (const s of bundle.deviceSkips) process.stderr.write(`--device ${device}: skipped ${s.device}: ${s.reason}\n`);
+    }
+    return bundle;
+  }
   const onnxFile = resolved.kind === 'onnx' ? resolved.path : onnxOnlyFolderModel(resolved.path);
   if (!opts.annOnly) {
     throw new SnnError('OPTION_INVALID', {

@@ -1,12 +1,12 @@
 // `snnconvert eval <model> --text F`: perplexity of the ANN and the SNN, ratio, top-1 agreement, KL; a T sweep.
 import type { Command } from 'commander';
-import { retarget } from '../calibrate/timesteps.js';
 import { SnnError } from '../errors/index.js';
+import { parseTimesteps } from '../options/values.js';
 import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
 import { Bundle } from '../runtime/model.js';
-import { openGraphSession } from '../runtime/session.js';
 import { readTextFile } from '../util/read-text-file.js';
-import { DEVICE_HELP, intOption, openModel, printJson , SIMULATE_HELP } from './common.js';
+import { deviceOption, intOption, openModel, printJson, simulateOption } from './common.js';
+import type { DeviceChoice, Execution } from '../options/values.js';
 import { createProgress } from './progress.js';
 
 export function registerEval(program: Command): void {
@@ -19,8 +19,8 @@ export function registerEval(program: Command): void {
     .option('--ann-only', 'evaluate only the source ANN')
     .option('--timesteps-sweep <list>', 'comma-separated T values: print the SNN/ANN ratio per T (e.g. 4,8,16,32,64)')
     .option('--max-windows <N>', 'evaluate only the first N windows', intOption('--max-windows'))
-    .option('--device <device>', DEVICE_HELP, 'cpu')
-    .option('--simulate <form>', SIMULATE_HELP)
+    .addOption(deviceOption())
+    .addOption(simulateOption())
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
     .option('--tokenizer <dir>', 'for an .onnx file: the folder with its config.json and tokenizer')
@@ -29,7 +29,7 @@ export function registerEval(program: Command): void {
     .option('-q, --quiet', 'no progress output')
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) });
-      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
+      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Execution } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
       const annOnly = Boolean(o['annOnly']) || m.timesteps === null;
       let ids: number[];
       ids = m.tokenizer.encodeInput(readTextFile(o['text'] as string, { what: 'evaluation text' }), { specialTokens: o['specialTokens'] !== false });
@@ -40,10 +40,12 @@ export function registerEval(program: Command): void {
       const sweep = o['timestepsSweep'] as string | undefined;
       if (sweep) {
         if (!(m instanceof Bundle)) throw new SnnError('OPTION_INVALID', { message: '--timesteps-sweep needs a .snn bundle', at: '--timesteps-sweep' });
-        const Ts = sweep.split(',').map((s) => s.trim());
+        const Ts = sweep.split(',').map((s) => parseTimesteps(s.trim(), '--timesteps-sweep'));
+        // Other Ts are emitted here from graph.json: loaded on demand, so a plain eval runs the bundle's stored forms only.
+        const [{ retarget }, { openGraphSession }] = await Promise.all([import('../calibrate/timesteps.js'), import('../open/graph-session.js')]);
         const rows: EvaluateResult[] = [];
         for (const T of Ts) {
-          const session = await openGraphSession(retarget(m.contents.graph, T as unknown as number), 'snn');
+          const session = await openGraphSession(retarget(m.contents.graph, T), 'snn');
           rows.push(await evaluate(m, ids, { ...base, snnSession: session, onProgress: (d, t) => progress.update(`T=${T}`, d, t) }));
           await session.release();
         }

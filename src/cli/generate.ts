@@ -4,7 +4,8 @@ import { SnnError } from '../errors/index.js';
 import { checkGenerateOptions, type GenerateOptions } from '../runtime/generate.js';
 import type { RunnableModel } from '../runtime/model.js';
 import { TemporalSpikeProcessor, type OverflowPolicy } from '../runtime/tsp.js';
-import { DEVICE_HELP, floatOption, intOption, openModel , SIMULATE_HELP } from './common.js';
+import { deviceOption, floatOption, intOption, openModel, simulateOption } from './common.js';
+import type { DeviceChoice, Execution } from '../options/values.js';
 import { promptOf } from './prompt.js';
 import { promptText } from '../runtime/prompt-text.js';
 
@@ -22,8 +23,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--ann-only', 'run the source ANN instead of the SNN (needed for a HF model)')
     .option('--tokenizer <dir>', 'for an .onnx file: the folder with its config.json and tokenizer')
     .option('--no-special-tokens', 'do not add the special tokens (e.g. BOS) the tokenizer adds by default')
-        .option('--device <device>', DEVICE_HELP, 'cpu')
-    .option('--simulate <form>', SIMULATE_HELP)
+        .addOption(deviceOption())
+    .addOption(simulateOption())
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
     .option('-q, --quiet', 'no summary on stderr');
@@ -32,7 +33,7 @@ export function addRunOptions(cmd: Command): Command {
 /** Opens `<model>` and a processor over it as the shared options say. */
 export async function openProcessor(model: string | undefined, o: Record<string, unknown>): Promise<TemporalSpikeProcessor> {
   const annOnly = Boolean(o['annOnly']);
-  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
+  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Execution } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
   const overflow = o['overflow'] as string;
   if (overflow !== 'error' && overflow !== 'slide') throw new SnnError('OPTION_INVALID', { message: `unknown overflow policy ${JSON.stringify(overflow)} (valid: error, slide)`, at: '--overflow' });
   return new TemporalSpikeProcessor(m, { overflow: overflow as OverflowPolicy, ann: annOnly || m.timesteps === null });

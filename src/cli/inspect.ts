@@ -2,11 +2,11 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundle } from '../emit/bundle/read.js';
+import { FILES } from '../bundle/format.js';
+import { defaultExecution, pickForm } from '../bundle/forms.js';
+import { readBundle } from '../bundle/read.js';
 import { autoCandidates, type Device } from '../runtime/device.js';
 import { probePlacement, summarizePlacement, type Placement } from '../runtime/placement.js';
-import { withEmittedModel } from '../runtime/session.js';
 import { parseDevice, printJson } from './common.js';
 
 export function registerInspect(program: Command): void {
@@ -18,20 +18,21 @@ export function registerInspect(program: Command): void {
     .action(async (path: string, o: Record<string, unknown>) => {
       const device = o['device'] === undefined ? null : placementDevice(parseDevice(o['device'] as string));
       const b = readBundle(path);
-      // On WebGPU a weighted-code bundle runs its closed form with portable rounding (loadBundle), not model.onnx.
-      const portable = device === 'webgpu' && b.graph.spiking?.code === 'weighted';
+      // The form loadBundle runs on this device (on WebGPU: the portable-rounding one where stored).
+      const form = pickForm(b.forms, { execution: defaultExecution(b.forms), spikes: false, portable: device === 'webgpu' })!;
       const placement = device === null ? null : {
         device,
-        snn: portable ? await withEmittedModel(b.graph, 'snn', { device }, (m) => probePlacement(m, device)) : probePlacement(join(b.path, FILES.snnModel), device),
+        snn: probePlacement(join(b.path, form.file), device),
         ann: probePlacement(join(b.path, FILES.annModel), device),
       };
       const sizes = Object.fromEntries(Object.keys(b.meta.files).map((f) => [f, statSync(join(b.path, f)).size]));
       const total = Object.values(sizes).reduce((a, s) => a + s, 0);
       const summary = {
-        path: b.path, valid: true, recipe: b.meta.recipe, timesteps: b.meta.timesteps, arch: b.meta.source.arch, source: b.meta.source.id,
+        path: b.path, valid: true, recipe: b.meta.recipe, timesteps: b.timesteps, arch: b.meta.source.arch, source: b.meta.source.id,
         passes: b.meta.passes.map((p) => ({ name: p.name, matched: p.matched.length })),
         calibration: b.meta.calibration,
         neurons: b.meta.neurons.map(({ output: _o, ...n }) => n),
+        forms: b.forms,
         sizes, totalBytes: total,
         ...(placement ? { placement } : {}),
       };
@@ -39,14 +40,15 @@ export function registerInspect(program: Command): void {
       const lines = [
         `${b.path}: valid (all ${Object.keys(b.meta.files).length} files match their sha256)`,
         `source ${b.meta.source.id} (${b.meta.source.arch}), converter ${b.meta.converterVersion}, created ${b.meta.created}`,
-        `recipe ${b.meta.recipe}, T=${b.meta.timesteps}, code ${b.graph.spiking?.code ?? "rate"}, runtime ${b.graph.spiking?.code === "weighted" ? "closed form (model.onnx), step-by-step reference with --simulate steps" : "step by step"}`,
+        `recipe ${b.meta.recipe}, T=${b.timesteps}, code ${b.graph.spiking?.code ?? "rate"}, runtime ${b.graph.spiking?.code === "weighted" ? "closed form (model.onnx), step-by-step reference with --simulate steps" : "step by step"}`,
+        `forms: ${b.forms.map((f) => `${f.file} (${f.execution}${f.spikes ? ', spikes' : ''}${f.rounding === 'portable' ? ', portable rounding' : ''})`).join(', ')}`,
         `passes: ${b.meta.passes.map((p) => `${p.name} (${p.matched.length})`).join(' → ')}`,
         `calibration: ${b.meta.calibration.samples} × ${b.meta.calibration.length} tokens, statistic ${b.meta.calibration.statistic}${b.meta.calibration.text ? `, text ${b.meta.calibration.text}` : ''}`,
         `neuron sites (${b.meta.neurons.length}):`,
         '  site                              kind      levels  channels   θ min     θ mean    θ max',
         ...b.meta.neurons.map((n) => `  ${n.site.padEnd(34)}${n.kind.padEnd(10)}${String(n.levels).padEnd(8)}${String(n.channels).padEnd(11)}${n.min.toFixed(4).padEnd(10)}${n.mean.toFixed(4).padEnd(10)}${n.max.toFixed(4)}`),
         `sizes: ${Object.entries(sizes).map(([f, s]) => `${f} ${formatBytes(s)}`).join(', ')}; total ${formatBytes(total)}`,
-        ...(placement ? formatPlacement(placement.device, { [`SNN ${FILES.snnModel}`]: placement.snn, [`ANN ${FILES.annModel}`]: placement.ann }) : []),
+        ...(placement ? formatPlacement(placement.device, { [`SNN ${form.file}`]: placement.snn, [`ANN ${FILES.annModel}`]: placement.ann }) : []),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { SnnError } from '../errors/index.js';
 import { serve } from '../serve/server.js';
-import { DEVICE_HELP, intOption, openModel } from './common.js';
+import { deviceOption, intOption, openModel } from './common.js';
+import type { DeviceChoice } from '../options/values.js';
 
 export function registerServe(program: Command): void {
   program.command('serve')
@@ -10,7 +11,7 @@ export function registerServe(program: Command): void {
     .argument('<bundle>', '.snn bundle (or a HF folder with --ann-only)')
     .option('--port <N>', 'TCP port; 0 picks a free one', intOption('--port', 0), 8000)
     .option('--host <addr>', 'address to bind; 0.0.0.0 exposes the server to the network', '127.0.0.1')
-    .option('--device <device>', DEVICE_HELP, 'cpu')
+    .addOption(deviceOption())
     .option('--max-sessions <N>', 'sessions held at once; the least recently used idle one is evicted beyond it', intOption('--max-sessions'), 64)
     .option('--max-queue <N>', 'requests waiting for a slot; more get 429 with Retry-After', intOption('--max-queue', 0), 64)
     .option('--max-batch <N>', 'requests generated together in one batched step', intOption('--max-batch'), 16)
@@ -23,7 +24,7 @@ export function registerServe(program: Command): void {
       const port = o['port'] as number;
       if (port > 65535) throw new SnnError('OPTION_INVALID', { message: `--port must be at most 65535, got ${port}`, at: '--port' });
       const annOnly = Boolean(o['annOnly']);
-      const model = await openModel(bundle, { annOnly, device: o['device'] as string });
+      const model = await openModel(bundle, { annOnly, device: o['device'] as DeviceChoice });
       const server = await serve(model, {
         port,
         host: o['host'] as string,

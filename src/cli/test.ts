@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_DIALOGUE_COUNT, DEFAULT_MAX_NLL_RATIO, DEFAULT_TOLERANCE, runCoherenceSuite } from '../coherence/suite.js';
 import type { CoherenceReport } from '../coherence/types.js';
-import { DEVICE_HELP, floatOption, intOption, openModel, printJson , SIMULATE_HELP } from './common.js';
+import { deviceOption, floatOption, intOption, openModel, printJson, simulateOption } from './common.js';
+import type { DeviceChoice, Execution } from '../options/values.js';
 import { createProgress } from './progress.js';
 
 export function registerTest(program: Command): void {
@@ -17,8 +18,8 @@ export function registerTest(program: Command): void {
     .option('--max-nll-ratio <r>', 'largest mean SNN/ANN NLL ratio per reply', floatOption('--max-nll-ratio'), DEFAULT_MAX_NLL_RATIO)
     .option('--no-recall', 'skip the recall probe')
     .option('--ann-only', 'test the source ANN instead of the SNN (needed for a HF model)')
-    .option('--device <device>', DEVICE_HELP, 'cpu')
-    .option('--simulate <form>', SIMULATE_HELP)
+    .addOption(deviceOption())
+    .addOption(simulateOption())
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
     .option('--json', 'print the report as JSON on stdout')
@@ -26,7 +27,7 @@ export function registerTest(program: Command): void {
     .action(async (bundle: string, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) });
       const annOnly = Boolean(o['annOnly']);
-      const model = await openModel(bundle, { annOnly, device: o['device'] as string, ...(o['simulate'] ? { simulate: o['simulate'] as string } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+      const model = await openModel(bundle, { annOnly, device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Execution } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
       let report: CoherenceReport;
       try {
         report = await runCoherenceSuite(model, {

@@ -3,6 +3,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
 import type { ModelSession, StepInput } from '../runtime/session.js';
+import type { DeviceChoice } from '../runtime/device.js';
 
 /** A step as handed to `ModelSession.run` (the cache itself is not kept). */
 export interface RecordedStep {
@@ -29,6 +30,7 @@ export class RecordingModel implements RunnableModel {
   get tokenizer(): Tokenizer { return this.inner.tokenizer; }
   get timesteps(): number | null { return this.inner.timesteps; }
   get recipe(): string | null { return this.inner.recipe; }
+  get device(): DeviceChoice { return this.inner.device; }
 
   async session(ann: boolean): Promise<ModelSession> {
     const inner = await this.inner.session(ann);

@@ -1,13 +1,14 @@
 // Lowers an IR graph to ONNX: the ANN form, or the spiking form with a leading time axis of T steps.
+import type { Execution } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph, Node, Weight } from '../ir/types.js';
 import type { LowerCtx, Lowered, OpDef, SynapseRecord } from '../ops/op.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
-import { OnnxBuilder, type ExternalRef } from './onnx-builder.js';
+import { OnnxBuilder, type ExternalRef, type PlaceDerived } from './onnx-builder.js';
+import { isNeuron } from '../ops/spiking.js';
 
-export const EXECUTIONS = ['closed', 'steps'] as const;
-export type Execution = (typeof EXECUTIONS)[number];
+export { EXECUTIONS, type Execution } from '../bundle/format.js';
 
 export type WeightPlacement = { readonly inline: Float32Array } | { readonly external: ExternalRef };
 
@@ -24,6 +25,8 @@ export interface EmitOptions {
   readonly portable?: boolean;
   /** Where each weight's bytes go: into the model, or referenced as external data. */
   readonly placeWeight: (weight: Weight) => WeightPlacement;
+  /** Where tensors derived from the weights (synapse integers and scales) go; default: inline in the model. */
+  readonly placeDerived?: PlaceDerived;
   /** IR values to expose as extra outputs `observe/<name>` (calibration observers). */
   readonly observe?: readonly string[];
   /** Expose every neuron site's spike tensor as an output `spikes/<site>` ([T, B, S, D], integers). */
@@ -49,7 +52,7 @@ export interface Emitted {
 const TIMED_RANK = 4;
 
 export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
-  const b = new OnnxBuilder();
+  const b = new OnnxBuilder(opts.placeDerived);
   const snn = opts.mode === 'snn';
   const T = snn ? graph.spiking?.timesteps ?? 0 : 1;
   if (snn && T < 1) throw new SnnError('GRAPH_INVALID', { message: 'graph has no spiking spec (timesteps); run a recipe first', at: 'emit' });
@@ -117,7 +120,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     // lowering, or integer synapses for a Linear fed by a neuron); the neurons run in closed form, or
     // step by step (`steps`, the reference).
     const lowered = execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
-      : execution === 'steps' && node.op === 'Neuron' && op.snn.kind === 'custom' ? op.snn.lower(ctx)
+      : execution === 'steps' && isNeuron(node) && op.snn.kind === 'custom' ? op.snn.lower(ctx)
         : execution !== null && op.closed ? op.closed(ctx)
           : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
     node.outputs.forEach((out, k) => {

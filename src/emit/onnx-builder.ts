@@ -26,7 +26,13 @@ export interface ExternalRef {
 
 const ELEM_TYPE: Record<OnnxElem, number> = { float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 };
 
+/** Where a derived tensor's bytes go (synapse integers and scales): a reference into a file beside the model, or null to hold them inline. */
+export type PlaceDerived = (name: string, data: Int8Array | Int16Array | Float32Array) => ExternalRef | null;
+
 export class OnnxBuilder {
+  /** `placeDerived`: tensors derived from the weights (synapses) as external data, shared by every form of a bundle. */
+  constructor(private readonly placeDerived: PlaceDerived = () => null) {}
+
   private readonly nodes: onnxProto.onnx.INodeProto[] = [];
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
@@ -80,22 +86,26 @@ export class OnnxBuilder {
     return this.constant({ dtype: 'int64', dims: [values.length], values });
   }
 
-  /** A float32 initializer held in this model's bytes. */
+  /** A float32 initializer: inline, or where `placeDerived` puts it. */
   initializer(name: string, dims: readonly number[], data: Float32Array): void {
+    const ref = this.placeDerived(name, data);
+    if (ref) { this.externalInitializer(name, dims, ref); return; }
     this.initializers.push({ name, dataType: ELEM_TYPE.float32, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
 
-  /** An INT8 or INT16 initializer held in this model's bytes (integer synapse weights; Cast to float in the graph). */
+  /** An INT8 or INT16 initializer (integer synapse weights; Cast to float in the graph): inline, or where `placeDerived` puts it. */
   intInitializer(name: string, dims: readonly number[], data: Int8Array | Int16Array): void {
     const dataType = data instanceof Int8Array ? onnx.TensorProto.DataType.INT8 : onnx.TensorProto.DataType.INT16;
+    const ref = this.placeDerived(name, data);
+    if (ref) { this.externalInitializer(name, dims, ref, dataType); return; }
     this.initializers.push({ name, dataType, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
 
-  /** A float32 initializer stored as external data (see ExternalRef). */
-  externalInitializer(name: string, dims: readonly number[], ref: ExternalRef): void {
+  /** An initializer stored as external data (see ExternalRef); float32 unless `dataType` says otherwise. */
+  externalInitializer(name: string, dims: readonly number[], ref: ExternalRef, dataType: number = ELEM_TYPE.float32): void {
     this.initializers.push({
       name,
-      dataType: ELEM_TYPE.float32,
+      dataType,
       dims: [...dims],
       dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
       externalData: [

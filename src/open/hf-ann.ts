@@ -4,7 +4,8 @@ import { importHfModel, type ImportedModel } from '../import/hf/index.js';
 import type { BindOptions } from '../import/hf/weights.js';
 import type { ModelSpec } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
-import { openGraphSession, type DeviceChoice, type ModelSession } from '../runtime/session.js';
+import { type DeviceChoice, type ModelSession } from '../runtime/session.js';
+import { openGraphSession } from './graph-session.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 
 /** The source ANN of a HF model folder (the reference path, `--ann-only`). */
@@ -12,15 +13,21 @@ export class HfAnnModel implements RunnableModel {
   readonly timesteps = null;
   readonly recipe = null;
   private annSession: Promise<ModelSession> | null = null;
+  private opened: DeviceChoice;
 
-  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly device: DeviceChoice, private readonly lowMemory = false) {}
+  constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly choice: DeviceChoice, private readonly lowMemory = false) {
+    this.opened = choice;
+  }
+
+  /** The device asked for; once the session opened, the one it runs on (`auto` resolved). */
+  get device(): DeviceChoice { return this.opened; }
 
   get name(): string { return this.imported.dir; }
   get spec(): ModelSpec { return this.imported.graph.spec; }
 
   async session(ann: boolean): Promise<ModelSession> {
     if (!ann) throw new SnnError('OPTION_INVALID', { message: 'this is a HuggingFace model, not a .snn bundle: only its ANN can run', at: this.imported.dir, hint: 'pass --ann-only, or convert it first: snnconvert convert <model>' });
-    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.device, lowMemory: this.lowMemory });
+    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.choice, lowMemory: this.lowMemory }).then((s) => { this.opened = s.device; return s; });
     return this.annSession;
   }
 

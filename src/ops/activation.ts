@@ -1,5 +1,17 @@
 // Pointwise activations (GELU, ReLU, SiLU). In a spiking graph each is a temporal-difference operator.
-import type { OpDef } from './op.js';
+import type { AttrHolder, OpDef } from './op.js';
+import { choiceAttr } from './op.js';
+
+export const GELU_APPROXIMATIONS = ['none', 'tanh'] as const;
+/** GELU's attribute: exact (erf) or HF's tanh approximation. */
+export interface GeluAttrs {
+  readonly approximate: (typeof GELU_APPROXIMATIONS)[number];
+}
+
+/** The typed attributes of a Gelu (an IR node or an op lifted from ONNX). */
+export function geluAttrs(node: AttrHolder): GeluAttrs {
+  return { approximate: choiceAttr(node, 'approximate', GELU_APPROXIMATIONS) };
+}
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -15,7 +27,7 @@ export const gelu: OpDef = {
     const { b, node } = ctx;
     const x = ctx.input(0);
     let inner: string;
-    if (node.attrs['approximate'] === 'tanh') {
+    if (geluAttrs(node).approximate === 'tanh') {
       const x3 = b.op('Mul', [b.op('Mul', [x, x], {}, node.id), x], {}, node.id);
       const poly = b.op('Add', [x, b.op('Mul', [x3, b.scalar(0.044715)], {}, node.id)], {}, node.id);
       inner = b.op('Tanh', [b.op('Mul', [poly, b.scalar(SQRT_2_OVER_PI)], {}, node.id)], {}, node.id);

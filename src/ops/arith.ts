@@ -1,5 +1,6 @@
 // Elementwise arithmetic: Add is linear (spike-exact), Mul of two signals is a TD operator.
 import type { OpDef } from './op.js';
+import { numsAttr } from './op.js';
 
 export const add: OpDef = {
   name: 'Add',
@@ -34,6 +35,6 @@ export const split: OpDef = {
     const sizes = node.attrs['sizes'];
     return Array.isArray(sizes) && sizes.length === node.outputs.length ? [] : ['attribute sizes must list one size per output'];
   },
-  lowerAnn: (ctx) => ctx.b.add('Split', [ctx.input(0), ctx.b.ints(ctx.node.attrs['sizes'] as readonly number[])], { axis: -1 }, { scope: ctx.node.id, count: ctx.node.outputs.length }),
+  lowerAnn: (ctx) => ctx.b.add('Split', [ctx.input(0), ctx.b.ints(numsAttr(ctx.node, 'sizes'))], { axis: -1 }, { scope: ctx.node.id, count: ctx.node.outputs.length }),
   snn: { kind: 'linear' },
 };

@@ -2,6 +2,7 @@
 // Inputs: q, k, v, attention_mask [B, L], position_ids [B, S] (always given: S is read from it), past_key, past_value [B, KVH, P, hd].
 // Outputs: attention output [.., S, D], present_key, present_value [B, KVH, L, hd] (L = P + S).
 import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { Node } from '../ir/types.js';
 import type { LowerCtx, OpDef } from './op.js';
 import { numAttr, optNumAttr, requireNumbers } from './op.js';
 import { lastStep, mergeHeads, repeatKv, runningMean, splitHeads, temporalDifference } from './onnx-util.js';
@@ -9,11 +10,32 @@ import { lastStep, mergeHeads, repeatKv, runningMean, splitHeads, temporalDiffer
 /** Large negative score for masked keys; finite so a fully masked (padding) row stays finite. */
 const MASKED = -1e9;
 
+const ATTENTION_OPS = ['Attention', 'SpikeAttention'] as const;
+
+/** An attention op's attributes: query and key/value heads (GQA when fewer), head width, RoPE base (null: none). */
+export interface AttentionAttrs {
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly ropeTheta: number | null;
+}
+
+/** The typed attributes of an Attention or SpikeAttention node, or null for any other op. */
+export function attentionAttrs(node: Node): AttentionAttrs | null {
+  if (!(ATTENTION_OPS as readonly string[]).includes(node.op)) return null;
+  return { numHeads: numAttr(node, 'numHeads'), numKvHeads: numAttr(node, 'numKvHeads'), headDim: numAttr(node, 'headDim'), ropeTheta: optNumAttr(node, 'ropeTheta') };
+}
+
+/** True for the spiking attention (the attention-to-spike pass's output). */
+export function isSpikeAttention(node: { readonly op: string }): boolean {
+  return node.op === ATTENTION_OPS[1];
+}
+
 interface Heads { readonly heads: number; readonly kvHeads: number; readonly headDim: number; readonly ropeTheta: number | null }
 
 function headsOf(ctx: LowerCtx): Heads {
-  const n = ctx.node;
-  return { heads: numAttr(n, 'numHeads'), kvHeads: numAttr(n, 'numKvHeads'), headDim: numAttr(n, 'headDim'), ropeTheta: optNumAttr(n, 'ropeTheta') };
+  const a = attentionAttrs(ctx.node)!;
+  return { heads: a.numHeads, kvHeads: a.numKvHeads, headDim: a.headDim, ropeTheta: a.ropeTheta };
 }
 
 /** Key positions [1, L] and query positions [S, 1] (queries are the last S of the L keys). */
@@ -148,12 +170,12 @@ function lowerSpikeAttention(ctx: LowerCtx): { outputs: string[]; timed: boolean
 
 const checkAttention: OpDef['check'] = (node) => {
   const problems = requireNumbers(node, ['numHeads', 'numKvHeads', 'headDim']);
-  if (problems.length === 0 && (node.attrs['numHeads'] as number) % (node.attrs['numKvHeads'] as number) !== 0) problems.push('numHeads must be a multiple of numKvHeads');
+  if (problems.length === 0 && numAttr(node, 'numHeads') % numAttr(node, 'numKvHeads') !== 0) problems.push('numHeads must be a multiple of numKvHeads');
   return problems;
 };
 
 export const attention: OpDef = {
-  name: 'Attention',
+  name: ATTENTION_OPS[0],
   doc: 'causal self-attention with KV cache (RoPE and GQA when configured)',
   numInputs: 7,
   numOutputs: 3,
@@ -164,7 +186,7 @@ export const attention: OpDef = {
 };
 
 export const spikeAttention: OpDef = {
-  name: 'SpikeAttention',
+  name: ATTENTION_OPS[1],
   doc: 'attention as a TD operator over running means; cache holds T-aggregated K/V',
   numInputs: 7,
   numOutputs: 3,

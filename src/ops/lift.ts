@@ -97,7 +97,7 @@ export const intAttr = (n: OnnxNodeLike, key: string, dflt: number): number => {
 
 export const intsAttr = (n: OnnxNodeLike, key: string): readonly number[] | undefined => {
   const v = n.attrs.get(key);
-  return Array.isArray(v) ? (v as readonly number[]) : undefined;
+  return Array.isArray(v) && v.every((x): x is number => typeof x === 'number') ? v : undefined;
 };
 
 /** The reduction axes of a ReduceMean (attribute before opset 18, input after). */

@@ -1,10 +1,26 @@
 // Linear layers and embeddings: the weight multiplies, linear in their input and so exact over time.
 import { weightData } from '../weights/weight-data.js';
+import type { Node } from '../ir/types.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
-import { requireNumbers } from './op.js';
+import { boolAttr, numAttr, requireNumbers } from './op.js';
 import { nafMax } from './spike-code.js';
 import { exactSign } from './exact-int.js';
 import { planSynapse } from './synapse.js';
+
+const LINEAR = 'Linear';
+
+/** A Linear's attributes: its feature counts, and whether W is stored [out, in] (`transposed`). */
+export interface LinearAttrs {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly transposed: boolean;
+}
+
+/** The typed attributes of a Linear node, or null for any other op. */
+export function linearAttrs(node: Node): LinearAttrs | null {
+  if (node.op !== LINEAR) return null;
+  return { inFeatures: numAttr(node, 'inFeatures'), outFeatures: numAttr(node, 'outFeatures'), transposed: boolAttr(node, 'transposed') };
+}
 
 /**
  * y = x·W (+ b). `transposed` means W is stored [out, in] (nn.Linear, tied LM heads): lowered as Gemm
@@ -13,13 +29,12 @@ import { planSynapse } from './synapse.js';
 function lowerLinearAnn(ctx: LowerCtx): string[] {
   const { b, node } = ctx;
   const hasBias = node.weights['bias'] !== undefined;
-  if (node.attrs['transposed'] !== true) {
+  const { inFeatures: inF, outFeatures: outF, transposed } = linearAttrs(node)!;
+  if (!transposed) {
     const y = b.op('MatMul', [ctx.input(0), ctx.weight('weight')], {}, node.id);
     return [hasBias ? b.op('Add', [y, ctx.weight('bias')], {}, node.id) : y];
   }
   const x = ctx.input(0);
-  const inF = node.attrs['inFeatures'] as number;
-  const outF = node.attrs['outFeatures'] as number;
   const shape = b.op('Shape', [x], {}, node.id);
   const leadShape = b.op('Slice', [shape, b.ints([0]), b.ints([-1]), b.ints([0])], {}, node.id);
   const flat = b.op('Reshape', [x, b.ints([-1, inF])], {}, node.id);
@@ -40,9 +55,7 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
   const M = nafMax(ctx.timesteps);
   const plan = source && ctx.graph.spiking?.code === 'weighted' ? planSynapse({
     weight: weightData(ctx.graph.weights.get(node.weights['weight']!)!),
-    transposed: node.attrs['transposed'] === true,
-    inFeatures: node.attrs['inFeatures'] as number,
-    outFeatures: node.attrs['outFeatures'] as number,
+    ...linearAttrs(node)!,
     unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / M)),
   }, M) : null;
   if (!source || !plan) {
@@ -55,7 +68,8 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
   const { synapse, groups, chunkBits } = plan;
   ctx.recordSynapse({ node: node.id, kind: 'integer', bits: synapse.bits, bound: synapse.bound, groups });
   const name = `${node.id}.synapse`;
-  b.intInitializer(`${name}.weight`, [node.attrs['inFeatures'] as number, node.attrs['outFeatures'] as number], synapse.weights);
+  const { inFeatures, outFeatures } = linearAttrs(node)!;
+  b.intInitializer(`${name}.weight`, [inFeatures, outFeatures], synapse.weights);
   b.initializer(`${name}.scale`, [synapse.scale.length], synapse.scale);
   const weights = b.op('Cast', [`${name}.weight`], { to: 1 }, node.id);
   const accumulated = groups === 1 ? b.op('MatMul', [source.count, weights], {}, node.id) : groupedProduct(ctx, source.count, weights, groups, chunkBits);
@@ -82,7 +96,7 @@ function groupedProduct(ctx: LowerCtx, count: string, weights: string, groups: n
 }
 
 export const linear: OpDef = {
-  name: 'Linear',
+  name: LINEAR,
   doc: 'y = x·W + b; W is [in, out], or [out, in] when transposed',
   numInputs: 1,
   numOutputs: 1,

@@ -1,6 +1,6 @@
 // The contract every op definition fulfils: schema, ANN lowering to ONNX, and its spiking story.
 import type { OnnxBuilder } from '../emit/onnx-builder.js';
-import type { Graph, ModelSpec, Node } from '../ir/types.js';
+import type { Attrs, Graph, ModelSpec, Node } from '../ir/types.js';
 
 /** What a lowering sees: the builder, the node, and ONNX names for its inputs and weights. */
 export interface LowerCtx {
@@ -94,25 +94,63 @@ export interface OpDef {
   readonly closed?: (ctx: LowerCtx) => Lowered;
 }
 
-/** Small attribute readers shared by the op files (they throw on a missing or mistyped attribute). */
-export function numAttr(node: Node, key: string): number {
+/** True when `node` is an instance of `def`: how code outside ops/ tests an op (no op-name strings there). */
+export function isOp(node: { readonly op: string }, ...defs: readonly OpDef[]): boolean {
+  return defs.some((d) => d.name === node.op);
+}
+
+/** What carries attributes: an IR node, or an op lifted from ONNX before it becomes one. */
+export interface AttrHolder {
+  readonly op: string;
+  readonly attrs: Attrs;
+  readonly id?: string;
+}
+
+function where(node: AttrHolder): string {
+  return node.id === undefined ? `op ${node.op}` : `node ${node.id} (${node.op})`;
+}
+
+/**
+ * Small attribute readers shared by the op files (they throw on a missing or mistyped attribute). Each
+ * op file declares its attributes' type and one reader built from these, next to its lowering.
+ */
+export function numAttr(node: AttrHolder, key: string): number {
   const v = node.attrs[key];
-  if (typeof v !== 'number') throw new Error(`node ${node.id} (${node.op}): attribute ${key} must be a number`);
+  if (typeof v !== 'number') throw new Error(`${where(node)}: attribute ${key} must be a number`);
   return v;
 }
 
-export function strAttr(node: Node, key: string): string {
+export function strAttr(node: AttrHolder, key: string): string {
   const v = node.attrs[key];
-  if (typeof v !== 'string') throw new Error(`node ${node.id} (${node.op}): attribute ${key} must be a string`);
+  if (typeof v !== 'string') throw new Error(`${where(node)}: attribute ${key} must be a string`);
   return v;
 }
 
-export function optNumAttr(node: Node, key: string): number | null {
+export function optNumAttr(node: AttrHolder, key: string): number | null {
   const v = node.attrs[key];
   return typeof v === 'number' ? v : null;
 }
 
+export function boolAttr(node: AttrHolder, key: string): boolean {
+  const v = node.attrs[key];
+  if (typeof v !== 'boolean') throw new Error(`${where(node)}: attribute ${key} must be a boolean`);
+  return v;
+}
+
+export function numsAttr(node: AttrHolder, key: string): readonly number[] {
+  const v = node.attrs[key];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) throw new Error(`${where(node)}: attribute ${key} must be a list of numbers`);
+  return v;
+}
+
+/** A string attribute that must be one of `valid`. */
+export function choiceAttr<T extends string>(node: AttrHolder, key: string, valid: readonly T[]): T {
+  const v = strAttr(node, key);
+  if (!(valid as readonly string[]).includes(v)) throw new Error(`${where(node)}: attribute ${key} must be one of ${valid.join(', ')}`);
+  return v as T;
+}
+
 /** Checks that the listed attributes are numbers (and finite). */
 export function requireNumbers(node: Node, keys: readonly string[]): string[] {
-  return keys.filter((k) => typeof node.attrs[k] !== 'number' || !Number.isFinite(node.attrs[k] as number)).map((k) => `attribute ${k} must be a finite number`);
+  return keys.filter((k) => { const v = node.attrs[k]; return typeof v !== 'number' || !Number.isFinite(v); }).map((k) => `attribute ${k} must be a finite number`);
 }

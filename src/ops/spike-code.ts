@@ -9,9 +9,9 @@
 // remaining count exceeds M_k, the largest value the k lower digits can still represent, then
 // subtract", which yields exactly the NAF (no two adjacent non-zero digits, unique).
 import { SnnError } from '../errors/index.js';
+import type { SpikeCode, Timesteps } from '../options/values.js';
 
-export const SPIKE_CODES = ['weighted', 'rate'] as const;
-export type SpikeCode = (typeof SPIKE_CODES)[number];
+export { SPIKE_CODES, parseCode, type SpikeCode } from '../options/values.js';
 
 /**
  * Largest T a weighted code may use: counts and their digit sums stay exact float32 integers (< 2^24),
@@ -19,13 +19,8 @@ export type SpikeCode = (typeof SPIKE_CODES)[number];
  */
 export const MAX_WEIGHTED_TIMESTEPS = 22;
 
-export function parseCode(value: unknown): SpikeCode {
-  if (typeof value === 'string' && (SPIKE_CODES as readonly string[]).includes(value)) return value as SpikeCode;
-  throw new SnnError('OPTION_INVALID', { message: `unknown spike code ${JSON.stringify(value)} (valid: ${SPIKE_CODES.join(', ')})`, at: '--code' });
-}
-
 /** Checks that the code can represent T steps and `levels` per step (typed error listing the allowed values). */
-export function checkCodeSupports(code: SpikeCode, timesteps: number, levels: number, site: string): void {
+export function checkCodeSupports(code: SpikeCode, timesteps: Timesteps, levels: number, site: string): void {
   if (code !== 'weighted') return;
   if (timesteps > MAX_WEIGHTED_TIMESTEPS) {
     throw new SnnError('OPTION_INVALID', { message: `the weighted code supports 1–${MAX_WEIGHTED_TIMESTEPS} timesteps (counts must stay exact float32 integers), got ${timesteps}`, at: '--timesteps', hint: `use --timesteps ≤ ${MAX_WEIGHTED_TIMESTEPS}, or --code rate for longer trains` });

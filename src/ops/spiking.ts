@@ -1,12 +1,43 @@
 // Spiking neurons (IF, SignedIF, multi-level; rate or weighted code) and the readout that integrates spikes over T (SPEC §2).
 import type { OnnxBuilder } from '../emit/onnx-builder.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
-import { numAttr, strAttr } from './op.js';
+import type { Node } from '../ir/types.js';
+import { choiceAttr, numAttr, strAttr } from './op.js';
 import { exactRound, exactSign, parity } from './exact-int.js';
 import { nafMax, type SpikeCode } from './spike-code.js';
 
 export const NEURON_KINDS = ['IF', 'SignedIF'] as const;
 export type NeuronKind = (typeof NEURON_KINDS)[number];
+
+const NEURON = 'Neuron';
+
+/** A neuron's attributes: IF or SignedIF, the largest integer it emits per step (rate code), and its site name. */
+export interface NeuronAttrs {
+  readonly kind: NeuronKind;
+  readonly levels: number;
+  readonly site: string;
+}
+
+/** True for a Neuron node: how code outside ops/ finds neurons (no op-name strings there). */
+export function isNeuron(node: { readonly op: string }): boolean {
+  return node.op === NEURON;
+}
+
+/** The typed attributes of a Neuron node, or null for any other op. */
+export function neuronAttrs(node: Node): NeuronAttrs | null {
+  if (!isNeuron(node)) return null;
+  return { kind: choiceAttr(node, 'kind', NEURON_KINDS), levels: numAttr(node, 'levels'), site: strAttr(node, 'site') };
+}
+
+/** The neurons of a graph in graph order, with their typed attributes. */
+export function neuronsOf(nodes: readonly Node[]): { readonly node: Node; readonly attrs: NeuronAttrs }[] {
+  return nodes.flatMap((node) => { const attrs = neuronAttrs(node); return attrs ? [{ node, attrs }] : []; });
+}
+
+/** A Neuron node reading `input` (the passes insert them), its threshold the weight `threshold`. */
+export function neuronNode(id: string, input: string, output: string, attrs: NeuronAttrs, threshold: string): Node {
+  return { id, op: NEURON, inputs: [input], outputs: [output], attrs: { ...attrs }, weights: { threshold } };
+}
 
 function codeOf(ctx: LowerCtx): SpikeCode {
   return ctx.graph.spiking?.code ?? 'rate';
@@ -147,14 +178,14 @@ function lowerWeightedSteps(ctx: LowerCtx): Lowered {
 }
 
 export const neuron: OpDef = {
-  name: 'Neuron',
+  name: NEURON,
   doc: 'IF / SignedIF neuron with per-channel threshold θ (identity in the ANN)',
   numInputs: 1,
   numOutputs: 1,
   weights: ['threshold'],
   check: (node) => {
     const problems: string[] = [];
-    if (!NEURON_KINDS.includes(node.attrs['kind'] as NeuronKind)) problems.push(`attribute kind must be one of ${NEURON_KINDS.join(', ')}`);
+    if (!(NEURON_KINDS as readonly unknown[]).includes(node.attrs['kind'])) problems.push(`attribute kind must be one of ${NEURON_KINDS.join(', ')}`);
     const levels = node.attrs['levels'];
     if (typeof levels !== 'number' || !Number.isInteger(levels) || levels < 1) problems.push('attribute levels must be a positive integer');
     if (typeof node.attrs['site'] !== 'string') problems.push('attribute site must name the neuron site');

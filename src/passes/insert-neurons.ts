@@ -1,8 +1,14 @@
 // insert-neurons: puts IF / SignedIF neurons on chosen values, so the weights downstream are driven by spikes.
 import type { Graph, Node, Weight } from '../ir/types.js';
-import { producers, valueWidth } from '../ir/values.js';
+import { producers } from '../ir/values.js';
+import { valueWidth } from '../ops/value-width.js';
 import type { NeuronKind } from '../ops/spiking.js';
 import type { PassResult } from './rewrite.js';
+import { neuronNode } from '../ops/spiking.js';
+import { relu } from '../ops/activation.js';
+import { attention, spikeAttention } from '../ops/attention.js';
+import { linear } from '../ops/linear.js';
+import { isOp } from '../ops/op.js';
 
 /**
  * Which values get a neuron:
@@ -27,10 +33,10 @@ function targets(graph: Graph, sites: readonly NeuronSites[]): Map<string, Set<s
     if (!set) { set = new Set(); byValue.set(value, set); }
     set.add(`${node.id}#${i}`);
   };
-  const relus = new Set(graph.nodes.filter((n) => n.op === 'Relu').map((n) => n.outputs[0]!));
+  const relus = new Set(graph.nodes.filter((n) => isOp(n, relu)).map((n) => n.outputs[0]!));
   for (const node of graph.nodes) {
-    if (sites.includes('linear-inputs') && node.op === 'Linear') mark(node.inputs[0]!, node, 0);
-    if (sites.includes('attention-inputs') && (node.op === 'Attention' || node.op === 'SpikeAttention')) for (const i of [0, 1, 2]) mark(node.inputs[i]!, node, i);
+    if (sites.includes('linear-inputs') && isOp(node, linear)) mark(node.inputs[0]!, node, 0);
+    if (sites.includes('attention-inputs') && isOp(node, attention, spikeAttention)) for (const i of [0, 1, 2]) mark(node.inputs[i]!, node, i);
     if (sites.includes('relu-outputs')) node.inputs.forEach((v, i) => { if (relus.has(v)) mark(v, node, i); });
   }
   return byValue;
@@ -54,7 +60,7 @@ export function insertNeurons(graph: Graph, opts: InsertNeuronsOptions): PassRes
       const threshold: Weight = { name: `${site}.threshold`, shape: [width], source: { kind: 'data', data: new Float32Array(width).fill(1) } };
       weights.set(threshold.name, threshold);
       const out = `${site}.spikes`;
-      nodes.push({ id: `${site}.neuron`, op: 'Neuron', inputs: [value], outputs: [out], attrs: { kind: opts.kind, levels: opts.levels?.(site) ?? 1, site }, weights: { threshold: threshold.name } });
+      nodes.push(neuronNode(`${site}.neuron`, value, out, { kind: opts.kind, levels: opts.levels?.(site) ?? 1, site }, threshold.name));
       spiked.set(value, out);
       matched.push(`${opts.kind}: ${site}`);
     }

@@ -9,9 +9,10 @@ import { insertNeurons } from './insert-neurons.js';
 import { replaceLayerNormWithSpike } from './layernorm-to-spike.js';
 import { insertReadout } from './readout.js';
 import type { PassResult } from './rewrite.js';
+import type { Recipe, Timesteps } from '../options/values.js';
+import { neuronsOf } from '../ops/spiking.js';
 
-export const RECIPES = ['faithful', 'stac', 'exact'] as const;
-export type Recipe = (typeof RECIPES)[number];
+export { RECIPES, parseRecipe, parseTimesteps, type Recipe } from '../options/values.js';
 
 export interface RecipeOptions {
   /** Spike levels per step at a neuron site (multi-level neurons); default 1. */
@@ -52,21 +53,8 @@ export function recipePasses(recipe: Recipe, opts: RecipeOptions = {}): PassStep
   }
 }
 
-export function parseRecipe(value: string): Recipe {
-  if ((RECIPES as readonly string[]).includes(value)) return value as Recipe;
-  throw new SnnError('OPTION_INVALID', { message: `unknown recipe ${JSON.stringify(value)} (valid: ${RECIPES.join(', ')})`, at: '--recipe' });
-}
-
-export function parseTimesteps(value: unknown): number {
-  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {
-    throw new SnnError('OPTION_INVALID', { message: `timesteps must be a positive integer (1–1024), got ${JSON.stringify(value)}`, at: '--timesteps' });
-  }
-  return n;
-}
-
-/** Runs a recipe's passes in order, verifying the graph after each; marks the graph spiking with T steps. */
-export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts: RecipeOptions = {}): { graph: Graph; passes: PassRecord[] } {
+/** Runs a recipe's passes in order, verifying the graph after each; marks the graph spiking with T steps (parsed by the caller). */
+export function runRecipe(graph: Graph, recipe: Recipe, T: Timesteps, opts: RecipeOptions = {}): { graph: Graph; passes: PassRecord[] } {
   let g = graph;
   const passes: PassRecord[] = [];
   for (const step of recipePasses(recipe, opts)) {
@@ -75,9 +63,9 @@ export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts:
     passes.push({ name: step.name, why: step.why, matched: result.matched });
   }
   const code = recipe === 'exact' ? 'rate' : opts.code ?? 'weighted';
-  const T = parseTimesteps(timesteps);
-  for (const n of g.nodes) if (n.op === 'Neuron') checkCodeSupports(code, T, n.attrs['levels'] as number, n.attrs['site'] as string);
-  if (recipe !== 'exact' && !g.nodes.some((n) => n.op === 'Neuron')) {
+  const neurons = neuronsOf(g.nodes);
+  for (const { attrs } of neurons) checkCodeSupports(code, T, attrs.levels, attrs.site);
+  if (recipe !== 'exact' && neurons.length === 0) {
     // A "spiking" model with no neuron would be a fake: say plainly what the recipe cannot do here.
     throw new SnnError('OPTION_INVALID', {
       message: `the ${recipe} recipe found no site for a neuron in this ${g.spec.arch} model${recipe === 'stac' ? ' (stac puts IF neurons after ReLU/GELU; this model has neither)' : ''}`,

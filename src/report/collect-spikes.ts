@@ -1,6 +1,6 @@
 // Runs the SNN on the report's windows with every spike output fetched: counts, a raster, and membrane traces.
 import { weightData } from '../weights/weight-data.js';
-import { openGraphSession } from '../runtime/session.js';
+import { openGraphSession } from '../open/graph-session.js';
 import { windowInput } from '../runtime/windows.js';
 import { nafMax } from '../ops/spike-code.js';
 import { timedValues, type SiteFacts } from './graph-facts.js';

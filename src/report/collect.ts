@@ -7,7 +7,8 @@ import { SnnError } from '../errors/index.js';
 import { RssSampler } from '../bench/rss-sampler.js';
 import { capLengths, timePrefill } from '../bench/throughput.js';
 import { evaluate } from '../runtime/evaluate.js';
-import { openGraphSession } from '../runtime/session.js';
+import { parseTimesteps } from '../options/values.js';
+import { openGraphSession } from '../open/graph-session.js';
 import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
 import { collectMembrane, collectSpikes, defaultRasterSite } from './collect-spikes.js';
 import { ENERGY_MODEL } from './energy.js';
@@ -106,7 +107,7 @@ async function fidelityCurve(source: ReportSource, ids: readonly number[], windo
   for (const [i, T] of Ts.entries()) {
     progress('fidelity vs T', i, Ts.length);
     const own = T === source.timesteps;
-    const snnSession = own ? await source.session(false) : await openGraphSession(retarget(source.graph, T), 'snn');
+    const snnSession = own ? await source.session(false) : await openGraphSession(retarget(source.graph, parseTimesteps(T, '--sweep')), 'snn');
     try {
       const r = await evaluate(source, ids, { window, stride: window, snnSession });
       rows.push({ timesteps: T, annPpl: r.ann.ppl, snnPpl: r.snn!.ppl, ratio: r.ratio!, top1Agreement: r.top1_agreement!, kl: r.kl! });

@@ -1,6 +1,10 @@
 // What the report reads off the spiking IR: each neuron site's fan-out, and the weight-multiply work of ANN and SNN.
 import type { Graph, Node } from '../ir/types.js';
 import { spikeFanOut, spikeValues } from './op-costs.js';
+import { isNeuron, neuronsOf, temporalMean } from '../ops/spiking.js';
+import { spikeAttention } from '../ops/attention.js';
+import { embedding } from '../ops/linear.js';
+import { isOp } from '../ops/op.js';
 
 export interface SiteFacts {
   readonly site: string;
@@ -30,16 +34,16 @@ export function layerOf(name: string): { layer: number | null; role: string } {
 /** Every Neuron of a spiking graph, in graph order, with its fan-out over windows of `window` tokens (op-costs.ts rules). */
 export function neuronSites(graph: Graph, window: number): SiteFacts[] {
   const code = graph.spiking?.code ?? 'rate';
-  return graph.nodes.filter((n) => n.op === 'Neuron').map((node) => {
-    const site = node.attrs['site'] as string;
+  return neuronsOf(graph.nodes).map(({ node, attrs }) => {
+    const { site, kind, levels } = attrs;
     // The weighted code's readout is the identity on the count: its consumers (the LM head) read the spikes.
     const carriers = new Set([node.outputs[0]!]);
     for (const [value, s] of spikeValues(graph)) if (s === site) carriers.add(value);
-    const consumers = graph.nodes.filter((c) => c.inputs.some((v) => carriers.has(v)) && !(code === 'weighted' && c.op === 'TemporalMean'));
+    const consumers = graph.nodes.filter((c) => c.inputs.some((v) => carriers.has(v)) && !(code === 'weighted' && isOp(c, temporalMean)));
     const uses = consumers.flatMap((c) => c.inputs.flatMap((v, i) => (carriers.has(v) ? [spikeFanOut(c, i, code, window)] : [])));
     const threshold = graph.weights.get(node.weights['threshold']!);
     return {
-      site, ...layerOf(site), kind: node.attrs['kind'] as string, levels: node.attrs['levels'] as number,
+      site, ...layerOf(site), kind, levels,
       channels: threshold?.shape[0] ?? 0, node, input: node.inputs[0]!, output: `spikes/${site}`, saturation: `saturation/${site}`,
       fanOut: uses.reduce((a, u) => a + u.fanOut, 0), fanOutRule: uses.map((u) => u.rule).join('; ') || 'no consumer', consumers: consumers.map((c) => c.id),
     };
@@ -51,9 +55,9 @@ export function timedValues(graph: Graph): Set<string> {
   const timed = new Set<string>();
   for (const n of graph.nodes) {
     const any = n.inputs.some((v) => timed.has(v));
-    const outs = n.op === 'Neuron' ? [true]
-      : n.op === 'TemporalMean' || n.op === 'Embedding' ? [false]
-        : n.op === 'SpikeAttention' ? [true, false, false]
+    const outs = isNeuron(n) ? [true]
+      : isOp(n, temporalMean, embedding) ? [false]
+        : isOp(n, spikeAttention) ? [true, false, false]
           : n.outputs.map(() => any);
     n.outputs.forEach((o, i) => { if (outs[i]) timed.add(o); });
   }

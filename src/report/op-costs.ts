@@ -9,9 +9,15 @@
 // the T steps, plus the running-mean and difference arithmetic; the weighted code runs every
 // nonlinear op once per token on integrated values (Stöckl & Maass 2021), so those costs equal the ANN's.
 import type { Graph, Node } from '../ir/types.js';
-import { producers, valueWidth } from '../ir/values.js';
+import { producers } from '../ir/values.js';
+import { valueWidth } from '../ops/value-width.js';
 import { layerOf, timedValues } from './graph-facts.js';
 import type { OpCostRecord, OpCounts } from './types.js';
+import { mul } from '../ops/arith.js';
+import { attention, attentionAttrs, spikeAttention } from '../ops/attention.js';
+import { embedding, linear, linearAttrs } from '../ops/linear.js';
+import { isOp } from '../ops/op.js';
+import { isNeuron, neuronsOf, temporalMean } from '../ops/spiking.js';
 
 /** pJ per operation, Horowitz (ISSCC 2014), 45 nm fp32; a transcendental is priced as 4 MACs. */
 export const PRICES = { mac: 4.6, sop: 0.9, add: 0.9, mult: 3.7, transcendental: 4 * 4.6, membrane: 0.9 } as const;
@@ -71,26 +77,26 @@ interface Walk {
  */
 export function spikeFanOut(node: Node, input: number, code: 'weighted' | 'rate', window: number): { fanOut: number; rule: string } {
   const visible = (window + 1) / 2;
-  if (node.op === 'Linear') {
-    const out = node.attrs['outFeatures'] as number;
+  const linear = linearAttrs(node);
+  if (linear) {
+    const out = linear.outFeatures;
     return { fanOut: out, rule: `${node.id}: ${out} accumulates per spike (outFeatures)` };
   }
-  if (node.op === 'SpikeAttention' && code === 'weighted') {
-    const rope = typeof node.attrs['ropeTheta'] === 'number';
-    const group = (node.attrs['numHeads'] as number) / (node.attrs['numKvHeads'] as number);
+  if (isOp(node, spikeAttention) && code === 'weighted') {
+    const a = attentionAttrs(node)!;
+    const rope = a.ropeTheta !== null;
+    const group = a.numHeads / a.numKvHeads;
     if (input === 0) return rope ? { fanOut: 0, rule: `${node.id}: RoPE rotates Q after the neuron, so Q·Kᵀ is counted as float MACs` } : { fanOut: visible, rule: `${node.id}: each Q spike adds ±k to the L̄ = ${visible} visible scores` };
     if (input === 1) return { fanOut: 0, rule: `${node.id}: K's count is cached; the score product is counted on Q's side${rope ? ' (as float MACs: RoPE)' : ''}` };
     return { fanOut: group * visible, rule: `${node.id}: each V spike adds ±p to the outputs of ${group} query head(s) × L̄ = ${visible} queries` };
   }
-  if (node.op === 'SpikeAttention' || node.op === 'TemporalMean') return { fanOut: 1, rule: `${node.id}: 1 accumulate per spike into a running sum; the products after it are float` };
+  if (isOp(node, spikeAttention, temporalMean)) return { fanOut: 1, rule: `${node.id}: 1 accumulate per spike into a running sum; the products after it are float` };
   return { fanOut: 1, rule: `${node.id} (${node.op}): 1 per spike (elementwise)` };
 }
 
 function attentionCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToken: (value: string) => number): { counts: OpCounts; why: string } {
-  const H = node.attrs['numHeads'] as number;
-  const KVH = node.attrs['numKvHeads'] as number;
-  const hd = node.attrs['headDim'] as number;
-  const rope = typeof node.attrs['ropeTheta'] === 'number';
+  const { numHeads: H, numKvHeads: KVH, headDim: hd, ropeTheta } = attentionAttrs(node)!;
+  const rope = ropeTheta !== null;
   const L = (w.window + 1) / 2;
   const softmax = counts({ mults: 2 * H * L, adds: H * L, transcendentals: H * L + H });
   const ropeCost = rope ? counts({ mults: 2 * (H + KVH) * hd, adds: (H + KVH) * hd }) : ZERO;
@@ -115,10 +121,14 @@ function attentionCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToke
 function nodeCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToken: (value: string) => number): { counts: OpCounts; why: string } | null {
   const snn = side === 'snn';
   const rate = snn && w.code === 'rate';
+  if (isNeuron(node)) {
+    if (!snn) return null;
+    const D = w.widthOf(node.inputs[0]!);
+    return { counts: counts({ membrane: D * w.T }), why: `one membrane update per channel per step (${D} × T=${w.T})` };
+  }
   switch (node.op) {
-    case 'Linear': {
-      const inF = node.attrs['inFeatures'] as number;
-      const outF = node.attrs['outFeatures'] as number;
+    case linear.name: {
+      const { inFeatures: inF, outFeatures: outF } = linearAttrs(node)!;
       const bias = node.weights['bias'] !== undefined ? outF : 0;
       const input = node.inputs[0]!;
       if (!snn) return { counts: counts({ macs: inF * outF, adds: bias }), why: 'in × out MACs + bias adds' };
@@ -126,23 +136,18 @@ function nodeCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToken: (v
       if (w.siteOf.has(input)) return { counts: counts({ sops: spikesPerToken(input) * outF, adds: bias * steps }), why: `spike-driven: spikes × ${outF} SOPs + bias adds${steps > 1 ? ' at every step' : ''}` };
       return { counts: counts({ macs: inF * outF * steps, adds: bias * steps }), why: `float input${steps > 1 ? ' at every step' : ''}: in × out MACs` };
     }
-    case 'Attention': case 'SpikeAttention': return attentionCounts(w, node, side, spikesPerToken);
-    case 'Neuron': {
-      if (!snn) return null;
-      const D = w.widthOf(node.inputs[0]!);
-      return { counts: counts({ membrane: D * w.T }), why: `one membrane update per channel per step (${D} × T=${w.T})` };
-    }
-    case 'TemporalMean': {
+    case attention.name: case spikeAttention.name: return attentionCounts(w, node, side, spikesPerToken);
+    case temporalMean.name: {
       if (!snn || w.code !== 'rate') return null;
       return { counts: counts({ sops: spikesPerToken(node.inputs[0]!) }), why: 'rate readout: every spike accumulates into the count' };
     }
-    case 'Embedding': return { counts: counts({ adds: w.graph.spec.arch === 'gpt2' ? w.graph.spec.hiddenSize : 0 }), why: 'lookup (+ position embedding add)' };
+    case embedding.name: return { counts: counts({ adds: w.graph.spec.arch === 'gpt2' ? w.graph.spec.hiddenSize : 0 }), why: 'lookup (+ position embedding add)' };
     default: {
       const price = ELEMENTWISE[ANN_NAME[node.op] ?? node.op];
       if (!price) return null;
       const D = w.widthOf(node.outputs[0]!);
       const base = price(D);
-      const td = node.op.startsWith('Spike') || node.op === 'Mul';
+      const td = node.op.startsWith('Spike') || isOp(node, mul);
       const timed = w.timed.has(node.outputs[0]!);
       if (rate && timed) return { counts: scaleCounts(td ? addCounts(base, TD_OVERHEAD(D)) : base, w.T), why: `rate: at every one of T=${w.T} steps${td ? ' (TD operator: running mean + difference)' : ''}` };
       return { counts: base, why: 'elementwise, once per token' };
@@ -162,9 +167,9 @@ export interface CountOptions {
  * (TemporalMean) of one, which is the identity on the count the LM head reads.
  */
 export function spikeValues(graph: Graph): Map<string, string> {
-  const sites = new Map(graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.outputs[0]!, n.attrs['site'] as string]));
+  const sites = new Map(neuronsOf(graph.nodes).map(({ node, attrs }) => [node.outputs[0]!, attrs.site]));
   if (graph.spiking?.code === 'weighted') {
-    for (const n of graph.nodes) if (n.op === 'TemporalMean' && sites.has(n.inputs[0]!)) sites.set(n.outputs[0]!, sites.get(n.inputs[0]!)!);
+    for (const n of graph.nodes) if (isOp(n, temporalMean) && sites.has(n.inputs[0]!)) sites.set(n.outputs[0]!, sites.get(n.inputs[0]!)!);
   }
   return sites;
 }
@@ -174,8 +179,8 @@ export function countOps(graph: Graph, opts: CountOptions): OpCostRecord[] {
   const byValue = producers(graph);
   const code = graph.spiking?.code ?? 'rate';
   const siteOf = spikeValues(graph);
-  const spikeSource = new Map(graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.outputs[0]!, n.outputs[0]!]));
-  for (const n of graph.nodes) if (n.op === 'TemporalMean' && code === 'weighted' && siteOf.has(n.outputs[0]!)) spikeSource.set(n.outputs[0]!, spikeSource.get(n.inputs[0]!)!);
+  const spikeSource = new Map(neuronsOf(graph.nodes).map(({ node }) => [node.outputs[0]!, node.outputs[0]!]));
+  for (const n of graph.nodes) if (isOp(n, temporalMean) && code === 'weighted' && siteOf.has(n.outputs[0]!)) spikeSource.set(n.outputs[0]!, spikeSource.get(n.inputs[0]!)!);
   const spikesPerToken = (v: string) => opts.spikesPerToken(spikeSource.get(v) ?? v);
   const w: Walk = {
     graph, code, T: graph.spiking?.timesteps ?? 1, window: opts.window,

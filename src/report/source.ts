@@ -4,9 +4,10 @@ import { SnnError } from '../errors/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { Graph } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
-import { createSession, ModelSession, openGraphSession } from '../runtime/session.js';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundleGraphs } from '../emit/bundle/read.js';
+import { createSession, ModelSession } from '../runtime/session.js';
+import { openGraphSession } from '../open/graph-session.js';
+import { FILES } from '../bundle/format.js';
+import { readBundleGraphs } from '../bundle/read.js';
 import { neuronSites, type SiteFacts } from './graph-facts.js';
 
 /** A bundle folder opened for reporting. Works on a finished bundle and on one still being written (no meta.json yet). */
@@ -48,7 +49,7 @@ export async function openReportSource(dir: string): Promise<ReportSource> {
   }
   let ann: Promise<ModelSession> | null = null;
   return {
-    dir, graph, sites, hasSaturation, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe,
+    dir, graph, sites, hasSaturation, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe, device: 'cpu',
     session: (wantAnn) => {
       if (!wantAnn) return Promise.resolve(snn);
       ann ??= createSession(join(dir, FILES.annModel)).then((s) => new ModelSession(graph.spec, s, null, []));

@@ -1,6 +1,6 @@
 // KV blocks that stay on the device between decode steps (WebGPU I/O binding), and their host fallbacks.
+import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
-import { OnnxBuilder } from '../emit/onnx-builder.js';
 
 /**
  * One K or V block of one conversation, [kvHeads, tokens, headDim] (batch 1). A tensor in GPU memory
@@ -74,12 +74,16 @@ export async function downloadTensor(t: ort.Tensor): Promise<Float32Array> {
   return out['y']!.data as Float32Array;
 }
 
+/** y = Identity(x), float32 of rank 4: the one graph the runtime builds itself (it emits no model). */
 function identityModel(): Uint8Array {
-  const b = new OnnxBuilder();
-  b.input('x', 'float32', ['d0', 'd1', 'd2', 'd3']);
-  b.add('Identity', ['x'], {}, { outputs: ['y'] });
-  b.output('y', 'float32', ['d0', 'd1', 'd2', 'd3']);
-  return b.toBytes('download');
+  const { onnx } = onnxProto;
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const value = (name: string): onnxProto.onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType: FLOAT, shape: { dim: ['d0', 'd1', 'd2', 'd3'].map((dimParam) => ({ dimParam })) } } } });
+  const model = onnx.ModelProto.create({
+    irVersion: 8, producerName: 'snnconvert', opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'download', node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'Identity_0' }], input: [value('x')], output: [value('y')] },
+  });
+  return onnx.ModelProto.encode(model).finish();
 }
 
 /** A K or V block as the runtime holds it: host floats, or a block resident on the device. */

@@ -1,21 +1,8 @@
 // Devices a bundle runs on: the names users type, onnxruntime's execution providers behind them, and `auto`.
 import { existsSync, readdirSync } from 'node:fs';
-import { SnnError } from '../errors/index.js';
+import type { Device } from '../options/values.js';
 
-/** A device a session runs on: onnxruntime's CPU, WebGPU (Dawn: Vulkan/Metal/D3D12) or CUDA provider. */
-export type Device = 'cpu' | 'webgpu' | 'cuda';
-
-/** What a user may ask for: a device, or `auto` (the best one present, see {@link autoCandidates}). */
-export type DeviceChoice = Device | 'auto';
-
-export const DEVICE_CHOICES: readonly DeviceChoice[] = ['cpu', 'webgpu', 'cuda', 'auto'];
-
-/** The one parser of `--device` and `{ device }` (CLI commands and the API share it). */
-export function parseDevice(value: unknown, at = '--device'): DeviceChoice {
-  if (value === undefined) return 'cpu';
-  if (typeof value === 'string' && (DEVICE_CHOICES as readonly string[]).includes(value)) return value as DeviceChoice;
-  throw new SnnError('OPTION_INVALID', { message: `unknown device ${JSON.stringify(value)} (valid: ${DEVICE_CHOICES.join(', ')})`, at });
-}
+export { DEVICE_CHOICES, parseDevice, type Device, type DeviceChoice } from '../options/values.js';
 
 /**
  * True when the machine exposes a GPU device node (Linux DRM render node, NVIDIA, WSL). Without one, a

@@ -1,19 +1,27 @@
-// Runnable models: the interface the runtime runs, and a .snn bundle (SNN, with its ANN reference) behind it.
+// Runnable models: the interface the runtime runs, and a .snn bundle (its stored SNN forms, its ANN reference) behind it.
 import { join } from 'node:path';
+import { FILES } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
-import { FILES } from '../emit/bundle/format.js';
-import { readBundle, type BundleContents } from '../emit/bundle/read.js';
-import { resolveExecution, type Execution } from '../emit/lower.js';
+import { EXECUTIONS, type BundleForm, type Execution } from '../bundle/format.js';
+import { defaultExecution, pickForm } from '../bundle/forms.js';
+import { readBundle, type BundleContents } from '../bundle/read.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';
 import { parseDevice, type Device, type DeviceChoice } from './device.js';
-import { createDeviceSession, createSession, kvOutputNames, ModelSession, openGraphSession } from './session.js';
+import { createDeviceSession, createSession, kvOutputNames, ModelSession, type DeviceSkip } from './session.js';
 
 /** What the runtime needs of a model: its spec, tokenizer, and sessions built once and reused. */
 export interface RunnableModel {
   readonly name: string;
   readonly spec: ModelSpec;
   readonly tokenizer: Tokenizer;
+  /**
+   * The device it runs on: a bundle's is resolved at load (`auto` → the device that opened); a model
+   * whose session opens on first use reports the choice until then.
+   */
+  readonly device: DeviceChoice;
+  /** Devices `auto` passed over, with onnxruntime's reason (absent or empty otherwise). */
+  readonly deviceSkips?: readonly DeviceSkip[];
   /** T of the spiking model; null when only the ANN is available. */
   readonly timesteps: number | null;
   readonly recipe: string | null;
@@ -28,8 +36,8 @@ export interface LoadBundleOptions {
   /** Verify every file's sha256 (default true). */
   readonly verify?: boolean;
   /**
-   * `steps`: run the step-by-step reference simulation of every neuron, emitted from graph.json,
-   * instead of model.onnx (the closed, T-parallel form for the weighted code). Default: model.onnx.
+   * `steps`: run the step-by-step reference simulation of every neuron (the bundle's stored step
+   * form) instead of model.onnx (the closed, T-parallel form for the weighted code). Default: model.onnx's.
    */
   readonly simulate?: Execution;
 }
@@ -38,12 +46,20 @@ export interface LoadBundleOptions {
 export class Bundle implements RunnableModel {
   private annSession: Promise<ModelSession> | null = null;
 
-  constructor(readonly contents: BundleContents, readonly tokenizer: Tokenizer, private readonly snn: ModelSession, readonly device: Device) {}
+  constructor(
+    readonly contents: BundleContents,
+    readonly tokenizer: Tokenizer,
+    private readonly snn: ModelSession,
+    readonly device: Device,
+    /** The stored form the SNN session runs. */
+    readonly form: BundleForm,
+    readonly deviceSkips: readonly DeviceSkip[] = [],
+  ) {}
 
   get name(): string { return this.contents.path; }
   get path(): string { return this.contents.path; }
   get spec(): ModelSpec { return this.contents.graph.spec; }
-  get timesteps(): number { return this.contents.meta.timesteps; }
+  get timesteps(): number { return this.contents.timesteps; }
   get recipe(): string { return this.contents.meta.recipe; }
   get meta() { return this.contents.meta; }
 
@@ -73,23 +89,31 @@ export class Bundle implements RunnableModel {
  */
 export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Promise<Bundle> {
   const choice = parseDevice(opts.device, 'device');
+  if (opts.simulate !== undefined && !(EXECUTIONS as readonly string[]).includes(opts.simulate)) {
+    throw new SnnError('OPTION_INVALID', { message: `unknown execution form ${JSON.stringify(opts.simulate)} (valid: ${EXECUTIONS.join(', ')})`, at: '--simulate' });
+  }
   const contents = readBundle(path, { verify: opts.verify ?? true });
   const tokenizer = await loadTokenizer(contents.path);
-  if (opts.simulate !== undefined && opts.simulate !== 'steps' && opts.simulate !== 'closed') throw new SnnError('OPTION_INVALID', { message: `unknown execution form ${JSON.stringify(opts.simulate)} (valid: steps, closed)`, at: '--simulate' });
-  const builtIn = resolveExecution(contents.graph, undefined);
-  if (opts.simulate && opts.simulate !== builtIn) {
-    const snn = await openGraphSession(contents.graph, 'snn', { device: choice, exposeSpikes: true, execution: opts.simulate });
-    return new Bundle(contents, tokenizer, snn, snn.device);
-  }
-  const spec = contents.graph.spec;
-  const { session, device } = await createDeviceSession(join(contents.path, FILES.snnModel), choice, { kvOutputs: kvOutputNames(spec) });
-  if (device === 'webgpu' && contents.graph.spiking?.code === 'weighted') {
-    // model.onnx rounds with Round, which WebGPU lacks: the same closed form with portable rounding runs wholly on the device.
+  const execution = opts.simulate ?? defaultExecution(contents.forms);
+  const kvOutputs = kvOutputNames(contents.graph.spec);
+  const fileOf = (form: BundleForm): string => join(contents.path, form.file);
+  // On `auto` the device is known once a provider opened the model: WebGPU then reopens the portable form.
+  let form = pickForm(contents.forms, { execution, spikes: false, portable: choice === 'webgpu' })!;
+  const opened = await createDeviceSession(fileOf(form), choice, { kvOutputs });
+  const { device } = opened;
+  let { session } = opened;
+  const portable = device === 'webgpu' ? pickForm(contents.forms, { execution, spikes: false, portable: true })! : form;
+  if (portable !== form) {
+    // The native form rounds with Round, which WebGPU lacks: its portable twin runs wholly on the device.
     await session.release();
-    const portable = (await openGraphSession(contents.graph, 'snn', { device })).withSpikeSource(() => openGraphSession(contents.graph, 'snn', { device, exposeSpikes: true }));
-    return new Bundle(contents, tokenizer, portable, device);
+    form = portable;
+    session = await createSession(fileOf(form), device, false, kvOutputs);
   }
-  const snn = new ModelSession(spec, session, contents.meta.timesteps, contents.meta.neurons.map((n) => n.output), device)
-    .withSpikeSource(() => openGraphSession(contents.graph, 'snn', { device, exposeSpikes: true }));
-  return new Bundle(contents, tokenizer, snn, device);
+  const spikeOutputs = contents.meta.neurons.map((n) => n.output);
+  const snn = new ModelSession(contents.graph.spec, session, contents.timesteps, spikeOutputs, device);
+  const spikeForm = form.spikes ? null : pickForm(contents.forms, { execution, spikes: true, portable: form.rounding === 'portable' });
+  if (spikeForm) {
+    snn.withSpikeSource(async () => new ModelSession(contents.graph.spec, await createSession(fileOf(spikeForm), device, false, kvOutputs), contents.timesteps, spikeOutputs, device));
+  }
+  return new Bundle(contents, tokenizer, snn, device, form, opened.skipped);
 }

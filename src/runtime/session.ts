@@ -1,30 +1,12 @@
-// onnxruntime-node sessions over emitted models, and one typed `run` for prefill and decode steps.
-import { copyFileSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+// onnxruntime-node sessions over a bundle's model files, and one typed `run` for prefill and decode steps.
 import ort from 'onnxruntime-node';
 import { SnnError } from '../errors/index.js';
-import { emitOnnx, type Emitted, type Execution, type WeightPlacement } from '../emit/lower.js';
-import { weightData } from '../weights/weight-data.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
-import type { Graph, ModelSpec, Weight } from '../ir/types.js';
+import type { ModelSpec } from '../ir/types.js';
 import { autoCandidates, deviceHint, type Device, type DeviceChoice } from './device.js';
 import { DeviceKv, downloadTensor, type KvBlock } from './device-kv.js';
 
 export type { Device, DeviceChoice } from './device.js';
-
-export interface SessionOptions {
-  readonly device?: DeviceChoice;
-  /** Extra outputs to fetch on request: spike tensors or observed values. */
-  readonly exposeSpikes?: boolean;
-  readonly observe?: readonly string[];
-  /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
-  readonly observeOnly?: boolean;
-  /** Trade speed for memory: no weight prepacking, no arena (calibration; `--low-memory`). */
-  readonly lowMemory?: boolean;
-  /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
-  readonly execution?: Execution;
-}
 
 /** One forward call: `seq` new tokens per row on top of `past` cached tokens. */
 export interface StepInput {
@@ -181,15 +163,26 @@ export async function createSession(modelPath: string, device: Device = 'cpu', l
   }
 }
 
-/** A session on `choice`; `auto` takes the first of its candidates whose provider opens the model. */
-export async function createDeviceSession(modelPath: string, choice: DeviceChoice, opts: { readonly lowMemory?: boolean; readonly kvOutputs?: readonly string[] } = {}): Promise<{ session: ort.InferenceSession; device: Device }> {
+/** A device `auto` tried and passed over, and why (onnxruntime's reason, one line). */
+export interface DeviceSkip {
+  readonly device: Device;
+  readonly reason: string;
+}
+
+/**
+ * A session on `choice`; `auto` takes the first of its candidates whose provider opens the model, and
+ * `skipped` says why each earlier one did not (shown with `--verbose`).
+ */
+export async function createDeviceSession(modelPath: string, choice: DeviceChoice, opts: { readonly lowMemory?: boolean; readonly kvOutputs?: readonly string[] } = {}): Promise<{ session: ort.InferenceSession; device: Device; skipped: readonly DeviceSkip[] }> {
   const candidates = choice === 'auto' ? autoCandidates() : [choice];
+  const skipped: DeviceSkip[] = [];
   for (const [i, device] of candidates.entries()) {
     try {
-      return { session: await createSession(modelPath, device, opts.lowMemory ?? false, opts.kvOutputs ?? []), device };
+      return { session: await createSession(modelPath, device, opts.lowMemory ?? false, opts.kvOutputs ?? []), device, skipped };
     } catch (e) {
       const last = i === candidates.length - 1;
       if (last || !(e instanceof SnnError) || e.code !== 'DEVICE_UNAVAILABLE') throw e;
+      skipped.push({ device, reason: e.message });
     }
   }
   throw new Error('unreachable: the last candidate returns or throws');
@@ -206,55 +199,4 @@ async function hostData(t: ort.Tensor): Promise<Float32Array> {
   const data = await downloadTensor(t);
   t.dispose();
   return data;
-}
-
-/**
- * Emits `graph` (ANN or spiking) into a private temp folder and hands the model path to `use`; the folder
- * is removed afterwards. F32 weights in source safetensors files are referenced as ONNX external data
- * through a hard link (a copy across file systems: onnxruntime only reads external data inside the
- * model's folder), so the weights are never held twice in memory; F16/BF16 and in-memory weights are
- * converted into the model.
- */
-export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions, use: (modelPath: string, emitted: Emitted) => Promise<R> | R): Promise<R> {
-  const dir = mkdtempSync(join(tmpdir(), 'snnconvert-'));
-  try {
-    const links = new Map<string, string>();
-    const placeWeight = (w: Weight): WeightPlacement => {
-      const s = w.source;
-      if (s.kind === 'file' && s.dtype === 'F32') {
-        let link = links.get(s.path);
-        if (!link) {
-          link = `w${links.size}-${basename(s.path)}`;
-          placeFile(s.path, join(dir, link));
-          links.set(s.path, link);
-        }
-        return { external: { location: link, offset: s.offset, length: s.length } };
-      }
-      return { inline: weightData(w) };
-    };
-    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
-    const modelPath = join(dir, 'model.onnx');
-    writeFileSync(modelPath, emitted.bytes);
-    return await use(modelPath, emitted);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Emits `graph` (ANN or spiking) and opens a session over it (see withEmittedModel). */
-export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions = {}): Promise<ModelSession> {
-  return withEmittedModel(graph, mode, opts, async (modelPath, emitted) => {
-    const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
-    const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
-    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
-    return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);
-  });
-}
-
-function placeFile(source: string, target: string): void {
-  try {
-    linkSync(source, target);
-  } catch {
-    copyFileSync(source, target);
-  }
 }

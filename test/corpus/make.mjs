@@ -436,10 +436,13 @@ function bundleCases(ctx) {
   bundleCase('bundle-meta-empty', 'meta.json empty', INV, (b) => put(meta(b), ''));
   bundleCase('bundle-meta-garbage', 'meta.json random bytes', INV, (b) => put(meta(b), noise(500, 31)));
   bundleCase('bundle-meta-array', 'meta.json is []', INV, (b) => put(meta(b), '[]'));
-  bundleCase('bundle-meta-newer-version', 'meta.json from format version 2', INV, (b) => editJson(meta(b), (m) => { m.formatVersion = 2; }));
+  bundleCase('bundle-meta-newer-version', 'meta.json from format version 3', INV, (b) => editJson(meta(b), (m) => { m.formatVersion = 3; }));
+  bundleCase('bundle-meta-format-1', 'meta.json of format 1 (before stored forms)', INV, (b) => editJson(meta(b), (m) => { m.formatVersion = 1; }));
+  bundleCase('bundle-meta-no-forms', 'meta.json lists no forms', INV, (b) => editJson(meta(b), (m) => { m.forms = []; }));
+  bundleCase('bundle-form-missing', 'model-steps.onnx removed', INV, (b) => rmSync(join(b, 'model-steps.onnx')));
   bundleCase('bundle-meta-other-format', 'meta.json of another format', INV, (b) => editJson(meta(b), (m) => { m.format = 'other'; }));
   bundleCase('bundle-meta-files-not-object', 'meta.json files is a list', INV, (b) => editJson(meta(b), (m) => { m.files = ['config.json']; }));
-  bundleCase('bundle-meta-timesteps-zero', 'meta.json timesteps 0', INV, (b) => editJson(meta(b), (m) => { m.timesteps = 0; }));
+  bundleCase('bundle-meta-form-unhashed', 'meta.json lists a form without its sha256', INV, (b) => editJson(meta(b), (m) => { delete m.files['model-portable.onnx']; }));
   bundleCase('bundle-meta-unlisted-required', 'meta.json does not list model.onnx', INV, (b) => editJson(meta(b), (m) => { delete m.files['model.onnx']; }));
   bundleCase('bundle-meta-traversal', 'meta.json lists ../../../etc/passwd', INV, (b) => editJson(meta(b), (m) => { m.files['../../../../etc/passwd'] = sha256('/etc/passwd'); }));
   bundleCase('bundle-meta-absolute', 'meta.json lists /etc/passwd', INV, (b) => editJson(meta(b), (m) => { m.files['/etc/passwd'] = sha256('/etc/passwd'); }));

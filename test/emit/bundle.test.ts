@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { calibrateTimesteps } from '../../src/calibrate/timesteps.js';
 import { convert } from '../../src/convert.js';
-import { readBundle } from '../../src/emit/bundle/read.js';
+import { readBundle } from '../../src/bundle/read.js';
 import { SnnError } from '../../src/errors/index.js';
 import { loadBundle } from '../../src/runtime/model.js';
 import { readRawSafetensors, snnErrorOf, snnRejection, tempDir } from '../helpers.js';
@@ -22,11 +22,14 @@ describe('.snn bundle', () => {
   it('holds the files of SPEC §4 with the sha256 of every file in meta.json', () => {
     const files = readdirSync(bundle).sort();
     expect(files).toEqual(expect.arrayContaining(['config.json', 'weights.safetensors', 'model.onnx', 'ann.onnx', 'graph.json', 'meta.json', 'tokenizer.json', 'tokenizer_config.json']));
-    const meta = JSON.parse(readFileSync(join(bundle, 'meta.json'), 'utf8')) as { files: Record<string, string>; passes: { name: string }[]; recipe: string; timesteps: number };
+    const meta = JSON.parse(readFileSync(join(bundle, 'meta.json'), 'utf8')) as { files: Record<string, string>; passes: { name: string }[]; recipe: string; timesteps?: number };
     expect(Object.keys(meta.files)).toEqual(expect.arrayContaining(files.filter((f) => f !== 'meta.json')));
     expect(meta.passes.map((p) => p.name)).toEqual(['layernorm-to-spike', 'attention-to-spike', 'insert-neurons', 'readout']);
     expect(meta.recipe).toBe('faithful');
-    expect(meta.timesteps).toBe(8);
+    // T is stored once, in graph.json; config.json's public copy is checked against it on read.
+    expect(meta.timesteps).toBeUndefined();
+    expect((JSON.parse(readFileSync(join(bundle, 'graph.json'), 'utf8')) as { spiking: { timesteps: number } }).spiking.timesteps).toBe(8);
+    expect(readBundle(bundle).timesteps).toBe(8);
     const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { model_type: string; snn: { timesteps: number; recipe: string; reset: string } };
     expect(config.model_type).toBe('gpt2');
     expect(config.snn).toMatchObject({ timesteps: 8, recipe: 'faithful', reset: 'subtract' });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { importHfModel } from '../../src/import/hf/index.js';
 import { writeSafetensors } from '../../src/weights/safetensors.js';
 import type { Graph } from '../../src/ir/types.js';
-import { openGraphSession, type StepOutput } from '../../src/runtime/session.js';
+import { type StepOutput } from '../../src/runtime/session.js';
+import { openGraphSession } from '../../src/open/graph-session.js';
 import { normals } from './onnx-run.js';
 
 export const VOCAB = 11;

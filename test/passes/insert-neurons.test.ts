@@ -9,7 +9,7 @@ import { verifyGraph } from '../../src/ops/verify.js';
 import { replaceGeluWithRelu } from '../../src/passes/gelu-to-relu.js';
 import { insertNeurons, type InsertNeuronsOptions } from '../../src/passes/insert-neurons.js';
 import { runRecipe } from '../../src/passes/pipeline.js';
-import { openGraphSession } from '../../src/runtime/session.js';
+import { openGraphSession } from '../../src/open/graph-session.js';
 import { OP_SPEC, maxAbsDiff } from '../harness/onnx-run.js';
 import { runModel, tinyGpt2, tinyLlama } from '../harness/tiny-models.js';
 import { tempDir } from '../helpers.js';

@@ -55,8 +55,8 @@ describe('options', () => {
     expect(parseTimesteps(1024)).toBe(1024);
   });
 
-  it('runRecipe refuses bad timesteps with OPTION_INVALID', () => {
-    for (const bad of [0, -1, 1.5]) expect(snnErrorOf(() => runRecipe(models.gpt2, 'exact', bad)).code).toBe('OPTION_INVALID');
+  it('bad timesteps are refused where T is parsed, before runRecipe (which takes a parsed Timesteps)', () => {
+    for (const bad of [0, -1, 1.5]) expect(snnErrorOf(() => runRecipe(models.gpt2, 'exact', parseTimesteps(bad))).code).toBe('OPTION_INVALID');
   });
 });
 

@@ -6,7 +6,7 @@ import type { Graph } from '../../src/ir/types.js';
 import { verifyGraph } from '../../src/ops/verify.js';
 import { runRecipe } from '../../src/passes/pipeline.js';
 import { insertReadout } from '../../src/passes/readout.js';
-import { openGraphSession } from '../../src/runtime/session.js';
+import { openGraphSession } from '../../src/open/graph-session.js';
 import { OP_SPEC } from '../harness/onnx-run.js';
 import { runModel, tinyGpt2, tinyLlama } from '../harness/tiny-models.js';
 import { tempDir } from '../helpers.js';

@@ -8,7 +8,7 @@ import { loadBundle, type Bundle } from '../../src/runtime/model.js';
 import { windowInput } from '../../src/runtime/windows.js';
 import { importHfModel } from '../../src/import/hf/index.js';
 import { replaceGeluWithRelu } from '../../src/passes/gelu-to-relu.js';
-import { openGraphSession } from '../../src/runtime/session.js';
+import { openGraphSession } from '../../src/open/graph-session.js';
 import { GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';
 
 const HELDOUT = [...readFileSync(join(GPT2_DIR, 'heldout.txt'))];

@@ -11,8 +11,7 @@ import { DeviceKv } from '../../src/runtime/device-kv.js';
 import { evaluate } from '../../src/runtime/evaluate.js';
 import { loadBundle, type Bundle } from '../../src/runtime/model.js';
 import { probePlacement } from '../../src/runtime/placement.js';
-import { createSession, withEmittedModel, type ModelSession, type StepInput } from '../../src/runtime/session.js';
-import { readBundle } from '../../src/emit/bundle/read.js';
+import { createSession, type ModelSession, type StepInput } from '../../src/runtime/session.js';
 import { TemporalSpikeProcessor } from '../../src/runtime/tsp.js';
 import { windowInput } from '../../src/runtime/windows.js';
 import { CLI, FIXTURES, GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';
@@ -148,8 +147,9 @@ describe.skipIf(noAdapter !== null)('webgpu vs cpu, default recipe', () => {
 
   it('runs wholly on the device: the CPU keeps only shape arithmetic', async () => {
     const shapeOps = new Set(['Shape', 'Gather', 'Range', 'Sub', 'Unsqueeze', 'Equal', 'LessOrEqual', 'Cast', 'Slice', 'Concat']);
-    // What loadBundle runs on WebGPU: the bundle's closed form with portable rounding (model.onnx uses Round).
-    const placement = await withEmittedModel(readBundle(path).graph, 'snn', { device: 'webgpu' }, (m) => probePlacement(m, 'webgpu'));
+    // What loadBundle runs on WebGPU: the bundle's stored closed form with portable rounding (model.onnx uses Round).
+    expect(gpu.form.file).toBe('model-portable.onnx');
+    const placement = probePlacement(join(path, gpu.form.file), 'webgpu');
     const onCpu = placement.filter((p) => p.provider === 'CPUExecutionProvider').flatMap((p) => p.nodes);
     const notShape = onCpu.filter((n) => !shapeOps.has(n.op) || n.name.includes('neuron'));
     expect(notShape.map((n) => `${n.op} ${n.name}`).slice(0, 5)).toEqual([]);

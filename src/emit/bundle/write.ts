@@ -1,4 +1,4 @@
-// Writes a .snn bundle atomically: everything goes into a temp folder beside the target, hashed, then renamed.
+// Writes a .snn bundle atomically (its stored forms: forms.ts): everything goes into a temp folder beside the target, hashed, then renamed.
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -9,9 +9,11 @@ import type { Graph } from '../../ir/types.js';
 import type { SynapseRecord } from '../../ops/op.js';
 import { nafMax } from '../../ops/spike-code.js';
 import { emitOnnx, type WeightPlacement } from '../lower.js';
-import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleMeta, type NeuronSiteRecord, type SnnConfigSection } from './format.js';
-import { graphToJson } from './graph-json.js';
-import { hashTree } from './hash.js';
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, COPIED_FILES, FILES, type BundleMeta, type NeuronSiteRecord, type SnnConfigSection } from '../../bundle/format.js';
+import { graphToJson } from '../../bundle/graph-json.js';
+import { hashTree } from '../../bundle/hash.js';
+import { writeForms } from './forms.js';
+import { neuronsOf } from '../../ops/spiking.js';
 
 export interface WriteBundleInput {
   /** The calibrated spiking graph. */
@@ -24,7 +26,7 @@ export interface WriteBundleInput {
   readonly sourceDir: string;
   /** The source config.json, to which the `snn` section is added. */
   readonly sourceConfig: Readonly<Record<string, unknown>>;
-  readonly meta: Omit<BundleMeta, 'format' | 'formatVersion' | 'files' | 'neurons' | 'created'> & { readonly neurons: readonly Omit<NeuronSiteRecord, 'output'>[] };
+  readonly meta: Omit<BundleMeta, 'format' | 'formatVersion' | 'files' | 'neurons' | 'created' | 'forms'> & { readonly neurons: readonly Omit<NeuronSiteRecord, 'output'>[] };
   /** Writes extra content (the spike report) into the temp bundle before it is hashed. */
   readonly addExtra?: (tempDir: string) => Promise<void>;
   /** Called between steps; a throw aborts the write and leaves nothing behind. */
@@ -58,14 +60,11 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
     return { external: { location: FILES.weights, offset: at.offset, length: at.length } };
   };
   step('model');
-  // The weighted code's runtime graph leaves the spike planes out: onnxruntime would compute them on
-  // every call. They are exposed by the same closed form emitted from graph.json (loadBundle does it on demand).
-  const weighted = graph.spiking!.code === 'weighted';
-  const snn = emitOnnx(graph, { mode: 'snn', placeWeight, exposeSpikes: !weighted, metadata: { recipe: graph.spiking!.recipe, timesteps: String(graph.spiking!.timesteps), code: graph.spiking!.code } });
-  writeFileSync(join(dir, FILES.snnModel), snn.bytes);
+  const { forms, main: snn } = writeForms(dir, graph, placeWeight);
   writeFileSync(join(dir, FILES.annModel), emitOnnx(input.sourceGraph, { mode: 'ann', placeWeight }).bytes);
   writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph, input.sourceGraph)));
   step('config');
+  const weighted = graph.spiking!.code === 'weighted';
   const outputBySite = new Map(snn.spikeOutputs.map((s) => [s.site, s.output]));
   writeFileSync(join(dir, FILES.config), JSON.stringify({ ...input.sourceConfig, snn: { ...snnSection(graph, input.meta.neurons, snn.execution), ...synapseSummary(snn.synapses) } }, null, 2));
   for (const f of COPIED_FILES) if (existsSync(join(input.sourceDir, f))) copyFileSync(join(input.sourceDir, f), join(dir, f));
@@ -73,7 +72,7 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
   step('meta');
   const neurons = input.meta.neurons.map((n) => ({ ...n, output: outputBySite.get(n.site) ?? (weighted ? `spikes/${n.site}` : '') }));
   const meta: BundleMeta = {
-    ...input.meta, format: BUNDLE_FORMAT, formatVersion: BUNDLE_FORMAT_VERSION, created: new Date().toISOString(), neurons,
+    ...input.meta, format: BUNDLE_FORMAT, formatVersion: BUNDLE_FORMAT_VERSION, created: new Date().toISOString(), neurons, forms: [...forms],
     files: hashTree(dir, [FILES.meta]),
   };
   writeFileSync(join(dir, FILES.meta), JSON.stringify(meta, null, 2));
@@ -82,7 +81,7 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
 function snnSection(graph: Graph, neurons: readonly { kind: string; levels: number }[], execution: string | null): SnnConfigSection & { levels: Record<string, number> } {
   const kinds = [...new Set(neurons.map((n) => n.kind))];
   const levels: Record<string, number> = {};
-  for (const n of graph.nodes) if (n.op === 'Neuron' && n.attrs['levels'] !== 1) levels[n.attrs['site'] as string] = n.attrs['levels'] as number;
+  for (const { attrs } of neuronsOf(graph.nodes)) if (attrs.levels !== 1) levels[attrs.site] = attrs.levels;
   const { timesteps: T, recipe, code } = graph.spiking!;
   const weighted = code === 'weighted';
   return {

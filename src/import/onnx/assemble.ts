@@ -3,6 +3,7 @@ import { SnnError } from '../../errors/index.js';
 import { GraphBuilder } from '../../ir/builder.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, modelInputs, modelOutputs, pastKey, pastValue, presentKey, presentValue } from '../../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../../ir/types.js';
+import { geluAttrs } from '../../ops/activation.js';
 import type { Const, Lifted } from '../../ops/lift.js';
 import type { Gpt2ConfigT, HfConfig, LlamaConfigT } from '../hf/config.js';
 
@@ -143,7 +144,7 @@ export function assembleGpt2(ops: readonly Lifted[], config: Gpt2ConfigT, spec: 
     const fcOut = conv1d(fc, `${at}.mlp.c_fc`, ln(ln2, `${at}.ln_2`, h), D, inner);
     const actL = [...walk.all(fc.outputs[0]!, 'Gelu'), ...walk.all(fc.outputs[0]!, 'Relu')][0];
     if (!actL) throw walk.fail(`layer ${i}: expected GELU or ReLU after c_fc`);
-    const act = actL.op === 'Relu' ? g.op('Relu', `${at}.mlp.act`, [fcOut]) : g.op('Gelu', `${at}.mlp.act`, [fcOut], { attrs: { approximate: actL.attrs['approximate'] as string } });
+    const act = actL.op === 'Relu' ? g.op('Relu', `${at}.mlp.act`, [fcOut]) : g.op('Gelu', `${at}.mlp.act`, [fcOut], { attrs: { ...geluAttrs(actL) } });
     const proj = walk.next(actL.outputs[0]!, 'Linear', `layer ${i} mlp c_proj`);
     src = walk.sum(res1.outputs[0]!, proj.outputs[0]!, `layer ${i} MLP residual`).outputs[0]!;
     h = g.op('Add', `${at}.residual_2`, [h, conv1d(proj, `${at}.mlp.c_proj`, act, inner, D)]);

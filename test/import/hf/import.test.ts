@@ -3,7 +3,8 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { importHfModel } from '../../../src/import/hf/index.js';
-import { openGraphSession, type ModelSession } from '../../../src/runtime/session.js';
+import { type ModelSession } from '../../../src/runtime/session.js';
+import { openGraphSession } from '../../../src/open/graph-session.js';
 import { windowInput } from '../../../src/runtime/windows.js';
 import { GPT2_DIR, LLAMA_DIR, maxAbsDiff, narrow, readRawSafetensors, referenceLogits, snnErrorOf, tempDir, writeRawSafetensors, type RawTensor } from '../../helpers.js';
 

@@ -1,13 +1,21 @@
-// The .snn bundle format (SPEC §4): file names, meta.json and graph.json schemas. Read and write share these.
+// The .snn bundle format: file names, meta.json and graph.json schemas, and the forms a bundle runs. Read (runtime) and write (emit) share these.
 import { z } from 'zod';
+import { EXECUTIONS } from '../options/values.js';
+
+export { EXECUTIONS, type Execution } from '../options/values.js';
 
 export const BUNDLE_FORMAT = 'snnconvert-bundle';
-export const BUNDLE_FORMAT_VERSION = 1;
+/** 2: the bundle stores every ONNX form it runs (meta.json `forms`); T lives in graph.json alone. */
+export const BUNDLE_FORMAT_VERSION = 2;
+/** The format before stored forms: refused by readBundle with the way to upgrade it (`snnconvert upgrade`). */
+export const FORMLESS_FORMAT_VERSION = 1;
 
 export const FILES = {
   config: 'config.json',
   weights: 'weights.safetensors',
   snnModel: 'model.onnx',
+  /** Synapse integers (INT8/INT16) and scales (F32), raw, 64-byte aligned: ONNX external data shared by every form. */
+  synapses: 'synapses.bin',
   annModel: 'ann.onnx',
   graph: 'graph.json',
   meta: 'meta.json',
@@ -19,6 +27,31 @@ export const REQUIRED_FILES = [FILES.config, FILES.weights, FILES.snnModel, FILE
 /** Tokenizer and generation files copied from the source when present. */
 export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'] as const;
 
+/** How a form rounds: with ONNX Round/Sign, or with Floor and compares only (devices that lack Round, e.g. WebGPU). */
+export const ROUNDINGS = ['native', 'portable'] as const;
+export type Rounding = (typeof ROUNDINGS)[number];
+
+const FormSchema = z.object({ file: z.string(), execution: z.enum(EXECUTIONS), spikes: z.boolean(), rounding: z.enum(ROUNDINGS) });
+/** One stored ONNX form of the spiking model: how it executes, whether it exposes the spike planes, how it rounds. */
+export type BundleForm = z.infer<typeof FormSchema>;
+
+/**
+ * The forms a bundle of `code` stores; model.onnx comes first. The weighted code runs its closed form
+ * and keeps the step reference and the spike planes beside it (onnxruntime computes every output of
+ * a graph, so the planes are a separate graph); the rate code runs step by step, spikes exposed.
+ */
+export function formsFor(code: 'weighted' | 'rate'): readonly BundleForm[] {
+  if (code === 'rate') return [{ file: FILES.snnModel, execution: 'steps', spikes: true, rounding: 'native' }];
+  return [
+    { file: FILES.snnModel, execution: 'closed', spikes: false, rounding: 'native' },
+    { file: 'model-spikes.onnx', execution: 'closed', spikes: true, rounding: 'native' },
+    { file: 'model-steps.onnx', execution: 'steps', spikes: true, rounding: 'native' },
+    { file: 'model-portable.onnx', execution: 'closed', spikes: false, rounding: 'portable' },
+    { file: 'model-portable-spikes.onnx', execution: 'closed', spikes: true, rounding: 'portable' },
+    { file: 'model-steps-portable.onnx', execution: 'steps', spikes: true, rounding: 'portable' },
+  ];
+}
+
 const PassRecord = z.object({ name: z.string(), why: z.string(), matched: z.array(z.string()) });
 const SiteRecord = z.object({ site: z.string(), kind: z.string(), levels: z.number().int().positive(), channels: z.number().int().positive(), min: z.number(), mean: z.number(), max: z.number(), output: z.string() });
 
@@ -29,7 +62,6 @@ export const MetaSchema = z.object({
   created: z.string(),
   source: z.object({ id: z.string(), revision: z.string().nullable(), arch: z.string(), sha256: z.record(z.string(), z.string()) }),
   recipe: z.string(),
-  timesteps: z.number().int().positive(),
   passes: z.array(PassRecord),
   calibration: z.object({
     text: z.string().nullable(),
@@ -40,6 +72,8 @@ export const MetaSchema = z.object({
     tokens: z.number().int().nonnegative(),
   }),
   neurons: z.array(SiteRecord),
+  /** The ONNX forms of the spiking model, model.onnx first (T is graph.json's `spiking.timesteps`). */
+  forms: z.array(FormSchema).min(1),
   /** sha256 of every file in the bundle, by path relative to the bundle. */
   files: z.record(z.string(), z.string()),
 });

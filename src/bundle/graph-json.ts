@@ -1,5 +1,5 @@
 // The spiking IR ⇄ graph.json; weights are stored as names and shapes, their bytes live in weights.safetensors.
-import type { Graph, Weight } from '../../ir/types.js';
+import type { Graph, Weight } from '../ir/types.js';
 import type { GraphJson } from './format.js';
 
 const nodeJson = (n: Graph['nodes'][number]): GraphJson['nodes'][number] => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: n.attrs as GraphJson['nodes'][number]['attrs'], weights: { ...n.weights } });

@@ -1,12 +1,12 @@
-// Reads and validates a .snn bundle: meta.json schema, every listed file present, every sha256 matching.
+// Reads and validates a .snn bundle: meta.json schema, every listed file and stored form present, every sha256 matching, T in one place.
 import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { SnnError } from '../../errors/index.js';
-import { CONFIG_LIMITS } from '../../ir/limits.js';
-import { readSafetensorsHeader } from '../../weights/safetensors.js';
-import type { Graph } from '../../ir/types.js';
-import { BUNDLE_FORMAT_VERSION, FILES, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleMeta } from './format.js';
+import { SnnError } from '../errors/index.js';
+import { CONFIG_LIMITS } from '../ir/limits.js';
+import { readSafetensorsHeader } from '../weights/safetensors.js';
+import type { Graph } from '../ir/types.js';
+import { BUNDLE_FORMAT_VERSION, FILES, FORMLESS_FORMAT_VERSION, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleForm, type BundleMeta } from './format.js';
 import { graphFromJson } from './graph-json.js';
 import { sha256File } from './hash.js';
 
@@ -15,6 +15,10 @@ const ConfigSchema = z.record(z.string(), z.unknown());
 export interface BundleContents {
   readonly path: string;
   readonly meta: BundleMeta;
+  /** T of the spiking model: graph.json's `spiking.timesteps`, the one place a bundle stores it. */
+  readonly timesteps: number;
+  /** The stored ONNX forms of the spiking model, model.onnx first. */
+  readonly forms: readonly BundleForm[];
   readonly config: Readonly<Record<string, unknown>>;
   /** The spiking IR with weights pointing into weights.safetensors. */
   readonly graph: Graph;
@@ -35,19 +39,49 @@ export function readBundle(path: string, opts: ReadBundleOptions = {}): BundleCo
     if (typeof version === 'number' && version > BUNDLE_FORMAT_VERSION) {
       throw new SnnError('BUNDLE_INVALID', { message: `the bundle has format version ${version}; this snnconvert reads version ${BUNDLE_FORMAT_VERSION}`, at: join(dir, FILES.meta), hint: 'upgrade snnconvert, or convert the model again with this version' });
     }
+    if (version === FORMLESS_FORMAT_VERSION) throw formlessBundle(dir);
     return MetaSchema.safeParse(raw);
   });
   const problems: string[] = [];
   for (const f of REQUIRED_FILES) if (!(f in meta.files)) problems.push(`meta.json does not list ${f}`);
-  for (const f of Object.keys(meta.files)) problems.push(...fileProblems(dir, f));
-  if (problems.length) throw new SnnError('BUNDLE_INVALID', { message: `incomplete bundle: ${problems.join('; ')}`, at: dir });
-  if (opts.verify ?? true) {
-    const tampered = Object.entries(meta.files).filter(([f, sha]) => sha256File(join(dir, f)) !== sha).map(([f]) => f);
-    if (tampered.length) throw new SnnError('BUNDLE_TAMPERED', { message: `${tampered.join(', ')} changed since the bundle was written`, at: dir });
-  }
+  for (const form of meta.forms) if (!(form.file in meta.files)) problems.push(`meta.json lists the form ${form.file} without its sha256`);
+  if (meta.forms[0]?.file !== FILES.snnModel) problems.push(`meta.json's first form is ${JSON.stringify(meta.forms[0]?.file)}, not ${FILES.snnModel}`);
+  checkFiles(dir, meta.files, { verify: opts.verify ?? true, problems });
   const config = parseJson(dir, FILES.config, ConfigSchema.safeParse.bind(ConfigSchema));
   const { graph, source } = readBundleGraphs(dir);
-  return { path: dir, meta, config, graph, sourceGraph: source };
+  const timesteps = graph.spiking!.timesteps;
+  checkPublicTimesteps(dir, config, timesteps);
+  return { path: dir, meta, config, graph, sourceGraph: source, timesteps, forms: meta.forms };
+}
+
+/**
+ * Every file `files` lists is a regular file inside `dir` (else BUNDLE_INVALID, with `problems` found
+ * earlier) and, when `verify`, has the listed sha256 (else BUNDLE_TAMPERED naming the files).
+ */
+export function checkFiles(dir: string, files: Readonly<Record<string, string>>, opts: { readonly verify: boolean; readonly problems?: readonly string[] }): void {
+  const problems = [...(opts.problems ?? []), ...Object.keys(files).flatMap((f) => fileProblems(dir, f))];
+  if (problems.length) throw new SnnError('BUNDLE_INVALID', { message: `incomplete bundle: ${problems.join('; ')}`, at: dir });
+  if (!opts.verify) return;
+  const tampered = Object.entries(files).filter(([f, sha]) => sha256File(join(dir, f)) !== sha).map(([f]) => f);
+  if (tampered.length) throw new SnnError('BUNDLE_TAMPERED', { message: `${tampered.join(', ')} changed since the bundle was written`, at: dir });
+}
+
+/** A bundle written before bundles stored their forms: what it lacks, and the way to upgrade it. */
+export function formlessBundle(dir: string): SnnError {
+  return new SnnError('BUNDLE_INVALID', {
+    message: `the bundle has format version ${FORMLESS_FORMAT_VERSION}: it predates stored ONNX forms (spike planes, step reference, portable rounding), which the runtime no longer builds itself`,
+    at: join(dir, FILES.meta),
+    hint: `add them with: snnconvert upgrade ${dir} (or convert the model again)`,
+  });
+}
+
+/** config.json's `snn.timesteps` is public (tools read it); it is derived from graph.json and must agree. */
+function checkPublicTimesteps(dir: string, config: Readonly<Record<string, unknown>>, timesteps: number): void {
+  const snn = config['snn'];
+  const stated = typeof snn === 'object' && snn !== null ? (snn as Record<string, unknown>)['timesteps'] : undefined;
+  if (stated !== timesteps) {
+    throw new SnnError('BUNDLE_INVALID', { message: `config.json states snn.timesteps ${JSON.stringify(stated)}, graph.json runs T=${timesteps}`, at: join(dir, FILES.config), hint: 'graph.json is authoritative; convert the model again' });
+  }
 }
 
 /**
@@ -68,7 +102,7 @@ export function readBundleGraphs(dir: string): { graph: Graph; source: Graph } {
   });
 }
 
-function parseJson<T>(dir: string, file: string, parse: (v: unknown) => { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } }): T {
+export function parseJson<T>(dir: string, file: string, parse: (v: unknown) => { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } }): T {
   const p = join(dir, file);
   if (!existsSync(p)) throw new SnnError('BUNDLE_INVALID', { message: `${file} is missing`, at: dir });
   let raw: unknown;

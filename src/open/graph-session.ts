@@ -1,0 +1,74 @@
+// Sessions over graphs not read from a bundle (calibration, reports, --ann-only, eval at another T): emitted to a temp folder, then opened.
+import { copyFileSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import type { Execution } from '../bundle/format.js';
+import { emitOnnx, type Emitted, type WeightPlacement } from '../emit/lower.js';
+import type { Graph, Weight } from '../ir/types.js';
+import type { DeviceChoice } from '../runtime/device.js';
+import { createDeviceSession, kvOutputNames, ModelSession } from '../runtime/session.js';
+import { weightData } from '../weights/weight-data.js';
+
+export interface SessionOptions {
+  readonly device?: DeviceChoice;
+  /** Extra outputs to fetch on request: spike tensors or observed values. */
+  readonly exposeSpikes?: boolean;
+  readonly observe?: readonly string[];
+  /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
+  readonly observeOnly?: boolean;
+  /** Trade speed for memory: no weight prepacking, no arena (calibration; `--low-memory`). */
+  readonly lowMemory?: boolean;
+  /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
+  readonly execution?: Execution;
+}
+
+/**
+ * Emits `graph` (ANN or spiking) into a private temp folder and hands the model path to `use`; the folder
+ * is removed afterwards. F32 weights in source safetensors files are referenced as ONNX external data
+ * through a hard link (a copy across file systems: onnxruntime only reads external data inside the
+ * model's folder), so the weights are never held twice in memory; F16/BF16 and in-memory weights are
+ * converted into the model.
+ */
+export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions, use: (modelPath: string, emitted: Emitted) => Promise<R> | R): Promise<R> {
+  const dir = mkdtempSync(join(tmpdir(), 'snnconvert-'));
+  try {
+    const links = new Map<string, string>();
+    const placeWeight = (w: Weight): WeightPlacement => {
+      const s = w.source;
+      if (s.kind === 'file' && s.dtype === 'F32') {
+        let link = links.get(s.path);
+        if (!link) {
+          link = `w${links.size}-${basename(s.path)}`;
+          placeFile(s.path, join(dir, link));
+          links.set(s.path, link);
+        }
+        return { external: { location: link, offset: s.offset, length: s.length } };
+      }
+      return { inline: weightData(w) };
+    };
+    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
+    const modelPath = join(dir, 'model.onnx');
+    writeFileSync(modelPath, emitted.bytes);
+    return await use(modelPath, emitted);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Emits `graph` (ANN or spiking) and opens a session over it (see withEmittedModel). */
+export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions = {}): Promise<ModelSession> {
+  return withEmittedModel(graph, mode, opts, async (modelPath, emitted) => {
+    const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
+    const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
+    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
+    return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);
+  });
+}
+
+function placeFile(source: string, target: string): void {
+  try {
+    linkSync(source, target);
+  } catch {
+    copyFileSync(source, target);
+  }
+}
