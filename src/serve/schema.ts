@@ -55,6 +55,8 @@ const message = z.strictObject({
   function_call: opt(z.unknown()),
   audio: opt(z.unknown()),
   annotations: opt(z.array(z.unknown())),
+  /** Set by the official client's stream and parse helpers on the message they assemble. */
+  parsed: opt(z.unknown()),
 });
 
 export const chatRequestSchema = z.strictObject({
