@@ -89,7 +89,7 @@ export const chatRequestSchema = z.strictObject({
 
 export const completionRequestSchema = z.strictObject({
   ...shared,
-  prompt: z.unknown(),
+  prompt: z.unknown().optional(),
   logprobs: opt(numberIn(0, 5, true)),
   best_of: opt(numberIn(1, 128, true)),
   echo: opt(z.boolean({ error: 'must be true or false' })),
