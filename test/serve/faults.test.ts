@@ -138,4 +138,16 @@ describe('back-pressure, disconnects and shutdown', () => {
     expect(e.code).toBe('SERVE_BIND_FAILED');
     expect(e.message).toContain(String(server.port));
   });
+
+  it('reports on /health the device the model was opened on', async () => {
+    // A bundle opened elsewhere (as `serve --device webgpu` opens it): serve() must not say cpu.
+    const onGpu = Object.create(bundle, { device: { value: 'webgpu' } }) as Bundle;
+    const s = await startServer(onGpu);
+    try {
+      expect(((await (await fetch(`${s.url}/health`)).json()) as { device: string }).device).toBe('webgpu');
+      expect(s.device).toBe('webgpu');
+    } finally {
+      await s.close();
+    }
+  });
 });
