@@ -114,7 +114,10 @@ async function generate(c: Context<Env>, endpoint: Endpoint, deps: RouteDeps, lo
   const head = responseHead(endpoint, deps.ctx.modelId);
   if (sessionId !== null) c.header('X-Session-Id', sessionId);
   const pieces = merged(jobs);
-  const done = () => { deps.metrics.promptTokens += prepared.prompt.length; };
+  const done = () => {
+    deps.metrics.promptTokens += prepared.prompt.length;
+    finished ||= !abort.signal.aborted; // answered (or failed with an error sent): a later close is no disconnect
+  };
   if (!stream) {
     const all: JobPiece[] = [];
     try {
