@@ -208,6 +208,9 @@ const children = behind ? behind.children : [single.child];
 const pids = behind ? behind.replicas.map((r) => r.child.pid) : [single.child.pid];
 /** Summed RSS of the servers (HAProxy excluded). */
 const rssAll = () => Math.round(pids.reduce((s, pid) => s + (rssMiB(pid) ?? 0), 0) * 10) / 10;
+// One short request to each server first: a fresh process spends seconds warming onnxruntime up on its
+// first call, which would otherwise land in the 1-session figure (and, behind HAProxy, hold /health long enough for a check to fail).
+for (const direct of behind ? behind.replicas.map((r) => r.url) : [url]) await post(direct, { prompt: 'A', max_tokens: 2, temperature: 0 });
 try {
   const summary = { bundle: o.bundle, device: o.device, replicas: o.replicas || 1, haproxy: Boolean(behind), server: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, maxSessions: o.maxSessions }, rssStartMiB: rssAll() };
   if (!o.skipThroughput) {

@@ -9,7 +9,7 @@ export interface HaproxyOptions {
   /** The bundle and extra serve flags, for the commands printed as comments. */
   readonly bundle: string;
   readonly serveFlags?: readonly string[];
-  /** Replica health-check interval (default 1 s; a dead replica is marked down after 2 failed checks). */
+  /** Replica health-check interval (default 1 s; a replica is marked down after 3 failed checks; one that died is skipped at once by the retry). */
   readonly checkIntervalMs?: number;
   /** Client/server inactivity timeout (default 300 s: a long reply is one request). */
   readonly timeoutMs?: number;
@@ -47,8 +47,8 @@ export function haproxyConfig(o: HaproxyOptions): string {
     `  timeout client ${timeout}ms`,
     `  timeout server ${timeout}ms`,
     '  timeout http-request 15s',
-    '  # A replica busy with a batch answers /health late, not never: do not mark it down for that.',
-    '  timeout check 5s',
+    '  # A replica busy with a batch, or warming up on its first call, answers /health late, not never.',
+    '  timeout check 10s',
     '  retries 3',
     '  option redispatch 1',
     '  retry-on conn-failure empty-response',
@@ -66,7 +66,7 @@ export function haproxyConfig(o: HaproxyOptions): string {
     '  http-check send meth GET uri /health ver HTTP/1.1 hdr Host 127.0.0.1',
     '  http-check expect status 200',
     ...(loopback ? [] : ['  # The replicas bind loopback: they check Host against loopback names, so name one.', '  http-request set-header Host 127.0.0.1']),
-    `  default-server inter ${inter}ms fall 2 rise 2`,
+    `  default-server inter ${inter}ms fall 3 rise 2`,
     ...replicas.map((i) => `  server r${i} 127.0.0.1:${replicaPort(o.port, i)} check`),
     '',
   ].join('\n');

@@ -67,6 +67,11 @@ describe('binding and browsers', () => {
     const e = await snnRejection(startServer(bundle, { host: '0.0.0.0' }));
     expect(e.code).toBe('OPTION_INVALID');
     expect(e.hint).toContain('--insecure-no-auth');
+    // With the flag it goes on, after one warning (here the bundle is missing, so nothing binds).
+    const lines: string[] = [];
+    const missing = await snnRejection(startServer('/nonexistent/model.snn', { host: '0.0.0.0', insecureNoAuth: true, log: (l) => lines.push(l) }));
+    expect(missing.code).not.toBe('OPTION_INVALID');
+    expect(lines).toEqual([expect.stringMatching(/^warning: serving 0\.0\.0\.0 without an API key/)]);
   });
 
   it('refuses a Host that is not a loopback name (DNS rebinding), with 403', async () => {
