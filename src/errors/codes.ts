@@ -46,6 +46,17 @@ export const ERROR_CODES = {
   SERVE_MODEL_UNKNOWN: { stage: 'input', title: 'model not served here', hint: 'use the model id listed by GET /v1/models, or omit "model"' },
   SERVE_QUEUE_FULL: { stage: 'runtime', title: 'server is busy', hint: 'retry after the Retry-After seconds, or start the server with a larger --max-queue' },
   SERVE_BIND_FAILED: { stage: 'cli', title: 'the server could not listen', hint: 'choose another --port (0 picks a free one) or stop the process that holds it' },
+  // issue 18: serve safe to expose (auth, origin checks, body faults), every OpenAI request field
+  SERVE_FIELD_UNSUPPORTED: { stage: 'input', title: 'a request field asks for something this server does not do', hint: 'drop the field or send its neutral value (see the README, Serving: request fields)' },
+  SERVE_BODY_MALFORMED: { stage: 'input', title: 'the request body is not UTF-8 JSON', hint: 'send a UTF-8 JSON object with Content-Type: application/json' },
+  SERVE_BODY_TOO_LARGE: { stage: 'input', title: 'the request body is too large', hint: 'send at most 1 MiB of JSON (a prompt beyond the context cannot be served anyway)' },
+  SERVE_BODY_TIMEOUT: { stage: 'input', title: 'the request body arrived too slowly', hint: 'send the whole body at once; the server waits a bounded time for it' },
+  SERVE_MEDIA_TYPE: { stage: 'input', title: 'the request body is not declared as JSON', hint: 'send Content-Type: application/json (curl: -H "Content-Type: application/json")' },
+  SERVE_UNAUTHORIZED: { stage: 'input', title: 'missing or wrong API key', hint: 'send Authorization: Bearer <key> with a key given to serve by --api-key, --api-key-file or SNNCONVERT_API_KEYS' },
+  SERVE_FORBIDDEN: { stage: 'input', title: 'request from a host or origin this server does not accept', hint: 'call the server by its loopback address (localhost, 127.0.0.1, [::1]); a web page needs serve --cors-origin <its origin>' },
+  SERVE_METHOD_NOT_ALLOWED: { stage: 'input', title: 'method not allowed on this route', hint: 'use the method named in the Allow header' },
+  SERVE_ROUTE_UNKNOWN: { stage: 'input', title: 'no such route', hint: 'routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics' },
+  SERVE_CLIENT_GONE: { stage: 'runtime', title: 'the client went away', hint: 'nothing to do: the request was dropped and everything it held freed' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

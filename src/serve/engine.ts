@@ -37,8 +37,8 @@ export class Engine {
   get queueDepth(): number { return this.waiting.length; }
   get activeCount(): number { return this.active.length; }
 
-  /** Queues a request; throws SERVE_QUEUE_FULL when the queue is full or the server is draining. */
-  submit(request: JobRequest): Job {
+  /** Queues a request (choice `index` of its HTTP request); throws SERVE_QUEUE_FULL when the queue is full or the server is draining. */
+  submit(request: JobRequest, index = 0): Job {
     if (this.closed) throw new SnnError('SERVE_QUEUE_FULL', { message: 'the server is shutting down', at: 'queue', hint: 'retry against another instance' });
     // Requests that arrive during a step wait for the next admission even when slots are free: count those slots in.
     const freeSlots = Math.max(0, this.opts.maxBatch - this.active.length);
@@ -47,7 +47,7 @@ export class Engine {
       throw new SnnError('SERVE_QUEUE_FULL', { message: `${this.waiting.length} requests are waiting (--max-queue ${this.opts.maxQueue}) and ${this.active.length} are running`, at: 'queue' });
     }
     const conversationId = request.sessionId === null ? `anon:${this.anonymous++}` : `session:${request.sessionId}`;
-    const job = new Job(request, conversationId, this.tokenizer);
+    const job = new Job(request, conversationId, this.tokenizer, index);
     this.waiting.push(job);
     this.running ??= this.loop().finally(() => { this.running = null; });
     return job;

@@ -20,8 +20,11 @@ export interface JobRequest {
   readonly eos: readonly number[];
   /** null: no logprobs; k ≥ 0: the chosen token's logprob and the k most likely alternatives. */
   readonly topLogprobs: number | null;
-  /** Drop the reply's leading whitespace (the plain `Assistant:` transcript renders the reply after a space). */
-  readonly trimStart: boolean;
+  /** OpenAI's penalties on the reply so far: logit −= frequency × count + presence × (count > 0). */
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  /** Added to the logits of these token ids before sampling (`logit_bias`). */
+  readonly logitBias: ReadonlyMap<number, number>;
   readonly signal?: AbortSignal;
 }
 
@@ -33,6 +36,8 @@ export interface TokenLogprob {
 
 /** One sampled token and the text it releases; the last piece carries the finish reason. */
 export interface JobPiece {
+  /** Which choice of the request (0 … n−1). */
+  readonly index: number;
   readonly tokenId: number;
   readonly text: string;
   readonly logprob?: TokenLogprob;
@@ -62,9 +67,10 @@ export class Job {
   private readonly text: TextStream;
   private readonly stops: StopMatcher;
   private readonly eos: Set<number>;
-  private leading = true;
+  /** Times each token was generated so far (for the penalties). */
+  private readonly counts = new Map<number, number>();
 
-  constructor(readonly request: JobRequest, readonly conversationId: string, private readonly tokenizer: Tokenizer) {
+  constructor(readonly request: JobRequest, readonly conversationId: string, private readonly tokenizer: Tokenizer, readonly index = 0) {
     this.rng = createRng(request.seed);
     this.text = new TextStream(tokenizer);
     this.stops = new StopMatcher(request.stop);
@@ -80,14 +86,15 @@ export class Job {
   /** Samples from the last position's logits; returns false when the request is complete. */
   accept(logits: Float32Array): boolean {
     const r = this.request;
-    const tokenId = sampleToken(logits, { temperature: r.temperature, topP: r.topP }, this.rng);
+    const tokenId = sampleToken(this.adjusted(logits), { temperature: r.temperature, topP: r.topP }, this.rng);
     this.generated += 1;
+    this.counts.set(tokenId, (this.counts.get(tokenId) ?? 0) + 1);
     const logprob = r.topLogprobs === null ? undefined : tokenLogprob(logits, tokenId, r.topLogprobs, this.tokenizer);
-    if (this.eos.has(tokenId)) return this.finish({ tokenId, text: this.stops.flush() + this.text.flush(), ...(logprob ? { logprob } : {}), finishReason: 'stop' });
+    if (this.eos.has(tokenId)) return this.finish({ index: this.index, tokenId, text: this.stops.flush() + this.text.flush(), ...(logprob ? { logprob } : {}), finishReason: 'stop' });
     const { emit, stopped } = this.stops.push(this.text.push(tokenId));
-    if (stopped) return this.finish({ tokenId, text: emit, ...(logprob ? { logprob } : {}), finishReason: 'stop' });
-    if (this.generated >= r.maxTokens) return this.finish({ tokenId, text: emit + this.stops.flush() + this.text.flush(), ...(logprob ? { logprob } : {}), finishReason: 'length' });
-    this.emit({ tokenId, text: emit, ...(logprob ? { logprob } : {}) });
+    if (stopped) return this.finish({ index: this.index, tokenId, text: emit, ...(logprob ? { logprob } : {}), finishReason: 'stop' });
+    if (this.generated >= r.maxTokens) return this.finish({ index: this.index, tokenId, text: emit + this.stops.flush() + this.text.flush(), ...(logprob ? { logprob } : {}), finishReason: 'length' });
+    this.emit({ index: this.index, tokenId, text: emit, ...(logprob ? { logprob } : {}) });
     this.feed = [tokenId];
     return true;
   }
@@ -111,12 +118,17 @@ export class Job {
   }
 
   private emit(piece: JobPiece): void {
-    let text = piece.text;
-    if (this.request.trimStart && this.leading) {
-      text = text.trimStart();
-      if (text.length > 0) this.leading = false;
-    }
-    this.pieces.push({ ...piece, text });
+    this.pieces.push(piece);
+  }
+
+  /** The logits with `logit_bias` and the penalties applied (a copy; the batch's row is left as is). */
+  private adjusted(logits: Float32Array): Float32Array {
+    const r = this.request;
+    if (r.logitBias.size === 0 && ((r.presencePenalty === 0 && r.frequencyPenalty === 0) || this.counts.size === 0)) return logits;
+    const out = Float32Array.from(logits);
+    for (const [id, bias] of r.logitBias) out[id] = out[id]! + bias;
+    for (const [id, count] of this.counts) out[id] = out[id]! - r.frequencyPenalty * count - r.presencePenalty;
+    return out;
   }
 }
 

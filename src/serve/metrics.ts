@@ -22,12 +22,18 @@ export class Metrics {
   cachedTokens = 0;
   rejected = 0;
   steps = 0;
+  /** Clients that went away, by phase (upload, generate, stream): counted apart from errors. */
+  private readonly disconnects = new Map<string, number>();
   private readonly recent: { at: number; tokens: number }[] = [];
   private readonly started = performance.now();
 
   countRequest(endpoint: string, status: number): void {
     const key = `endpoint="${endpoint}",status="${status}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+  }
+
+  countDisconnect(phase: string): void {
+    this.disconnects.set(phase, (this.disconnects.get(phase) ?? 0) + 1);
   }
 
   /** One batched step: `generated` tokens sampled for the rows, `fed` tokens run through the model. */
@@ -55,6 +61,7 @@ export class Metrics {
       for (const [labels, value] of samples) lines.push(`${name}${labels ? `{${labels}}` : ''} ${Number.isFinite(value) ? value : 'NaN'}`);
     };
     metric('snn_requests_total', 'counter', 'HTTP requests answered, by endpoint and status.', [...this.requests].map(([k, v]) => [k, v]));
+    metric('snn_client_disconnects_total', 'counter', 'Clients that closed the connection before their answer (phase: upload, generate, stream); not errors, and not in the 5xx counts.', [...this.disconnects].map(([k, v]) => [`phase="${k}"`, v]));
     metric('snn_rejected_total', 'counter', 'Requests refused with 429 because the queue was full.', [['', this.rejected]]);
     metric('snn_prompt_tokens_total', 'counter', 'Prompt tokens of answered requests.', [['', this.promptTokens]]);
     metric('snn_completion_tokens_total', 'counter', 'Tokens generated.', [['', this.completionTokens]]);

@@ -1,5 +1,5 @@
 // The OpenAI response objects: completions, chat completions, their stream chunks, usage, logprobs and errors.
-import { isSnnError, type SnnError } from '../errors/index.js';
+import { isSnnError, type ErrorCode, type SnnError } from '../errors/index.js';
 import type { JobPiece, JobUsage } from './job.js';
 
 export type Endpoint = 'chat' | 'completions';
@@ -50,28 +50,37 @@ function completionLogprobs(pieces: readonly JobPiece[], offset: number) {
   };
 }
 
-/** The whole (non-streamed) response. */
-export function completionJson(endpoint: Endpoint, head: ResponseHead, pieces: readonly JobPiece[], usage: JobUsage) {
-  const text = pieces.map((p) => p.text).join('');
-  const finish = pieces[pieces.length - 1]?.finishReason ?? 'length';
+/** The whole (non-streamed) response: one choice per index, in order. */
+export function completionJson(endpoint: Endpoint, head: ResponseHead, pieces: readonly JobPiece[], choices: number, usage: JobUsage) {
+  const byChoice = Array.from({ length: choices }, (_, i) => pieces.filter((p) => p.index === i));
   if (endpoint === 'chat') {
-    return { ...head, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: chatLogprobs(pieces), finish_reason: finish }], usage: usageJson(usage) };
+    return {
+      ...head,
+      object: 'chat.completion',
+      choices: byChoice.map((ps, index) => ({ index, message: { role: 'assistant', content: ps.map((p) => p.text).join(''), refusal: null }, logprobs: chatLogprobs(ps), finish_reason: ps[ps.length - 1]?.finishReason ?? 'length' })),
+      usage: usageJson(usage),
+    };
   }
-  return { ...head, object: 'text_completion', choices: [{ index: 0, text, logprobs: completionLogprobs(pieces, 0), finish_reason: finish }], usage: usageJson(usage) };
+  return {
+    ...head,
+    object: 'text_completion',
+    choices: byChoice.map((ps, index) => ({ index, text: ps.map((p) => p.text).join(''), logprobs: completionLogprobs(ps, 0), finish_reason: ps[ps.length - 1]?.finishReason ?? 'length' })),
+    usage: usageJson(usage),
+  };
 }
 
 /** The chunk that opens a chat stream (the assistant role, no content yet). */
-export function openingChunk(head: ResponseHead) {
-  return { ...head, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] };
+export function openingChunk(head: ResponseHead, index: number) {
+  return { ...head, object: 'chat.completion.chunk', choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] };
 }
 
 /** One streamed piece; `offset` is the text length sent before it (for completions' text_offset). */
 export function pieceChunk(endpoint: Endpoint, head: ResponseHead, piece: JobPiece, offset: number) {
   const finish = piece.finishReason ?? null;
   if (endpoint === 'chat') {
-    return { ...head, object: 'chat.completion.chunk', choices: [{ index: 0, delta: piece.text || !finish ? { content: piece.text } : {}, logprobs: chatLogprobs([piece]), finish_reason: finish }] };
+    return { ...head, object: 'chat.completion.chunk', choices: [{ index: piece.index, delta: piece.text || !finish ? { content: piece.text } : {}, logprobs: chatLogprobs([piece]), finish_reason: finish }] };
   }
-  return { ...head, object: 'text_completion', choices: [{ index: 0, text: piece.text, logprobs: completionLogprobs([piece], offset), finish_reason: finish }] };
+  return { ...head, object: 'text_completion', choices: [{ index: piece.index, text: piece.text, logprobs: completionLogprobs([piece], offset), finish_reason: finish }] };
 }
 
 /** The last chunk when `stream_options.include_usage` is set: no choices, the usage. */
@@ -79,21 +88,33 @@ export function usageChunk(endpoint: Endpoint, head: ResponseHead, usage: JobUsa
   return { ...head, object: endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion', choices: [], usage: usageJson(usage) };
 }
 
-/** HTTP status of an error: 400 for what the client sent, 404 unknown model, 429 busy, 500 otherwise. */
-export function statusOf(e: unknown): 400 | 404 | 429 | 500 {
-  if (!isSnnError(e)) return 500;
-  switch (e.code) {
-    case 'SERVE_QUEUE_FULL': return 429;
-    case 'SERVE_MODEL_UNKNOWN': return 404;
-    case 'SERVE_REQUEST_INVALID': case 'CONTEXT_OVERFLOW': case 'OPTION_INVALID': case 'INPUT_INVALID': return 400;
-    default: return 500;
+/** HTTP status of each typed code a request can meet; any other error is a 500. */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  SERVE_REQUEST_INVALID: 400, SERVE_FIELD_UNSUPPORTED: 400, SERVE_BODY_MALFORMED: 400, CONTEXT_OVERFLOW: 400, OPTION_INVALID: 400, INPUT_INVALID: 400,
+  SERVE_UNAUTHORIZED: 401, SERVE_FORBIDDEN: 403, SERVE_MODEL_UNKNOWN: 404, SERVE_ROUTE_UNKNOWN: 404, SERVE_METHOD_NOT_ALLOWED: 405,
+  SERVE_BODY_TIMEOUT: 408, SERVE_BODY_TOO_LARGE: 413, SERVE_MEDIA_TYPE: 415, SERVE_QUEUE_FULL: 429,
+  // Nobody reads it (the client is gone); nginx's "client closed request" keeps it apart from 5xx in the metrics.
+  SERVE_CLIENT_GONE: 499,
+};
+
+export function statusOf(e: unknown): number {
+  return isSnnError(e) ? STATUS[e.code] ?? 500 : 500;
+}
+
+function errorType(status: number): string {
+  switch (status) {
+    case 401: return 'authentication_error';
+    case 403: return 'permission_error';
+    case 404: return 'not_found_error';
+    case 429: return 'rate_limit_error';
+    case 500: return 'server_error';
+    default: return 'invalid_request_error';
   }
 }
 
 /** The OpenAI error object; `code` is the SnnError code, `param` where, `hint` what to do. */
 export function errorJson(e: unknown) {
-  const status = statusOf(e);
-  const type = status === 429 ? 'rate_limit_error' : status === 500 ? 'server_error' : 'invalid_request_error';
+  const type = errorType(statusOf(e));
   if (isSnnError(e)) return { error: { message: (e as SnnError).message, type, param: e.at ?? null, code: e.code, hint: e.hint } };
-  return { error: { message: `internal error: ${(e as Error)?.message ?? String(e)}`, type, param: null, code: 'INTERNAL', hint: 'this is a bug in snnconvert; report it with the request' } };
+  return { error: { message: `internal error (logged on the server)`, type, param: null, code: 'INTERNAL', hint: 'this is a bug in snnconvert; report it with the request' } };
 }

@@ -1,10 +1,10 @@
-// From a validated OpenAI request to what the engine runs: session id, prompt tokens, limits, sampling, stops.
+// From a validated OpenAI request to what the engine runs: prompt tokens, limits, sampling, penalties, stops, choices.
 import { SnnError } from '../errors/index.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/tokenizer.js';
-import { renderTranscript } from '../runtime/conversation.js';
 import type { OverflowPolicy } from '../runtime/tsp.js';
 import type { JobRequest } from './job.js';
-import { contentText, type ChatRequest, type CompletionRequest } from './schema.js';
+import { neutralChatFields, neutralCompletionFields, unsupported } from './neutral.js';
+import type { ChatMessageBody, ChatRequest, CompletionRequest } from './schema.js';
 
 /** What a request is prepared against: the model's tokenizer and limits, the server's policies. */
 export interface RequestContext {
@@ -15,50 +15,105 @@ export interface RequestContext {
   readonly overflow: OverflowPolicy;
   readonly eos: readonly number[];
   readonly modelId: string;
+  /** Most choices (`n`) one request may ask: the batch size, so all choices run together. */
+  readonly maxChoices: number;
 }
 
 /** The plain transcript (no chat template) ends a reply where the next `User:` line would start. */
 const PLAIN_STOP = '\nUser:';
+/** The plain transcript's labels (as the runtime's Conversation renders them). */
+const LABELS: Record<ChatMessage['role'], string> = { system: 'System', user: 'User', assistant: 'Assistant' };
 /** OpenAI's default for /v1/completions. */
 const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
-const MAX_SESSION_ID = 256;
+const ROLES = ['system', 'developer', 'user', 'assistant'] as const;
 
-export type PreparedRequest = Omit<JobRequest, 'signal'>;
+/** A prepared request: one job per choice shares everything but the seed (choice i samples with seed + i). */
+export type PreparedRequest = Omit<JobRequest, 'signal' | 'sessionId'> & { readonly n: number };
 
-/** The session id: the `X-Session-Id` header, else the `user` field, else none (a private conversation). */
-export function sessionIdOf(header: string | undefined, user: string | null | undefined): string | null {
-  const id = header ?? user ?? null;
-  if (id !== null && (id.length === 0 || id.length > MAX_SESSION_ID)) {
-    throw new SnnError('SERVE_REQUEST_INVALID', { message: `a session id must have 1 to ${MAX_SESSION_ID} characters, got ${id.length}`, at: header !== undefined ? 'X-Session-Id' : 'user' });
-  }
-  return id;
-}
-
-export function prepareChat(body: ChatRequest, sessionId: string | null, ctx: RequestContext): PreparedRequest {
+export function prepareChat(body: ChatRequest, ctx: RequestContext): PreparedRequest {
   checkModel(body.model, ctx);
-  const messages: ChatMessage[] = body.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: contentText(m.content) }));
+  neutralChatFields(body);
+  const messages = body.messages.map((m, i) => messageOf(m, `messages.${i}`));
   const plain = !ctx.tokenizer.hasChatTemplate;
-  const prompt = renderTranscript(ctx.tokenizer, messages);
-  const stop = [...(plain ? [PLAIN_STOP] : []), ...stopList(body.stop)];
-  const topLogprobs = body.logprobs ? body.top_logprobs ?? 0 : null;
+  const prompt = plain ? renderPlain(ctx.tokenizer, messages) : ctx.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
   if (!body.logprobs && body.top_logprobs != null) throw invalid('top_logprobs needs logprobs: true', 'top_logprobs');
-  return finish(prompt, body.max_completion_tokens ?? body.max_tokens ?? null, body, { sessionId, stop, topLogprobs, trimStart: plain }, ctx, 'messages');
+  const topLogprobs = body.logprobs ? body.top_logprobs ?? 0 : null;
+  const stop = [...(plain ? [PLAIN_STOP] : []), ...body.stop ?? []];
+  return finish(prompt, body.max_completion_tokens ?? body.max_tokens ?? null, body, { stop, topLogprobs }, ctx, 'messages');
 }
 
-export function prepareCompletion(body: CompletionRequest, sessionId: string | null, ctx: RequestContext): PreparedRequest {
+export function prepareCompletion(body: CompletionRequest, ctx: RequestContext): PreparedRequest {
   checkModel(body.model, ctx);
-  const p = body.prompt;
-  const prompt = typeof p === 'string' ? ctx.tokenizer.encode(p) : typeof p[0] === 'string' ? ctx.tokenizer.encode(p[0]) : Array.isArray(p[0]) ? p[0] : (p as number[]);
-  const bad = prompt.find((id) => id >= ctx.vocabSize);
-  if (bad !== undefined) throw invalid(`token id ${bad} is outside the vocabulary of ${ctx.vocabSize} tokens`, 'prompt');
-  return finish(prompt, body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS, body, { sessionId, stop: stopList(body.stop), topLogprobs: body.logprobs ?? null, trimStart: false }, ctx, 'prompt');
+  neutralCompletionFields(body);
+  const prompt = promptTokens(body.prompt, ctx);
+  return finish(prompt, body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS, body, { stop: body.stop ?? [], topLogprobs: body.logprobs ?? null }, ctx, 'prompt');
 }
 
-interface Extras { readonly sessionId: string | null; readonly stop: readonly string[]; readonly topLogprobs: number | null; readonly trimStart: boolean }
+/**
+ * The plain transcript, `Label: content` lines ending with `Assistant:`. A reply that begins with
+ * whitespace (as generated replies do: the model writes the space after `Assistant:`) is rendered
+ * without an added space, so a client that sends back the exact reply re-renders exactly the tokens
+ * the session holds.
+ */
+function renderPlain(tokenizer: Tokenizer, messages: readonly ChatMessage[]): number[] {
+  const lines = messages.map((m) => `${LABELS[m.role]}:${m.role === 'assistant' && /^\s/.test(m.content) ? '' : ' '}${m.content}`);
+  return tokenizer.encodeInput([...lines, `${LABELS.assistant}:`].join('\n'), { specialTokens: true });
+}
+
+/** One message's role and text; parts and fields that need tools, images or audio are refused naming them. */
+function messageOf(m: ChatMessageBody, at: string): ChatMessage {
+  if (m.role === 'tool' || m.role === 'function') throw unsupported(`${at}.role`, `"${m.role}" messages answer tool calls, which this server does not make (roles: ${ROLES.join(', ')})`);
+  if (!(ROLES as readonly string[]).includes(m.role)) throw invalid(`${at}.role: ${JSON.stringify(m.role)} is not a role (valid: ${ROLES.join(', ')})`, `${at}.role`);
+  if (m.tool_calls != null && m.tool_calls.length > 0) throw unsupported(`${at}.tool_calls`, 'tool calls are not supported (send [] or leave it out)');
+  if (m.function_call != null) throw unsupported(`${at}.function_call`, 'function calls are not supported (send null or leave it out)');
+  if (m.audio != null) throw unsupported(`${at}.audio`, 'audio is not supported (send null or leave it out)');
+  const text = contentText(m.content, `${at}.content`);
+  // A refused turn's text is its refusal (the assistant said it, so the model sees it).
+  const content = text === '' && m.refusal != null ? m.refusal : text;
+  return { role: m.role === 'developer' ? 'system' : m.role as ChatMessage['role'], content };
+}
+
+/** The text of a message's content: a string, null, or text (and refusal) parts. */
+function contentText(content: unknown, at: string): string {
+  if (content === null || content === undefined) return '';
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) throw invalid(`${at}: must be a string, null or a list of text parts`, at);
+  return content.map((part: unknown, i) => {
+    const where = `${at}.${i}`;
+    const p = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>;
+    if (p['type'] === 'text' && typeof p['text'] === 'string') return p['text'];
+    if (p['type'] === 'refusal' && typeof p['refusal'] === 'string') return p['refusal'];
+    if (typeof p['type'] === 'string' && !['text', 'refusal'].includes(p['type'])) throw unsupported(`${where}.type`, `${JSON.stringify(p['type'])} parts are not supported: this model reads text (part types: text, refusal)`);
+    throw invalid(`${where}: must be {"type": "text", "text": "…"} (or a refusal part)`, where);
+  }).join('');
+}
+
+/** A completions prompt: text, or token ids; one prompt per request. */
+function promptTokens(p: unknown, ctx: RequestContext): number[] {
+  const one = (v: unknown, at: string): number[] => {
+    if (typeof v === 'string') return ctx.tokenizer.encode(v);
+    if (!Array.isArray(v) || v.length === 0) throw invalid(`${at}: must be a string or a non-empty list of token ids`, at);
+    return v.map((id: unknown, i) => {
+      if (typeof id !== 'number' || !Number.isInteger(id)) throw invalid(`${at}.${i}: token ids must be whole numbers, got ${JSON.stringify(id)}`, `${at}.${i}`);
+      if (id < 0 || id >= ctx.vocabSize) throw invalid(`${at}.${i}: token id ${id} is outside the vocabulary (0 to ${ctx.vocabSize - 1})`, `${at}.${i}`);
+      return id;
+    });
+  };
+  if (p === undefined || p === null) throw invalid('prompt: required (a string or a list of token ids)', 'prompt');
+  if (Array.isArray(p) && p.length > 0 && (typeof p[0] === 'string' || Array.isArray(p[0]))) {
+    if (p.length > 1) throw unsupported('prompt', `one prompt per request, got ${p.length} (send them as separate requests)`);
+    return one(p[0], 'prompt.0');
+  }
+  return one(p, 'prompt');
+}
+
+interface Extras { readonly stop: readonly string[]; readonly topLogprobs: number | null }
 
 /** Applies the context policy: 400 naming the limit ('error'), or keep the prompt's newest tokens ('slide'). */
 function finish(prompt: readonly number[], asked: number | null, body: ChatRequest | CompletionRequest, extras: Extras, ctx: RequestContext, field: string): PreparedRequest {
-  if (prompt.length === 0) throw invalid('the prompt is empty', field);
+  if (prompt.length === 0) throw invalid(`${field}: the prompt is empty`, field);
+  const n = body.n ?? 1;
+  if (n > ctx.maxChoices) throw unsupported('n', `at most ${ctx.maxChoices} choices (the server's --max-batch), got ${n}`);
   const limit = ctx.contextLength;
   let maxTokens: number;
   let fitted = prompt;
@@ -77,7 +132,7 @@ function finish(prompt: readonly number[], asked: number | null, body: ChatReque
     fitted = prompt.slice(-(limit - Math.min(maxTokens, Math.floor(limit / 2))));
   }
   return {
-    sessionId: extras.sessionId,
+    n,
     prompt: fitted,
     maxTokens,
     temperature: body.temperature ?? 1,
@@ -86,18 +141,27 @@ function finish(prompt: readonly number[], asked: number | null, body: ChatReque
     stop: extras.stop,
     eos: ctx.eos,
     topLogprobs: extras.topLogprobs,
-    trimStart: extras.trimStart,
+    presencePenalty: body.presence_penalty ?? 0,
+    frequencyPenalty: body.frequency_penalty ?? 0,
+    logitBias: logitBias(body.logit_bias, ctx),
   };
+}
+
+/** `logit_bias` keys are token ids written as strings ("50256"); each must name a token of this vocabulary. */
+function logitBias(bias: Readonly<Record<string, number>> | null | undefined, ctx: RequestContext): ReadonlyMap<number, number> {
+  const out = new Map<number, number>();
+  for (const [key, value] of Object.entries(bias ?? {})) {
+    const id = /^\d+$/.test(key) ? Number(key) : NaN;
+    if (!Number.isInteger(id) || id >= ctx.vocabSize) throw invalid(`logit_bias: key ${JSON.stringify(key)} is not a token id of this model (whole numbers 0 to ${ctx.vocabSize - 1})`, `logit_bias.${key}`);
+    if (value !== 0) out.set(id, value);
+  }
+  return out;
 }
 
 function checkModel(model: string | null | undefined, ctx: RequestContext): void {
   if (model != null && model !== ctx.modelId) {
     throw new SnnError('SERVE_MODEL_UNKNOWN', { message: `model ${JSON.stringify(model)} is not served here (served: ${JSON.stringify(ctx.modelId)})`, at: 'model' });
   }
-}
-
-function stopList(stop: string | readonly string[] | null | undefined): string[] {
-  return stop == null ? [] : typeof stop === 'string' ? [stop] : [...stop];
 }
 
 function invalid(message: string, at: string): SnnError {

@@ -10,7 +10,11 @@ import { TemporalSpikeProcessor, type OverflowPolicy } from '../runtime/tsp.js';
 import { Engine } from './engine.js';
 import { Metrics } from './metrics.js';
 import { buildApp } from './routes.js';
+import { isLoopback } from './security.js';
 import { SpikeMeter } from './spikes.js';
+
+/** Bytes a request body may hold: far more than any prompt that fits a context. */
+const MAX_BODY_BYTES = 1 << 20;
 
 export interface ServeOptions {
   /** Default 8000; 0 picks a free port (see `ServerHandle.port`). */
@@ -34,6 +38,16 @@ export interface ServeOptions {
   readonly spikeSampleEvery?: number;
   /** The id in /v1/models (default: the bundle's folder name without `.snn`). */
   readonly modelName?: string;
+  /** Bearer keys accepted on /v1/* and /metrics; sessions are scoped to the key. Needed on a non-loopback host. */
+  readonly apiKeys?: readonly string[];
+  /** Serve a non-loopback host without keys (anyone who reaches the port can use it); a warning is logged. */
+  readonly insecureNoAuth?: boolean;
+  /** Origins whose web pages may call the server (CORS); default none. */
+  readonly corsOrigins?: readonly string[];
+  /** Milliseconds a request body may take to arrive (default 10 000; 408 beyond). */
+  readonly bodyTimeoutMs?: number;
+  /** Where one-line notices go (client disconnects, warnings); default stderr. */
+  readonly log?: (line: string) => void;
 }
 
 /** A running server. `close()` stops accepting, lets every queued and running request finish, then stops. */
@@ -42,6 +56,8 @@ export interface ServerHandle {
   readonly host: string;
   readonly port: number;
   readonly modelId: string;
+  /** The device the model runs on (reported on /health). */
+  readonly device: Device;
   readonly metrics: Metrics;
   close(): Promise<void>;
 }
@@ -55,6 +71,13 @@ export interface ServerHandle {
  */
 export async function serve(bundle: string | RunnableModel, opts: ServeOptions = {}): Promise<ServerHandle> {
   const limits = checkLimits(opts);
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const apiKeys = opts.apiKeys ?? [];
+  if (!isLoopback(host) && apiKeys.length === 0) {
+    if (!opts.insecureNoAuth) throw new SnnError('OPTION_INVALID', { message: `binding ${host} without an API key would let anyone who reaches the port use the server`, at: '--host', hint: 'give --api-key (or --api-key-file, or SNNCONVERT_API_KEYS), or accept the risk with --insecure-no-auth' });
+    log(`warning: serving ${host} without an API key (--insecure-no-auth): anyone who can reach this port can use the server and its sessions`);
+  }
   const owned = typeof bundle === 'string';
   const model = typeof bundle === 'string' ? await loadBundle(bundle, { device: opts.device ?? 'cpu' }) : bundle;
   try {
@@ -65,15 +88,18 @@ export async function serve(bundle: string | RunnableModel, opts: ServeOptions =
     const engine = new Engine(tsp, model.tokenizer, metrics, limits);
     const modelId = opts.modelName ?? basename(model.name).replace(/\.snn$/, '');
     let draining = false;
+    const device: Device = opts.device ?? deviceOf(model) ?? 'cpu';
     const app = buildApp({
       engine,
       metrics,
-      ctx: { tokenizer: model.tokenizer, vocabSize: tsp.spec.vocabSize, contextLength: tsp.maxContextLength, overflow: tsp.overflow, eos: eosIds(model), modelId },
-      describe: () => ({ model: modelId, kind: tsp.ann ? 'ANN' : 'SNN', timesteps: model.timesteps, recipe: model.recipe, context: tsp.maxContextLength, overflow: tsp.overflow, device: opts.device ?? 'cpu' }),
+      ctx: { tokenizer: model.tokenizer, vocabSize: tsp.spec.vocabSize, contextLength: tsp.maxContextLength, overflow: tsp.overflow, eos: eosIds(model), modelId, maxChoices: limits.maxBatch },
+      access: { apiKeys, corsOrigins: opts.corsOrigins ?? [], host },
+      body: { maxBytes: MAX_BODY_BYTES, timeoutMs: limits.bodyTimeoutMs },
+      log,
+      describe: () => ({ model: modelId, kind: tsp.ann ? 'ANN' : 'SNN', timesteps: model.timesteps, recipe: model.recipe, context: tsp.maxContextLength, overflow: tsp.overflow, device }),
       spikesPerToken: () => spikes.perToken,
       draining: () => draining,
     });
-    const host = opts.host ?? '127.0.0.1';
     const server = createAdaptorServer({ fetch: app.fetch, hostname: host }) as Server;
     const port = await listen(server, opts.port ?? 8000, host);
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -89,7 +115,7 @@ export async function serve(bundle: string | RunnableModel, opts: ServeOptions =
       detach();
       if (owned) await model.release();
     })();
-    return { url, host, port, modelId, metrics, close };
+    return { url, host, port, modelId, device, metrics, close };
   } catch (e) {
     if (owned) await model.release();
     throw e;
@@ -104,7 +130,7 @@ function checkLimits(opts: ServeOptions) {
   };
   limit('port', opts.port, 8000, 0);
   if ((opts.port ?? 0) > 65535) throw new SnnError('OPTION_INVALID', { message: `port must be at most 65535, got ${opts.port}`, at: 'port' });
-  return { maxSessions: limit('maxSessions', opts.maxSessions, 64, 1), maxQueue: limit('maxQueue', opts.maxQueue, 64, 0), maxBatch: limit('maxBatch', opts.maxBatch, 16, 1) };
+  return { maxSessions: limit('maxSessions', opts.maxSessions, 64, 1), maxQueue: limit('maxQueue', opts.maxQueue, 64, 0), maxBatch: limit('maxBatch', opts.maxBatch, 16, 1), bodyTimeoutMs: limit('bodyTimeoutMs', opts.bodyTimeoutMs, 10_000, 1) };
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
@@ -112,6 +138,11 @@ function listen(server: Server, port: number, host: string): Promise<number> {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new SnnError('SERVE_BIND_FAILED', { message: `cannot listen on ${host}:${port}: ${e.code ?? e.message}`, at: `${host}:${port}`, cause: e })));
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+/** The device a loaded model reports (a bundle knows the one it was opened on, `auto` resolved). */
+export function deviceOf(model: RunnableModel): Device | null {
+  return model.device === 'auto' ? null : model.device;
 }
 
 /** The model's end-of-sequence ids (config and tokenizer). */

@@ -1,7 +1,9 @@
 // `snnconvert serve` as a user runs it (built bin): the README's curl request answers, SIGTERM drains and exits 0, bad input exits non-zero in one line.
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, tempDir } from '../helpers.js';
 import { buildBundle } from './serve-helpers.js';
 
 let bundle: string;
@@ -22,12 +24,16 @@ describe('snnconvert serve (CLI)', () => {
       });
       child!.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
     });
-    // curl localhost:PORT/v1/chat/completions -d '{...}' sends a form content type: the server must still read JSON.
-    const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '{"messages":[{"role":"user","content":"Good morrow"}],"max_tokens":40}' });
+    // A form content type (curl -d without -H) is refused: a web page could send one cross-site.
+    const form = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '{"messages":[{"role":"user","content":"Good morrow"}],"max_tokens":40}' });
+    expect(form.status).toBe(415);
+    const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages":[{"role":"user","content":"Good morrow"}],"max_tokens":40}' });
     expect(r.status).toBe(200);
+    // The device the CLI opened the model on is the one /health reports.
+    expect(((await (await fetch(`${url}/health`)).json()) as { device: string }).device).toBe('cpu');
     const body = (await r.json()) as { choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
     expect(body.usage.completion_tokens).toBeGreaterThan(0);
-    const inflight = fetch(`${url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'KING:', max_tokens: 40, temperature: 0 }) }).then((res) => res.json() as Promise<{ usage: { completion_tokens: number } }>);
+    const inflight = fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'KING:', max_tokens: 40, temperature: 0 }) }).then((res) => res.json() as Promise<{ usage: { completion_tokens: number } }>);
     await new Promise((res) => setTimeout(res, 200));
     const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
@@ -48,5 +54,26 @@ describe('snnconvert serve (CLI)', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('error[OPTION_INVALID]');
     expect(r.stderr).toContain('error, slide');
+  });
+
+  it('refuses a non-loopback --host without an API key, naming the ways out', () => {
+    const r = spawnSync(process.execPath, [CLI, 'serve', bundle, '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', env: { ...process.env, SNNCONVERT_API_KEYS: '' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('error[OPTION_INVALID]');
+    expect(r.stderr).toContain('--insecure-no-auth');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('prints an HAProxy config for N replicas that haproxy itself accepts', () => {
+    const r = spawnSync(process.execPath, [CLI, 'serve', bundle, '--print-haproxy-config', '--replicas', '3', '--port', '9000'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('hash-type consistent');
+    expect(r.stdout.match(/^  server r\d 127\.0\.0\.1:900\d check$/gm)).toEqual(['  server r1 127.0.0.1:9001 check', '  server r2 127.0.0.1:9002 check', '  server r3 127.0.0.1:9003 check']);
+    const haproxy = ['haproxy', '/usr/sbin/haproxy'].find((bin) => spawnSync(bin, ['-v']).status === 0);
+    if (haproxy) {
+      const cfg = join(tempDir('snn-hacfg-'), 'haproxy.cfg');
+      writeFileSync(cfg, r.stdout);
+      expect(spawnSync(haproxy, ['-c', '-f', cfg], { encoding: 'utf8' }).status).toBe(0);
+    }
   });
 });

@@ -26,17 +26,18 @@ async function health(s: ServerHandle): Promise<{ active: number; queue: number;
 
 describe('bad requests are refused with a status and a message that says what to fix', () => {
   it.each([
-    ['malformed JSON', '{"messages": [', 'not valid JSON'],
-    ['an unknown field', { ...hello, tools: [] }, 'unknown field "tools"'],
-    ['an unknown field inside a message', { messages: [{ role: 'user', content: 'hi', weight: 1 }] }, 'unknown field "weight" in messages.0'],
-    ['n = 2', { ...hello, n: 2 }, 'only n = 1'],
-    ['a negative max_tokens', { ...hello, max_tokens: -1 }, 'max_tokens'],
-    ['no messages', { messages: [] }, 'at least one message'],
-    ['a tool role', { messages: [{ role: 'tool', content: 'x' }] }, 'role must be'],
-  ])('%s → 400', async (_, body, words) => {
+    ['malformed JSON', '{"messages": [', 'SERVE_BODY_MALFORMED', 'not valid JSON'],
+    ['an unknown field', { ...hello, temperament: 1 }, 'SERVE_REQUEST_INVALID', 'unknown field "temperament"'],
+    ['an unknown field inside a message', { messages: [{ role: 'user', content: 'hi', weight: 1 }] }, 'SERVE_REQUEST_INVALID', 'unknown field "weight" in messages.0'],
+    ['n beyond the batch', { ...hello, n: 99 }, 'SERVE_FIELD_UNSUPPORTED', 'n: at most 16 choices'],
+    ['a negative max_tokens', { ...hello, max_tokens: -1 }, 'SERVE_REQUEST_INVALID', 'max_tokens: must be a whole number ≥ 1'],
+    ['no messages', { messages: [] }, 'SERVE_REQUEST_INVALID', 'at least one message'],
+    ['a tool role', { messages: [{ role: 'tool', content: 'x', tool_call_id: 'c1' }] }, 'SERVE_FIELD_UNSUPPORTED', 'messages.0.role: "tool" messages'],
+    ['an unknown role', { messages: [{ role: 'narrator', content: 'x' }] }, 'SERVE_REQUEST_INVALID', 'valid: system, developer, user, assistant'],
+  ])('%s → 400', async (_, body, code, words) => {
     const r = await post(server, CHAT, body);
     expect(r.status).toBe(400);
-    expect(r.json.error.code).toBe('SERVE_REQUEST_INVALID');
+    expect(r.json.error.code).toBe(code);
     expect(r.json.error.type).toBe('invalid_request_error');
     expect(r.json.error.message).toContain(words);
     expect(r.json.error.hint.length).toBeGreaterThan(10);
@@ -69,7 +70,7 @@ describe('bad requests are refused with a status and a message that says what to
   });
 
   it('answers an unknown route with a JSON 404', async () => {
-    const r = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{}' });
+    const r = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(404);
     expect(((await r.json()) as { error: { message: string } }).error.message).toContain('/v1/embeddings');
   });
@@ -100,7 +101,7 @@ describe('back-pressure, disconnects and shutdown', () => {
     const one = await startServer(bundle, { maxBatch: 1, maxQueue: 0 });
     try {
       const abort = new AbortController();
-      const res = await fetch(`${one.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'KING:', max_tokens: 100, stream: true }), signal: abort.signal });
+      const res = await fetch(`${one.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'KING:', max_tokens: 100, stream: true }), headers: { 'content-type': 'application/json' }, signal: abort.signal });
       const reader = res.body!.getReader();
       await reader.read(); // the first event arrived: the request is generating
       expect((await health(one)).active).toBe(1);
@@ -110,6 +111,9 @@ describe('back-pressure, disconnects and shutdown', () => {
       expect(h.active).toBe(0);
       const metrics = await (await fetch(`${one.url}/metrics`)).text();
       expect(Number(/^snn_completion_tokens_total (\d+)/m.exec(metrics)![1])).toBeLessThan(100);
+      // Counted apart from errors: one disconnect during the stream, no 5xx.
+      expect(metrics).toMatch(/^snn_client_disconnects_total\{phase="stream"\} 1$/m);
+      expect(metrics).not.toMatch(/status="5\d\d"/);
       // The freed slot serves the next request (the queue is 0: it would get 429 if the slot were still held).
       const next = await post(one, '/v1/completions', { prompt: 'QUEEN:', max_tokens: 3 });
       expect(next.status).toBe(200);
@@ -133,5 +137,17 @@ describe('back-pressure, disconnects and shutdown', () => {
     const e = await snnRejection(startServer(bundle, { port: server.port }));
     expect(e.code).toBe('SERVE_BIND_FAILED');
     expect(e.message).toContain(String(server.port));
+  });
+
+  it('reports on /health the device the model was opened on', async () => {
+    // A bundle opened elsewhere (as `serve --device webgpu` opens it): serve() must not say cpu.
+    const onGpu = Object.create(bundle, { device: { value: 'webgpu' } }) as Bundle;
+    const s = await startServer(onGpu);
+    try {
+      expect(((await (await fetch(`${s.url}/health`)).json()) as { device: string }).device).toBe('webgpu');
+      expect(s.device).toBe('webgpu');
+    } finally {
+      await s.close();
+    }
   });
 });

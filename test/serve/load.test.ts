@@ -36,7 +36,7 @@ describe(`${REQUESTS} requests from ${CLIENTS} concurrent clients`, () => {
         const i = next++;
         const prompt = PROMPTS[i % PROMPTS.length]!;
         // Half the requests run in named sessions (32 of them, beyond --max-sessions 16: eviction happens), half privately.
-        const headers: Record<string, string> = i % 2 === 0 ? { 'X-Session-Id': `s${(w * 7 + i) % 32}` } : {};
+        const headers: Record<string, string> = { 'content-type': 'application/json', ...(i % 2 === 0 ? { 'X-Session-Id': `s${(w * 7 + i) % 32}` } : {}) };
         const stream = i % 3 === 0;
         if (stream) {
           const res = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers, body: JSON.stringify({ prompt, max_tokens: MAX_TOKENS, temperature: 0, stream: true }) });

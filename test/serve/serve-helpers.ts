@@ -1,4 +1,5 @@
 // Shared by the serve tests: one small spiking bundle, a server on an ephemeral port, and an official OpenAI client.
+import { request } from 'node:http';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { convert } from '../../src/convert.js';
@@ -33,4 +34,18 @@ export async function post(server: ServerHandle, path: string, body: unknown, he
   let json: unknown = null;
   try { json = JSON.parse(text); } catch { json = text; }
   return { status: res.status, headers: res.headers, json };
+}
+
+/** A request through node:http, which sends the headers as given (fetch overrides Host). */
+export function rawRequest(server: ServerHandle, opts: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: server.host, port: server.port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers ?? {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
 }

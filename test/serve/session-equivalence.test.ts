@@ -27,9 +27,12 @@ async function ask(messages: readonly Msg[], session: string | null, maxTokens =
   return { text: r.choices[0]!.message.content ?? '', tokens: content.map((t) => t.token), logprobs: content.map((t) => t.logprob), cached: r.usage!.prompt_tokens_details?.cached_tokens ?? -1, finish: r.choices[0]!.finish_reason };
 }
 
-/** The plain transcript as the test renders it (independent of the server): byte tokens of "User: …\nAssistant:". */
+/**
+ * The plain transcript as the test renders it (independent of the server): byte tokens of "User: …\nAssistant:".
+ * A reply is exact text, so one that begins with whitespace (the model writes the space after "Assistant:") gets no added space.
+ */
 function transcript(messages: readonly Msg[]): number[] {
-  const lines = messages.map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`);
+  const lines = messages.map((m) => m.role === 'user' ? `User: ${m.content}` : `Assistant:${/^\s/.test(m.content) ? '' : ' '}${m.content}`);
   return [...Buffer.from([...lines, 'Assistant:'].join('\n'), 'utf8')];
 }
 
