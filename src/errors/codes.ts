@@ -46,6 +46,10 @@ export const ERROR_CODES = {
   SERVE_MODEL_UNKNOWN: { stage: 'input', title: 'model not served here', hint: 'use the model id listed by GET /v1/models, or omit "model"' },
   SERVE_QUEUE_FULL: { stage: 'runtime', title: 'server is busy', hint: 'retry after the Retry-After seconds, or start the server with a larger --max-queue' },
   SERVE_BIND_FAILED: { stage: 'cli', title: 'the server could not listen', hint: 'choose another --port (0 picks a free one) or stop the process that holds it' },
+  // issue 19: checkpoints and exports as users have them (families, transformers.js folders, CLI input checks)
+  ARCH_UNSUPPORTED: { stage: 'import', title: 'model family is not supported', hint: 'convert a GPT-2, Llama, OPT or Qwen2 model (the README lists the supported families and layouts)' },
+  ALREADY_A_BUNDLE: { stage: 'input', title: 'input is already a .snn bundle', hint: 'run the bundle with generate, chat, eval or inspect; to convert again, give the source model' },
+  ONNX_QUANTIZED: { stage: 'import', title: 'quantized ONNX models are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
