@@ -47,7 +47,7 @@ const embedding: LiftRule = {
       return miss(`Gather from a weight table indexed by "${ids}", not by a graph input (input_ids / position_ids) or a graph input plus a constant offset`);
     }
     const width = table.dims[1]!;
-    const rows: Const = { kind: 'float', dims: [table.dims[0]! - c, width], data: table.data.subarray(c * width) };
+    const rows: Const = { kind: 'float', dims: [table.dims[0]! - c, width], data: table.data.slice(c * width) };
     return lifted({ op: 'Embedding', inputs: [offset.other], outputs: [node.outputs[0]!], attrs: {}, weights: { table: rows }, covers: [node, add] });
   },
 };
