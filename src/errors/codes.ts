@@ -49,7 +49,7 @@ export const ERROR_CODES = {
   // issue 19: checkpoints and exports as users have them (families, transformers.js folders, CLI input checks)
   ARCH_UNSUPPORTED: { stage: 'import', title: 'model family is not supported', hint: 'convert a GPT-2, Llama, OPT or Qwen2 model (the README lists the supported families and layouts)' },
   ALREADY_A_BUNDLE: { stage: 'input', title: 'input is already a .snn bundle', hint: 'run the bundle with generate, chat, eval or inspect; to convert again, give the source model' },
-  ONNX_QUANTIZED: { stage: 'import', title: 'quantized ONNX models are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
+  ONNX_QUANTIZED: { stage: 'import', title: 'quantized or float16 ONNX exports are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

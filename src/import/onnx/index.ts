@@ -39,6 +39,7 @@ export function importOnnxModel(path: string, opts: OnnxImportOptions = {}): Imp
   const file = resolve(path);
   const graph = readOnnxGraph(file);
   refuseQuantized(graph);
+  refuseFloat16(graph);
   for (const n of graph.notices) opts.onWarning?.(`notice: ${n}`);
   refuseEncoderIo(graph);
   const dir = findConfigDir(file, opts.configDir);
@@ -93,6 +94,25 @@ function refuseQuantized(graph: OnnxGraph): void {
   const fp32 = ['model.onnx', 'decoder_model_merged.onnx'].map((f) => join(graph.dir, f)).find((f) => f !== graph.path && existsSync(f));
   throw new SnnError('ONNX_QUANTIZED', {
     message: `${basename(graph.path)} uses ${kind} (${ops.join(', ')}); convert ${fp32 ?? 'the fp32 export (onnx/model.onnx)'} instead`,
+    at: graph.path,
+    hint: fp32 ? `snnconvert convert ${fp32}` : 'export the model in fp32 (optimum-cli export onnx --task text-generation-with-past) and convert onnx/model.onnx',
+  });
+}
+
+/** ONNX TensorProto.DataType FLOAT16. */
+const FLOAT16 = 10;
+
+/**
+ * An fp16 export (transformers.js model_fp16.onnx) computes in half precision between Casts: its
+ * constants (scale, eps, mask minimum) are fp16-rounded, so it would not lift to the checkpoint's IR.
+ * Refused in one line naming the casts and the fp32 file beside it.
+ */
+function refuseFloat16(graph: OnnxGraph): void {
+  const casts = graph.nodes.filter((n) => n.opType === 'Cast' && n.attrs.get('to') === FLOAT16);
+  if (casts.length === 0) return;
+  const fp32 = ['model.onnx', 'decoder_model_merged.onnx'].map((f) => join(graph.dir, f)).find((f) => f !== graph.path && existsSync(f));
+  throw new SnnError('ONNX_QUANTIZED', {
+    message: `${basename(graph.path)} computes in float16 (${casts.length} Cast node(s) to float16, e.g. "${casts[0]!.name}"); convert ${fp32 ?? 'the fp32 export (onnx/model.onnx)'} instead`,
     at: graph.path,
     hint: fp32 ? `snnconvert convert ${fp32}` : 'export the model in fp32 (optimum-cli export onnx --task text-generation-with-past) and convert onnx/model.onnx',
   });
