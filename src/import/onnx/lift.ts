@@ -94,9 +94,15 @@ function notLiftable(view: GraphView, all: readonly OnnxNodeLike[], misses: Read
     const nearest = nearMiss(view, n, misses) ?? (unknown ? `no rule lifts ${domain}${n.opType}` : LIFT_RULES.some((r) => r.anchors.includes(n.opType)) ? 'no rule matched here' : `part of a pattern that did not match (${n.opType})`);
     return `"${n.name}" (${domain}${n.opType})${unknown} feeding ${[...feeds, ...graphOut].join(', ') || 'nothing'}; nearest: ${nearest}`;
   };
-  const counts = new Map<string, number>();
-  for (const n of left) { const k = n.domain ? `${n.domain}::${n.opType}` : n.opType; counts.set(k, (counts.get(k) ?? 0) + 1); }
-  const byType = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, c]) => `${k} ×${c}`).join(', ') + (counts.size > 8 ? `, ${counts.size - 8} more op types` : '');
+  // Op types in the order of their causes (unknown ops first, then near misses), the most frequent first within each.
+  const counts = new Map<string, { n: number; rank: number }>();
+  for (const n of left) {
+    const k = n.domain ? `${n.domain}::${n.opType}` : n.opType;
+    const c = counts.get(k);
+    counts.set(k, { n: (c?.n ?? 0) + 1, rank: Math.min(c?.rank ?? 9, rank(view, n, misses)) });
+  }
+  const types = [...counts].sort((a, b) => a[1].rank - b[1].rank || b[1].n - a[1].n);
+  const byType = types.slice(0, 8).map(([k, c]) => `${k} ×${c.n}`).join(', ') + (types.length > 8 ? `, ${types.length - 8} more op types` : '');
   const first = left.slice(0, SHOWN).map(describe);
   const more = left.length > SHOWN ? `; ${left.length - SHOWN} more with --verbose` : '';
   return new SnnError('ONNX_NOT_LIFTABLE', {

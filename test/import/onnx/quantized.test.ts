@@ -98,3 +98,20 @@ describe('quantized ONNX exports', () => {
     expect(e.code).toBe('ONNX_QUANTIZED');
   });
 });
+
+describe('ONNX_NOT_LIFTABLE fits on a screen', () => {
+  it('counts the nodes left by op type, describes the first three, and keeps every node for --verbose (the cause)', () => {
+    const dir = folder('dynamic', false);
+    const m = onnx.ModelProto.decode(readFileSync(join(QWEN2_DIR, 'onnx', 'model.onnx')));
+    for (const n of m.graph!.node!) if (n.opType === 'Softmax' || n.opType === 'Sigmoid') n.opType = `Fancy${n.opType}`;
+    writeFileSync(join(dir, 'onnx', 'model.onnx'), onnx.ModelProto.encode(m).finish());
+    const e = snnErrorOf(() => importOnnxModel(join(dir, 'onnx', 'model.onnx')));
+    expect(e.code).toBe('ONNX_NOT_LIFTABLE');
+    expect(e.message).toMatch(/^.*\d+ node\(s\) could not be lifted \(.*FancySoftmax ×3.*FancySigmoid ×3.*\); first: /);
+    expect(e.message).toMatch(/; \d+ more with --verbose$/);
+    expect(e.render().length).toBeLessThan(1500);
+    const all = (e.cause as Error).message.split('\n').slice(1);
+    expect(all.length).toBe(Number(/(\d+) node\(s\)/.exec(e.message)![1]));
+    expect(all.filter((l) => l.includes('an unknown op'))).toHaveLength(6);
+  });
+});
