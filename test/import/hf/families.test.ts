@@ -89,6 +89,13 @@ describe('checkpoint layouts transformers loads', () => {
     for (const d of [decoder, bare, both]) await expectReferenceLogits(d, OPT_DIR);
   });
 
+  it('OPT with word_embed_proj_dim ≠ hidden_size: project_in / project_out (fixtures/opt-projected, its own reference)', async () => {
+    const dir = join(FIXTURES, 'opt-projected');
+    const g = importHfModel(dir).graph;
+    expect(g.nodes.filter((n) => n.id.startsWith('project_')).map((n) => [n.id, n.attrs['inFeatures'], n.attrs['outFeatures']])).toEqual([['project_in', 64, 128], ['project_out', 128, 64]]);
+    await expectReferenceLogits(dir, dir);
+  });
+
   it('F16 and BF16 checkpoints of Qwen2 stay near the F32 reference (rounding only)', async () => {
     for (const dtype of ['F16', 'BF16'] as const) {
       const dir = variant(QWEN2_DIR, (t) => new Map([...t].map(([k, v]) => [k, { dtype, shape: v.shape, bytes: narrow(v.bytes, dtype) }])));
