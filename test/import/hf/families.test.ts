@@ -164,6 +164,14 @@ describe('bad checkpoints and configs', () => {
     await expectReferenceLogits(variant(QWEN2_DIR, (t) => t, (c) => ({ ...c, rope_scaling: { rope_type: 'default' } })), QWEN2_DIR);
   });
 
+  it('a folder with a config and no weights → WEIGHTS_MISSING that mentions onnx/model.onnx', () => {
+    const dir = tempDir('snn-empty-');
+    for (const f of SMALL_FILES) copyFileSync(join(QWEN2_DIR, f), join(dir, f));
+    const e = snnErrorOf(() => importHfModel(dir));
+    expect(e.code).toBe('WEIGHTS_MISSING');
+    expect(e.message).toContain('nor an ONNX export at onnx/model.onnx');
+  });
+
   it('a pytorch_model.bin-only folder → WEIGHTS_MISSING telling how to get safetensors', () => {
     const dir = tempDir('snn-bin-');
     for (const f of SMALL_FILES) copyFileSync(join(QWEN2_DIR, f), join(dir, f));
