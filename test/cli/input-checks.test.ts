@@ -1,6 +1,6 @@
 // The CLI's input boundary: "did you mean" for a mistyped command, MODEL_NOT_FOUND for a missing path everywhere, a bundle given to convert.
 import { spawnSync } from 'node:child_process';
-import { cpSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { editDistance, nearestCommand } from '../../src/cli/did-you-mean.js';
@@ -36,6 +36,8 @@ describe('did you mean', () => {
 
   it('a local folder named like a typo is a model, and a bare hub id (distilgpt2) still goes to the hub', () => {
     const cwd = tempDir('snn-typo-');
+    mkdirSync(join(cwd, 'genrate'));
+    expect(lastLine(run(['genrate'], cwd).stderr)).toMatch(/^error\[CONFIG_MISSING\]: .*genrate/);
     const r = run(['distilgpt2', '--offline'], cwd);
     expect(lastLine(r.stderr)).toMatch(/^error\[HUB_NOT_CACHED\]: /);
   }, 60_000);
