@@ -51,6 +51,10 @@ describe('a missing path is MODEL_NOT_FOUND everywhere', () => {
     [['eval', '/nonexistent.snn', '--text', join(FIXTURES, 'qwen2-dialogue', 'heldout.txt')]],
     [['convert', '/nonexistent/model']],
     [['report', '/nonexistent.snn']],
+    [['test', '/nonexistent.snn']],
+    [['bench', '/nonexistent.snn']],
+    [['chat', '/nonexistent.snn']],
+    [['serve', '/nonexistent.snn', '--port', '0']],
   ])('%j', (args) => {
     const r = run(args);
     expect(r.status).not.toBe(0);
