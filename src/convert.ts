@@ -89,7 +89,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind === 'bundle') {
-    throw new SnnError('OP_UNSUPPORTED', { message: 'this is already a .snn bundle', at: resolved.path, hint: 'to change T use calibrateTimesteps / eval --timesteps-sweep' });
+    throw new SnnError('ALREADY_A_BUNDLE', { message: 'this is already a converted .snn bundle; convert takes the source model (HF folder, .onnx or hub id)', at: resolved.path, hint: `run it (snnconvert generate ${resolved.path}); to convert again, give the source model that its meta.json names under source.id; to compare timesteps use eval --timesteps-sweep` });
   }
   progress({ stage: 'import', message: `importing ${resolved.path}` });
   const onnxFile = resolved.kind === 'onnx' ? resolved.path : onnxOnlyFolderModel(resolved.path);

@@ -106,7 +106,7 @@ const NodeJson = z.object({ id: z.string(), op: z.string(), inputs: z.array(z.st
 /** graph.json: the spiking IR, so a bundle can be re-emitted (e.g. for another T) without re-importing. */
 export const GraphSchema = z.object({
   spec: z.object({
-    arch: z.enum(['gpt2', 'llama']), vocabSize: z.number(), hiddenSize: z.number(), numLayers: z.number(), numHeads: z.number(),
+    arch: z.enum(['gpt2', 'llama', 'opt', 'qwen2']), vocabSize: z.number(), hiddenSize: z.number(), numLayers: z.number(), numHeads: z.number(),
     numKvHeads: z.number(), headDim: z.number(), maxPositions: z.number(), bosTokenId: z.number().nullable(),
     eosTokenId: z.union([z.number(), z.array(z.number())]).nullable(),
   }),

@@ -33,7 +33,8 @@ export interface ReadBundleOptions {
 
 export function readBundle(path: string, opts: ReadBundleOptions = {}): BundleContents {
   const dir = resolve(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new SnnError('BUNDLE_INVALID', { message: 'not a bundle folder', at: dir, hint: 'give the path of a .snn folder written by snnconvert' });
+  if (!existsSync(dir)) throw new SnnError('MODEL_NOT_FOUND', { message: `no file or folder at '${path}'`, at: dir, hint: 'give the path of a .snn folder written by snnconvert' });
+  if (!statSync(dir).isDirectory()) throw new SnnError('BUNDLE_INVALID', { message: 'not a bundle folder', at: dir, hint: 'give the path of a .snn folder written by snnconvert' });
   const meta = parseJson(dir, FILES.meta, (raw) => {
     const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
     if (typeof version === 'number' && version > BUNDLE_FORMAT_VERSION) {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { converterVersion } from '../convert.js';
 import { isSnnError } from '../errors/index.js';
 import { registerCommands } from './commands.js';
+import { checkCommandTypo } from './did-you-mean.js';
 
 export function buildProgram(): Command {
   const program = new Command('snnconvert')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<void> {
   const program = buildProgram();
   try {
+    checkCommandTypo(argv[2], program.commands.map((c) => c.name()));
     await program.parseAsync([...argv]);
   } catch (e) {
     process.exitCode = reportError(e, argv.includes('--verbose'));

@@ -57,6 +57,10 @@ export const ERROR_CODES = {
   SERVE_METHOD_NOT_ALLOWED: { stage: 'input', title: 'method not allowed on this route', hint: 'use the method named in the Allow header' },
   SERVE_ROUTE_UNKNOWN: { stage: 'input', title: 'no such route', hint: 'routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics' },
   SERVE_CLIENT_GONE: { stage: 'runtime', title: 'the client went away', hint: 'nothing to do: the request was dropped and everything it held freed' },
+  // issue 19: checkpoints and exports as users have them (families, transformers.js folders, CLI input checks)
+  ARCH_UNSUPPORTED: { stage: 'import', title: 'model family is not supported', hint: 'convert a GPT-2, Llama, OPT or Qwen2 model (the README lists the supported families and layouts)' },
+  ALREADY_A_BUNDLE: { stage: 'input', title: 'input is already a .snn bundle', hint: 'run the bundle with generate, chat, eval or inspect; to convert again, give the source model' },
+  ONNX_QUANTIZED: { stage: 'import', title: 'quantized or float16 ONNX exports are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -78,6 +78,8 @@ function classifyLocal(path: string): ResolvedModel {
     if (isDir && existsSync(join(path, 'meta.json'))) return { kind: 'bundle', path, source: { id: path, revision: null } };
     throw new SnnError('BUNDLE_INVALID', { message: 'a .snn bundle is a folder holding meta.json; this is not', at: path });
   }
+  // A bundle renamed without .snn is still a bundle (meta.json + graph.json beside its config.json).
+  if (isDir && existsSync(join(path, 'meta.json')) && existsSync(join(path, 'graph.json'))) return { kind: 'bundle', path, source: { id: path, revision: null } };
   if (!isDir) {
     if (/\.onnx$/i.test(path)) return { kind: 'onnx', path, source: { id: path, revision: null } };
     throw new SnnError('MODEL_NOT_FOUND', { message: 'this is a file, but not an .onnx model', at: path });

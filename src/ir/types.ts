@@ -41,7 +41,7 @@ export interface Weight {
 
 /** The architecture facts every stage needs (from config.json, normalised). */
 export interface ModelSpec {
-  readonly arch: 'gpt2' | 'llama';
+  readonly arch: 'gpt2' | 'llama' | 'opt' | 'qwen2';
   readonly vocabSize: number;
   readonly hiddenSize: number;
   readonly numLayers: number;

@@ -1,5 +1,5 @@
 // ONNX patterns that lift to the elementwise and structural IR ops: Add, Mul of activations; Split; Embedding (Gather from a table).
-import { intAttr, intsAttr, lifted, miss, type LiftRule } from './lift.js';
+import { constAndOther, intAttr, intsAttr, lifted, miss, producedBy, type Const, type LiftRule } from './lift.js';
 
 const bothActivations = (op: 'Add' | 'Mul'): LiftRule => ({
   name: `${op.toLowerCase()}-activations`,
@@ -27,7 +27,10 @@ const split: LiftRule = {
   },
 };
 
-/** Gather(table, ids) with a constant 2-D float table and axis 0: an embedding lookup. */
+/**
+ * Gather(table, ids) with a constant 2-D float table and axis 0: an embedding lookup. Gather(table,
+ * ids + c) for a constant c ≥ 0 (OPT's learned positions, c = 2) is the lookup in the table from row c on.
+ */
 const embedding: LiftRule = {
   name: 'embedding-gather',
   anchors: ['Gather'],
@@ -36,8 +39,16 @@ const embedding: LiftRule = {
     const table = t ? view.constant(t) : undefined;
     if (!table || !ids || table.kind !== 'float' || table.dims.length !== 2) return null;
     if (intAttr(node, 'axis', 0) !== 0) return miss('Gather from a weight table on an axis other than 0');
-    if (!view.isInput(ids)) return miss(`Gather from a weight table indexed by "${ids}", not by a graph input (input_ids / position_ids)`);
-    return lifted({ op: 'Embedding', inputs: [ids], outputs: [node.outputs[0]!], attrs: {}, weights: { table }, covers: [node] });
+    if (view.isInput(ids)) return lifted({ op: 'Embedding', inputs: [ids], outputs: [node.outputs[0]!], attrs: {}, weights: { table }, covers: [node] });
+    const add = producedBy(view, ids, 'Add');
+    const offset = add ? constAndOther(view, add) : undefined;
+    const c = offset?.c.data.length === 1 ? offset.c.data[0]! : undefined;
+    if (!add || !offset || !view.isInput(offset.other) || c === undefined || !Number.isInteger(c) || c < 0 || c >= table.dims[0]!) {
+      return miss(`Gather from a weight table indexed by "${ids}", not by a graph input (input_ids / position_ids) or a graph input plus a constant offset`);
+    }
+    const width = table.dims[1]!;
+    const rows: Const = { kind: 'float', dims: [table.dims[0]! - c, width], data: table.data.slice(c * width) };
+    return lifted({ op: 'Embedding', inputs: [offset.other], outputs: [node.outputs[0]!], attrs: {}, weights: { table: rows }, covers: [node, add] });
   },
 };
 

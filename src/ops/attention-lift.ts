@@ -161,6 +161,15 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
   const qRope = unRope(view, qv, cover);
   const q = splitHeads(view, qRope?.x ?? qv, cover);
   if (typeof q === 'string') return miss(`Q: ${q}`);
+  // OPT scales the projected Q by head_dim^-0.5 before splitting the heads.
+  let qx = q.x;
+  const qPre = producedBy(view, qx, 'Mul', 'Div');
+  const qPreC = qPre ? constAndOther(view, qPre) : undefined;
+  if (qPre && qPreC && qPreC.c.data.length === 1 && view.consumers(qx).length === 1) {
+    scale *= qPre.opType === 'Div' ? 1 / qPreC.c.data[0]! : qPreC.c.data[0]!;
+    cover.add(qPre);
+    qx = qPreC.other;
+  }
   // K: cache and transpose, then RoPE and heads split of the new keys.
   const kc = toPresent(view, scores.qk.inputs[1]!, cover);
   if (typeof kc === 'string') return miss(`K: ${kc}`);
@@ -195,7 +204,7 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
   if (qRope && theta === null) return miss('RoPE tables whose base θ cannot be read (no inv_freq vector or cos cache constant)');
   return lifted({
     op: 'Attention',
-    inputs: [q.x, k.x, v.x, 'attention_mask', 'position_ids', kc.past, vc.past],
+    inputs: [qx, k.x, v.x, 'attention_mask', 'position_ids', kc.past, vc.past],
     outputs: [merged.out, kc.present, vc.present],
     attrs: { numHeads: q.heads, numKvHeads: k.heads, headDim, ropeTheta: theta },
     weights: {},

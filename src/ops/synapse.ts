@@ -57,7 +57,8 @@ export function quantizeSynapse(s: SynapseInput): IntegerSynapse | null {
       weights[i] = w;
       rowSum[j]! += Math.abs(w);
     }
-    const bound = Math.max(...rowSum) * s.maxCount;
+    // A loop, not Math.max(...rowSum): a spread of a 150k-row LM head (Qwen2) overflows the call stack.
+    const bound = rowSum.reduce((a, b) => Math.max(a, b), 0) * s.maxCount;
     if (bound < EXACT_FLOAT_INTEGER) return { weights, scale, bits, bound };
   }
   return null;

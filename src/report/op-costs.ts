@@ -141,7 +141,7 @@ function nodeCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToken: (v
       if (!snn || w.code !== 'rate') return null;
       return { counts: counts({ sops: spikesPerToken(node.inputs[0]!) }), why: 'rate readout: every spike accumulates into the count' };
     }
-    case embedding.name: return { counts: counts({ adds: w.graph.spec.arch === 'gpt2' ? w.graph.spec.hiddenSize : 0 }), why: 'lookup (+ position embedding add)' };
+    case embedding.name: return { counts: counts({ adds: w.graph.spec.arch === 'gpt2' || w.graph.spec.arch === 'opt' ? w.graph.spec.hiddenSize : 0 }), why: 'lookup (+ position embedding add)' };
     default: {
       const price = ELEMENTWISE[ANN_NAME[node.op] ?? node.op];
       if (!price) return null;

@@ -121,7 +121,7 @@ function finish(prompt: readonly number[], asked: number | null, body: ChatReque
     maxTokens = asked ?? limit - prompt.length;
     if (prompt.length + Math.max(1, maxTokens) > limit) {
       throw new SnnError('CONTEXT_OVERFLOW', {
-        message: `this model's context is ${limit} tokens; the ${field} take ${prompt.length} and max_tokens asks ${asked ?? 'at least 1'} more`,
+        message: `this model's context is ${limit} tokens; the ${field} ${field === 'prompt' ? 'takes' : 'take'} ${prompt.length} and max_tokens asks ${asked ?? 'at least 1'} more`,
         at: field,
         hint: `shorten the ${field} or lower max_tokens so that both fit in ${limit} tokens (or start the server with --overflow slide)`,
       });

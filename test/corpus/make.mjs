@@ -190,9 +190,9 @@ function hfConfigCases(ctx) {
   hfCase(ctx, C, 'config-bom-garbage', 'config.json: BOM followed by garbage', ['CONFIG_INVALID'], raw('\ufeff{{{'));
   hfCase(ctx, C, 'config-deep-nesting', 'config.json nested 100 000 deep', ['CONFIG_INVALID', 'MODEL_TYPE_UNSUPPORTED'], raw(`${'['.repeat(100_000)}${']'.repeat(100_000)}`));
   hfCase(ctx, C, 'model-type-missing', 'no model_type', ['MODEL_TYPE_UNSUPPORTED'], drop('model_type'));
-  hfCase(ctx, C, 'model-type-bert', 'model_type bert', ['MODEL_TYPE_UNSUPPORTED'], set({ model_type: 'bert' }));
+  hfCase(ctx, C, 'model-type-bert', 'model_type bert', ['ARCH_UNSUPPORTED'], set({ model_type: 'bert' }));
   hfCase(ctx, C, 'model-type-number', 'model_type 42', ['MODEL_TYPE_UNSUPPORTED'], set({ model_type: 42 }));
-  hfCase(ctx, C, 'model-type-proto', 'model_type __proto__', ['MODEL_TYPE_UNSUPPORTED'], set({ model_type: '__proto__' }));
+  hfCase(ctx, C, 'model-type-proto', 'model_type __proto__', ['ARCH_UNSUPPORTED'], set({ model_type: '__proto__' }));
   const bad = [
     ['vocab-zero', { vocab_size: 0 }, 'CONFIG_INVALID'],
     ['vocab-negative', { vocab_size: -1 }, 'CONFIG_INVALID'],
@@ -590,7 +590,7 @@ function flagCases(ctx) {
   flag('model-missing', ['convert', './no-such-model', '-o', '$OUT', '-q'], { fn: 'convert', args: ['./no-such-model', { out: '$OUT' }] }, ['MODEL_NOT_FOUND']);
   flag('model-bad-hub-id', ['convert', 'a/b/c/../d', '-o', '$OUT', '-q', '--offline'], { fn: 'convert', args: ['a/b/c/../d', { out: '$OUT', offline: true }] }, ['MODEL_NOT_FOUND']);
   flag('model-hub-uncached-offline', ['convert', 'nobody/nothing', '-o', '$OUT', '-q', '--offline'], { fn: 'convert', args: ['nobody/nothing', { out: '$OUT', offline: true }] }, ['HUB_NOT_CACHED']);
-  flag('model-is-bundle', ['convert', '$B', '-o', '$OUT', '-q'], { fn: 'convert', args: ['$B', { out: '$OUT' }] }, ['OP_UNSUPPORTED']);
+  flag('model-is-bundle', ['convert', '$B', '-o', '$OUT', '-q'], { fn: 'convert', args: ['$B', { out: '$OUT' }] }, ['ALREADY_A_BUNDLE']);
   const g = (...a) => ['generate', '$B', '--prompt', 'ROMEO:', '-q', ...a];
   const gapi = (opts) => ({ fn: 'generate', args: ['$B', { text: 'ROMEO:' }, opts] });
   flag('max-new-tokens-zero', g('--max-new-tokens', '0'), gapi({ maxNewTokens: 0 }));

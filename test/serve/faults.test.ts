@@ -54,7 +54,7 @@ describe('bad requests are refused with a status and a message that says what to
     expect(r.status).toBe(400);
     expect(r.json.error.code).toBe('CONTEXT_OVERFLOW');
     expect(r.json.error.message).toContain('128 tokens');
-    expect(r.json.error.message).toContain('take 120');
+    expect(r.json.error.message).toContain('the prompt takes 120');
   });
 
   it('slides instead under --overflow slide: the newest tokens are kept and the answer is complete', async () => {

@@ -123,12 +123,14 @@ function weightsMissing(root: string): SnnError {
     return new SnnError('WEIGHTS_MISSING', { message: `${root} is not a folder`, at: root, hint: 'give the folder that holds config.json and the weights' });
   }
   const pytorch = readdirSync(root).filter((f) => f.endsWith('.bin') || f.endsWith('.pt') || f.endsWith('.pth'));
+  // PyTorch pickles are never read: unpickling runs code from the file.
+  const hint = pytorch.length
+    ? `only PyTorch weights (${pytorch.join(', ')}) were found, which snnconvert does not unpickle; re-save them as safetensors in Python: AutoModelForCausalLM.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`
+    : 'the folder needs model.safetensors (or model.safetensors.index.json with its shards), or an ONNX export at onnx/model.onnx';
   return new SnnError('WEIGHTS_MISSING', {
-    message: `${root} has neither ${SINGLE_FILE} nor ${INDEX_FILE}`,
+    message: `${root} has neither ${SINGLE_FILE} nor ${INDEX_FILE}, nor an ONNX export at onnx/model.onnx`,
     at: root,
-    ...(pytorch.length
-      ? { hint: `only PyTorch weights (${pytorch.join(', ')}) were found; re-save them as safetensors with model.save_pretrained(dir, safe_serialization=True)` }
-      : {}),
+    hint,
   });
 }
 

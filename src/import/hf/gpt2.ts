@@ -1,4 +1,4 @@
-// GPT2LMHeadModel (gpt2, distilgpt2) → IR. Conv1D weights are [in, out]; the LM head is tied to wte unless given.
+// GPT2LMHeadModel (gpt2, distilgpt2) → IR. Conv1D weights are [in, out]; the LM head is tied to wte unless the config unties it.
 import { GraphBuilder } from '../../ir/builder.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, modelInputs, modelOutputs, pastKey, pastValue, presentKey, presentValue } from '../../ir/io.js';
 import type { Graph, ModelSpec } from '../../ir/types.js';
@@ -23,7 +23,7 @@ export function buildGpt2(config: Gpt2ConfigT, spec: ModelSpec, ck: Checkpoint, 
     weights: { weight: w.bind(`${at}.weight`, aliases(`${at}.weight`), [inF, outF]), bias: w.bind(`${at}.bias`, aliases(`${at}.bias`), [outF]) },
   });
 
-  const wte = w.bind('wte.weight', aliases('wte.weight'), [spec.vocabSize, D]);
+  const { embed: wte, head } = w.bindEmbeddingAndHead('wte.weight', aliases('wte.weight'), [spec.vocabSize, D], config.tie_word_embeddings);
   const tok = g.op('Embedding', 'wte', [INPUT_IDS], { weights: { table: wte } });
   const pos = g.op('Embedding', 'wpe', [POSITION_IDS], { weights: { table: w.bind('wpe.weight', aliases('wpe.weight'), [spec.maxPositions, D]) } });
   let h = g.op('Add', 'embed', [tok, pos]);
@@ -43,8 +43,6 @@ export function buildGpt2(config: Gpt2ConfigT, spec: ModelSpec, ck: Checkpoint, 
     h = g.op('Add', `${at}.residual_2`, [h, conv1d(act, `${at}.mlp.c_proj`, inner, D)]);
   }
   const final = ln('ln_f', h, 'ln_f');
-  const untied = !config.tie_word_embeddings && w.has(['lm_head.weight']);
-  const head = untied ? w.bind('lm_head.weight', ['lm_head.weight'], [spec.vocabSize, D]) : wte;
   g.op('Linear', 'lm_head', [final], { attrs: { inFeatures: D, outFeatures: spec.vocabSize, transposed: true }, weights: { weight: head }, outputs: [LOGITS] });
   for (const [, weight] of w.finish()) g.addWeight(weight);
   return g.build(modelInputs(spec), modelOutputs(spec));

@@ -10,6 +10,15 @@ export interface BindOptions {
   readonly onWarning?: (message: string) => void;
 }
 
+const HEAD = 'lm_head.weight';
+
+/** One line naming the first problem and how many follow (a config/weights mismatch is usually wholesale). */
+function throwFirst(code: 'TENSOR_MISSING' | 'TENSOR_SHAPE', problems: readonly string[], at: string): void {
+  if (problems.length === 0) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+  throw new SnnError(code, { message: `${problems[0]!}${more}`, at });
+}
+
 /** Collects weight bindings; `finish()` throws once with every missing, misshapen or non-finite tensor. */
 export class WeightBinder {
   private readonly missing: string[] = [];
@@ -34,14 +43,41 @@ export class WeightBinder {
     return name;
   }
 
+  /**
+   * The token embedding and the LM head, in every layout transformers loads: tied, the one table may be
+   * stored as the embedding, as `lm_head.weight`, or as both (the embedding wins); untied, both are required.
+   */
+  bindEmbeddingAndHead(name: string, aliases: readonly string[], shape: readonly number[], tied: boolean): { readonly embed: string; readonly head: string } {
+    if (tied) {
+      const embed = this.bind(name, [...aliases, HEAD], shape);
+      return { embed, head: embed };
+    }
+    return { embed: this.bind(name, aliases, shape), head: this.bind(HEAD, [HEAD], shape) };
+  }
+
+  /**
+   * Binds rows [`firstRow`, `firstRow` + shape[0]) of a 2-D tensor stored with `firstRow` more rows
+   * (OPT keeps its learned positions at index position + 2): a view into the file, nothing copied.
+   */
+  bindRows(name: string, aliases: readonly string[], shape: readonly [number, number], firstRow: number): string {
+    const stored: readonly [number, number] = [shape[0] + firstRow, shape[1]];
+    this.bind(name, aliases, stored);
+    const w = this.weights.get(name);
+    if (!w || w.source.kind !== 'file') return name;
+    const bytes = w.source.length / (stored[0] * stored[1]);
+    const skip = firstRow * shape[1] * bytes;
+    this.weights.set(name, { name, shape: [...shape], source: { ...w.source, offset: w.source.offset + skip, length: w.source.length - skip } });
+    return name;
+  }
+
   has(aliases: readonly string[]): boolean {
     return aliases.some((a) => this.ck.tensors.has(a));
   }
 
   finish(): Map<string, Weight> {
-    throwCollected('TENSOR_MISSING', this.missing.map((m) => `missing ${m}`), this.ck.dir);
+    throwFirst('TENSOR_MISSING', this.missing.map((m) => `missing ${m}`), this.ck.dir);
     throwCollected('TENSOR_DTYPE', this.badDtype, this.ck.dir);
-    throwCollected('TENSOR_SHAPE', this.misshapen, this.ck.dir);
+    throwFirst('TENSOR_SHAPE', this.misshapen, this.ck.dir);
     const nonFinite = this.tensors.map((t) => ({ t, n: countNonFinite(t) })).filter(({ n }) => n > 0)
       .map(({ t, n }) => `${t.name} has ${n} NaN/Inf values (${t.path})`);
     if (nonFinite.length > 0) {

@@ -5,10 +5,11 @@ import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, modelInputs, modelOutp
 import type { Graph, ModelSpec, Weight } from '../../ir/types.js';
 import { geluAttrs } from '../../ops/activation.js';
 import type { Const, Lifted } from '../../ops/lift.js';
-import type { Gpt2ConfigT, HfConfig, LlamaConfigT } from '../hf/config.js';
+import type { Gpt2ConfigT, HfConfig, LlamaConfigT, Qwen2ConfigT } from '../hf/config.js';
+import { assembleOpt } from './assemble-opt.js';
 
 /** Finds lifted ops by the values they read and write, and fails with what was expected where. */
-class Walk {
+export class Walk {
   private readonly readers = new Map<string, Lifted[]>();
   constructor(readonly ops: readonly Lifted[], private readonly at: string) {
     for (const op of ops) for (const i of op.inputs) this.readers.set(i, [...(this.readers.get(i) ?? []), op]);
@@ -36,7 +37,7 @@ class Walk {
 }
 
 /** Collects IR weights as in-memory data, checking each shape. */
-class Weights {
+export class Weights {
   readonly map = new Map<string, Weight>();
   constructor(private readonly walk: Walk) {}
   add(name: string, c: Const | undefined, shape: readonly number[], transpose = false): string {
@@ -60,17 +61,17 @@ function transpose2d(c: Const): Float32Array {
 }
 
 /** A Linear's weight as [in, out] (`inOut`) or [out, in]: transposed when the lifted layout differs. */
-function linearWeight(w: Weights, name: string, l: Lifted, inF: number, outF: number, layout: 'inOut' | 'outIn'): string {
+export function linearWeight(w: Weights, name: string, l: Lifted, inF: number, outF: number, layout: 'inOut' | 'outIn'): string {
   const liftedOutIn = l.attrs['transposed'] === true;
   const want = layout === 'outIn';
   return w.add(name, l.weights['weight'], want ? [outF, inF] : [inF, outF], liftedOutIn !== want);
 }
 
 /** The config's value when the graph's float32 constant is that value rounded; else the graph's. */
-const sameF32 = (fromGraph: unknown, fromConfig: number): number =>
+export const sameF32 = (fromGraph: unknown, fromConfig: number): number =>
   typeof fromGraph === 'number' && Math.fround(fromGraph) === Math.fround(fromConfig) ? fromConfig : (fromGraph as number);
 
-function checkAttention(walk: Walk, a: Lifted, spec: ModelSpec, ropeTheta: number | null, layer: number): void {
+export function checkAttention(walk: Walk, a: Lifted, spec: ModelSpec, ropeTheta: number | null, layer: number): void {
   const got = a.attrs;
   const problems: string[] = [];
   if (got['numHeads'] !== spec.numHeads) problems.push(`${String(got['numHeads'])} heads, config ${spec.numHeads}`);
@@ -83,7 +84,7 @@ function checkAttention(walk: Walk, a: Lifted, spec: ModelSpec, ropeTheta: numbe
 }
 
 /** The LM head: tied when its weight is exactly the embedding table transposed, else `lm_head.weight`. */
-function addHead(g: GraphBuilder, w: Weights, walk: Walk, final: string, spec: ModelSpec, embed: string): void {
+export function addHead(g: GraphBuilder, w: Weights, walk: Walk, final: string, spec: ModelSpec, embed: string): void {
   const head = walk.producing(LOGITS, 'Linear', 'LM head');
   const D = spec.hiddenSize, V = spec.vocabSize;
   const probe = new Weights(walk);
@@ -94,7 +95,7 @@ function addHead(g: GraphBuilder, w: Weights, walk: Walk, final: string, spec: M
   g.op('Linear', 'lm_head', [final], { attrs: { inFeatures: D, outFeatures: V, transposed: true }, weights: { weight }, outputs: [LOGITS] });
 }
 
-function findEmbedding(walk: Walk, input: string, what: string): Lifted {
+export function findEmbedding(walk: Walk, input: string, what: string): Lifted {
   const e = walk.ops.find((l) => l.op === 'Embedding' && l.inputs[0] === input);
   if (!e) throw walk.fail(`expected the ${what} embedding (a Gather from a table by ${input})`);
   return e;
@@ -155,7 +156,7 @@ export function assembleGpt2(ops: readonly Lifted[], config: Gpt2ConfigT, spec: 
   return g.build(modelInputs(spec), modelOutputs(spec));
 }
 
-export function assembleLlama(ops: readonly Lifted[], config: LlamaConfigT, spec: ModelSpec, at: string): Graph {
+export function assembleLlama(ops: readonly Lifted[], config: LlamaConfigT | Qwen2ConfigT, spec: ModelSpec, at: string): Graph {
   const walk = new Walk(ops, at);
   const w = new Weights(walk);
   const g = new GraphBuilder(spec);
@@ -215,5 +216,7 @@ export function assembleLlama(ops: readonly Lifted[], config: LlamaConfigT, spec
 }
 
 export function assembleIr(ops: readonly Lifted[], config: HfConfig, spec: ModelSpec, at: string): Graph {
-  return config.model_type === 'gpt2' ? assembleGpt2(ops, config, spec, at) : assembleLlama(ops, config, spec, at);
+  if (config.model_type === 'gpt2') return assembleGpt2(ops, config, spec, at);
+  if (config.model_type === 'opt') return assembleOpt(ops, config, spec, at);
+  return assembleLlama(ops, config, spec, at);
 }

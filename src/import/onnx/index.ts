@@ -1,6 +1,6 @@
 // Imports an ONNX export of a causal LM into the IR: read → fold shape arithmetic → lift (rewrite tables) → assemble as the HF importer would.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { SnnError } from '../../errors/index.js';
 import { LOGITS } from '../../ir/io.js';
 import type { Graph } from '../../ir/types.js';
@@ -38,6 +38,9 @@ const ENCODER_MESSAGE = 'encoder-only models are not supported: snnconvert conve
 export function importOnnxModel(path: string, opts: OnnxImportOptions = {}): ImportedOnnxModel {
   const file = resolve(path);
   const graph = readOnnxGraph(file);
+  refuseQuantized(graph);
+  refuseFloat16(graph);
+  for (const n of graph.notices) opts.onWarning?.(`notice: ${n}`);
   refuseEncoderIo(graph);
   const dir = findConfigDir(file, opts.configDir);
   checkCausalLm(graph, dir);
@@ -70,6 +73,48 @@ export function findConfigDir(file: string, configDir?: string): string {
     message: `no config.json beside ${file} or in the folder above it; the ONNX file alone does not say the architecture, and there is no tokenizer`,
     at: file,
     hint: 'put the model\'s config.json, tokenizer.json and tokenizer_config.json beside it (or one folder up), or pass --tokenizer DIR naming the folder that has them',
+  });
+}
+
+/** Quantization ops by kind: dynamic int8 (optimum's model_quantized.onnx), QDQ, weight-only int4/int8 (onnxruntime contrib). */
+const QUANTIZATION: readonly (readonly [string, ReadonlySet<string>])[] = [
+  ['dynamic int8 quantization', new Set(['DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM'])],
+  ['QDQ quantization', new Set(['QuantizeLinear', 'DequantizeLinear', 'QLinearMatMul', 'QLinearConv', 'QLinearAdd', 'QLinearMul', 'QGemm', 'QAttention'])],
+  ['weight-only 4/8-bit quantization', new Set(['MatMulNBits', 'MatMulBnb4', 'GatherBlockQuantized'])],
+];
+
+/**
+ * A quantized export is refused in one line that names the quantization and the fp32 file to use:
+ * its integer weights are not the model's, and a spiking conversion of them would be judged against the wrong ANN.
+ */
+function refuseQuantized(graph: OnnxGraph): void {
+  const found = QUANTIZATION.map(([kind, ops]) => [kind, [...new Set(graph.nodes.filter((n) => ops.has(n.opType)).map((n) => n.opType))]] as const).filter(([, ops]) => ops.length > 0);
+  if (found.length === 0) return;
+  const [kind, ops] = found[0]!;
+  const fp32 = ['model.onnx', 'decoder_model_merged.onnx'].map((f) => join(graph.dir, f)).find((f) => f !== graph.path && existsSync(f));
+  throw new SnnError('ONNX_QUANTIZED', {
+    message: `${basename(graph.path)} uses ${kind} (${ops.join(', ')}); convert ${fp32 ?? 'the fp32 export (onnx/model.onnx)'} instead`,
+    at: graph.path,
+    hint: fp32 ? `snnconvert convert ${fp32}` : 'export the model in fp32 (optimum-cli export onnx --task text-generation-with-past) and convert onnx/model.onnx',
+  });
+}
+
+/** ONNX TensorProto.DataType FLOAT16. */
+const FLOAT16 = 10;
+
+/**
+ * An fp16 export (transformers.js model_fp16.onnx) computes in half precision between Casts: its
+ * constants (scale, eps, mask minimum) are fp16-rounded, so it would not lift to the checkpoint's IR.
+ * Refused in one line naming the casts and the fp32 file beside it.
+ */
+function refuseFloat16(graph: OnnxGraph): void {
+  const casts = graph.nodes.filter((n) => n.opType === 'Cast' && n.attrs.get('to') === FLOAT16);
+  if (casts.length === 0) return;
+  const fp32 = ['model.onnx', 'decoder_model_merged.onnx'].map((f) => join(graph.dir, f)).find((f) => f !== graph.path && existsSync(f));
+  throw new SnnError('ONNX_QUANTIZED', {
+    message: `${basename(graph.path)} computes in float16 (${casts.length} Cast node(s) to float16, e.g. "${casts[0]!.name}"); convert ${fp32 ?? 'the fp32 export (onnx/model.onnx)'} instead`,
+    at: graph.path,
+    hint: fp32 ? `snnconvert convert ${fp32}` : 'export the model in fp32 (optimum-cli export onnx --task text-generation-with-past) and convert onnx/model.onnx',
   });
 }
 

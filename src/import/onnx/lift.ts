@@ -83,16 +83,34 @@ const KNOWN_OPS = new Set([
   'Add', 'Mul', 'Sum', 'MatMul', 'Gemm', 'Softmax', 'Split', 'Max', 'Min', 'Clip', 'Abs', 'Exp', 'Log', 'Floor', 'Ceil', 'Round', 'Sign', 'Mod', 'Or', 'Xor', 'Flatten', 'Tile', 'Pad', 'Gelu', 'LayerNormalization', 'ScatterND', 'Shrink', 'Relu', 'Elu', 'Selu', 'LeakyRelu', 'HardSigmoid', 'Softplus', 'Softsign', 'IsNaN', 'IsInf', 'CumSum', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL2', 'ReduceSumSquare', 'ArgMax', 'TopK', 'OneHot', 'NonZero', 'GatherElements', 'GatherND', 'Einsum', 'BatchNormalization', 'InstanceNormalization', 'Dropout', 'Size', 'Mean',
 ]);
 
+/** Fits on a screen: a count by op type and the first few nodes with their near misses; `--verbose` prints every node (the cause). */
 function notLiftable(view: GraphView, all: readonly OnnxNodeLike[], misses: ReadonlyMap<OnnxNodeLike, string>): SnnError {
   const left = [...all].sort((a, b) => rank(view, a, misses) - rank(view, b, misses));
-  const shown = left.slice(0, 12).map((n) => {
+  const describe = (n: OnnxNodeLike): string => {
     const feeds = n.outputs.flatMap((o) => view.consumers(o).map((c) => `${c.opType} "${c.name}"`)).slice(0, 3);
     const graphOut = n.outputs.filter((o) => view.isOutput(o)).map((o) => `graph output "${o}"`);
     const domain = n.domain ? `${n.domain}::` : '';
     const unknown = rank(view, n, misses) === 0 ? ', an unknown op,' : '';
     const nearest = nearMiss(view, n, misses) ?? (unknown ? `no rule lifts ${domain}${n.opType}` : LIFT_RULES.some((r) => r.anchors.includes(n.opType)) ? 'no rule matched here' : `part of a pattern that did not match (${n.opType})`);
     return `"${n.name}" (${domain}${n.opType})${unknown} feeding ${[...feeds, ...graphOut].join(', ') || 'nothing'}; nearest: ${nearest}`;
+  };
+  // Op types in the order of their causes (unknown ops first, then near misses), the most frequent first within each.
+  const counts = new Map<string, { n: number; rank: number }>();
+  for (const n of left) {
+    const k = n.domain ? `${n.domain}::${n.opType}` : n.opType;
+    const c = counts.get(k);
+    counts.set(k, { n: (c?.n ?? 0) + 1, rank: Math.min(c?.rank ?? 9, rank(view, n, misses)) });
+  }
+  const types = [...counts].sort((a, b) => a[1].rank - b[1].rank || b[1].n - a[1].n);
+  const byType = types.slice(0, 8).map(([k, c]) => `${k} ×${c.n}`).join(', ') + (types.length > 8 ? `, ${types.length - 8} more op types` : '');
+  const first = left.slice(0, SHOWN).map(describe);
+  const more = left.length > SHOWN ? `; ${left.length - SHOWN} more with --verbose` : '';
+  return new SnnError('ONNX_NOT_LIFTABLE', {
+    message: `${left.length} node(s) could not be lifted (${byType}); first: ${first.join('; ')}${more}`,
+    at: view.graph.path,
+    cause: new Error(`every node not lifted:\n${left.map(describe).join('\n')}`),
   });
-  const more = left.length > 12 ? `; and ${left.length - 12} more` : '';
-  return new SnnError('ONNX_NOT_LIFTABLE', { message: `${left.length} node(s) could not be lifted: ${shown.join('; ')}${more}`, at: view.graph.path });
 }
+
+/** Nodes described in full in the one-line message. */
+const SHOWN = 3;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { SnnError, throwCollected } from '../../errors/index.js';
+import { inlineMergedDecoder } from './merged.js';
 import { decodeTensor, int64, type Const, type LongLike, type TensorProtoLike } from './tensor.js';
 
 const { onnx } = onnxProto;
@@ -37,6 +38,8 @@ export interface OnnxGraph {
   readonly nodes: readonly OnnxNode[];
   /** External data files the initializers were read from. */
   readonly externalFiles: readonly string[];
+  /** What the reader changed on the way (a merged decoder's branch taken), for the user. */
+  readonly notices: readonly string[];
 }
 
 /**
@@ -55,8 +58,10 @@ export function readOnnxGraph(path: string): OnnxGraph {
   if (!graph) throw new SnnError('ONNX_INVALID', { message: 'the ModelProto has no graph', at: file });
   const initializers = new Map<string, Const>();
   const external = new Set<string>();
-  for (const t of graph.initializer ?? []) initializers.set(t.name ?? '', decodeTensor(t as TensorProtoLike, dir, `${file} initializer "${t.name ?? ''}"`, (f) => external.add(f)));
-  const nodes = (graph.node ?? []).map((n, i): OnnxNode => ({
+  const outerInits = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const merged = inlineMergedDecoder(graph, new Set((graph.input ?? []).map((v) => v.name ?? '').filter((n) => !outerInits.has(n))), file);
+  for (const t of [...(graph.initializer ?? []), ...merged.initializers]) initializers.set(t.name ?? '', decodeTensor(t as TensorProtoLike, dir, `${file} initializer "${t.name ?? ''}"`, (f) => external.add(f)));
+  const nodes = merged.nodes.map((n, i): OnnxNode => ({
     name: n.name || `${n.opType ?? '?'}#${i}`,
     opType: n.opType ?? '',
     domain: n.domain === 'ai.onnx' ? '' : n.domain ?? '',
@@ -67,7 +72,7 @@ export function readOnnxGraph(path: string): OnnxGraph {
   const inputs = (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initializers.has(n));
   const outputs = (graph.output ?? []).map((v) => v.name ?? '');
   checkDangling(nodes, new Set([...inputs, ...initializers.keys()]), outputs, file);
-  return { path: file, dir, opset, producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), inputs, outputs, initializers, nodes: topoSort(nodes, file), externalFiles: [...external].sort() };
+  return { path: file, dir, opset, producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), inputs, outputs, initializers, nodes: topoSort(nodes, file), externalFiles: [...external].sort(), notices: merged.notices };
 }
 
 function decodeModel(file: string): onnxProto.onnx.ModelProto {

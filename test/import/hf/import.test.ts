@@ -110,10 +110,10 @@ describe('HF import: bad input', () => {
     expect(e.message).toContain('n_head');
   });
 
-  it('an unknown model_type → MODEL_TYPE_UNSUPPORTED listing the supported ones', () => {
+  it('an unknown model_type → ARCH_UNSUPPORTED listing the supported ones', () => {
     const dir = variant(GPT2_DIR, (t) => t, (c) => ({ ...c, model_type: 'mamba' }));
     const e = snnErrorOf(() => importHfModel(dir));
-    expect(e.code).toBe('MODEL_TYPE_UNSUPPORTED');
+    expect(e.code).toBe('ARCH_UNSUPPORTED');
     expect(e.message).toContain('gpt2');
     expect(e.message).toContain('llama');
     expect(e.message).toContain('mamba');
