@@ -9,7 +9,7 @@ import { parseDevice as parseDeviceChoice, type DeviceChoice } from '../runtime/
 import type { Execution } from '../emit/lower.js';
 
 /** The `--simulate` option shared by the commands that run a bundle. */
-export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation)';
+export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation) | events (event-driven reference: membranes, thresholds, event-by-event synapses; CPU, slow)';
 import { importOnnxModel } from '../import/onnx/index.js';
 import { onnxOnlyFolderModel } from '../import/onnx/source.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
@@ -57,7 +57,7 @@ export function parseDevice(value: string | undefined): DeviceChoice {
 export async function openModel(model: string | undefined, opts: OpenOptions): Promise<RunnableModel> {
   const device = parseDevice(opts.device);
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false });
-  if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device, ...(opts.simulate ? { simulate: opts.simulate as Execution } : {}) });
+  if (resolved.kind === 'bundle') return loadBundle(resolved.path, { device, ...(opts.simulate ? { simulate: opts.simulate as Execution | 'events' } : {}) });
   const onnxFile = resolved.kind === 'onnx' ? resolved.path : onnxOnlyFolderModel(resolved.path);
   if (!opts.annOnly) {
     throw new SnnError('OPTION_INVALID', {

@@ -40,7 +40,14 @@ type Segment = Extract<Step, { kind: 'segment' }> & { readonly session: ort.Infe
 type Planned = Exclude<Step, { kind: 'segment' }> | Segment;
 
 export class EventSimulator {
-  private constructor(private readonly graph: Graph, private readonly steps: readonly Planned[]) {}
+  private constructor(readonly graph: Graph, private readonly steps: readonly Planned[]) {}
+
+  /** One of the segment sessions (the runtime's session class wants one; EventSession never runs it). */
+  anySession(): ort.InferenceSession {
+    const s = this.steps.find((p): p is Segment => p.kind === 'segment');
+    if (!s) throw new SnnError('GRAPH_INVALID', { message: 'the graph has no float segment', at: 'event reference' });
+    return s.session;
+  }
 
   /** Plans the bundle's graph and opens one CPU session per float segment. */
   static async open(contents: BundleContents): Promise<EventSimulator> {

@@ -6,6 +6,7 @@ import { readBundle, type BundleContents } from '../emit/bundle/read.js';
 import { resolveExecution, type Execution } from '../emit/lower.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelSpec } from '../ir/types.js';
+import { EventSession } from '../reference/session.js';
 import { parseDevice, type Device, type DeviceChoice } from './device.js';
 import { createDeviceSession, createSession, kvOutputNames, ModelSession, openGraphSession } from './session.js';
 
@@ -29,10 +30,15 @@ export interface LoadBundleOptions {
   readonly verify?: boolean;
   /**
    * `steps`: run the step-by-step reference simulation of every neuron, emitted from graph.json,
-   * instead of model.onnx (the closed, T-parallel form for the weighted code). Default: model.onnx.
+   * instead of model.onnx (the closed, T-parallel form for the weighted code). `events`: the
+   * event-driven reference (src/reference: membranes, thresholds and event-by-event integer synapses
+   * simulated in TypeScript; CPU). Default: model.onnx.
    */
-  readonly simulate?: Execution;
+  readonly simulate?: Execution | 'events';
 }
+
+/** The execution forms `--simulate` accepts. */
+export const SIMULATIONS: readonly string[] = ['closed', 'steps', 'events'];
 
 /** A loaded .snn bundle. The SNN session is built at load; the ANN reference on first use. */
 export class Bundle implements RunnableModel {
@@ -75,7 +81,8 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   const choice = parseDevice(opts.device, 'device');
   const contents = readBundle(path, { verify: opts.verify ?? true });
   const tokenizer = await loadTokenizer(contents.path);
-  if (opts.simulate !== undefined && opts.simulate !== 'steps' && opts.simulate !== 'closed') throw new SnnError('OPTION_INVALID', { message: `unknown execution form ${JSON.stringify(opts.simulate)} (valid: steps, closed)`, at: '--simulate' });
+  if (opts.simulate !== undefined && !SIMULATIONS.includes(opts.simulate)) throw new SnnError('OPTION_INVALID', { message: `unknown execution form ${JSON.stringify(opts.simulate)} (valid: ${SIMULATIONS.join(', ')})`, at: '--simulate' });
+  if (opts.simulate === 'events') return new Bundle(contents, tokenizer, await EventSession.open(contents), 'cpu');
   const builtIn = resolveExecution(contents.graph, undefined);
   if (opts.simulate && opts.simulate !== builtIn) {
     const snn = await openGraphSession(contents.graph, 'snn', { device: choice, exposeSpikes: true, execution: opts.simulate });
