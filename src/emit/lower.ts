@@ -5,6 +5,7 @@ import type { LowerCtx, Lowered, OpDef, SynapseRecord } from '../ops/op.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef } from './onnx-builder.js';
+import { lowerInt8Linear, lowerQuantizer } from './w8a8.js';
 
 export const EXECUTIONS = ['closed', 'steps'] as const;
 export type Execution = (typeof EXECUTIONS)[number];
@@ -20,6 +21,11 @@ export interface EmitOptions {
    * for the weighted code, `steps` for rate coding (whose running means have no closed form).
    */
   readonly execution?: Execution;
+  /**
+   * `w8a8`: instead of the SNN, the W8A8 integer ANN of the same spiking graph (emit/w8a8.ts): INT8
+   * activations at the neuron sites with the same thresholds, INT8 weights per output channel.
+   */
+  readonly quantized?: 'w8a8';
   /** Neurons without Round/Sign/Mod (for WebGPU; see LowerCtx.portable). Default false. */
   readonly portable?: boolean;
   /** Where each weight's bytes go: into the model, or referenced as external data. */
@@ -116,7 +122,9 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     // Weighted code: every op but the neurons acts once on integrated values (its closed form: the ANN
     // lowering, or integer synapses for a Linear fed by a neuron); the neurons run in closed form, or
     // step by step (`steps`, the reference).
-    const lowered = execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
+    const int8 = opts.quantized === 'w8a8' ? (node.op === 'Neuron' ? lowerQuantizer(ctx) : node.op === 'Linear' ? lowerInt8Linear(ctx) : null) : null;
+    const lowered = int8 ? int8
+      : execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
       : execution === 'steps' && node.op === 'Neuron' && op.snn.kind === 'custom' ? op.snn.lower(ctx)
         : execution !== null && op.closed ? op.closed(ctx)
           : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
