@@ -5,10 +5,11 @@ import { SnnError } from '../errors/index.js';
 import { resolveModel } from '../import/hub.js';
 import { loadBundle, type RunnableModel } from '../runtime/model.js';
 import { loadHfAnn } from '../open/hf-ann.js';
-import { parseDevice as parseDeviceChoice, parseExecution, type DeviceChoice, type Execution } from '../options/values.js';
+import { parseDevice as parseDeviceChoice, parseSimulation, type DeviceChoice, type Simulation } from '../options/values.js';
+import { loadEventBundle } from '../reference/load.js';
 
 /** The `--simulate` option shared by the commands that run a bundle. */
-export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation)';
+export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation) | events (event-driven reference: membranes, thresholds, event-by-event synapses; CPU, slow)';
 import { importOnnxModel } from '../import/onnx/index.js';
 import { onnxOnlyFolderModel } from '../import/onnx/source.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
@@ -40,8 +41,8 @@ export interface OpenOptions {
   readonly revision?: string;
   readonly offline?: boolean;
   readonly allowNonfinite?: boolean;
-  /** `--simulate steps|closed`: the execution form of a bundle's SNN (default: model.onnx's own), parsed by {@link simulateOption}. */
-  readonly simulate?: Execution;
+  /** `--simulate closed|steps|events`: the execution form of a bundle's SNN (default: model.onnx's own), parsed by {@link simulateOption}. */
+  readonly simulate?: Simulation;
   /** Print what `--device auto` passed over, and why (default: `--verbose` on the command line). */
   readonly verbose?: boolean;
   /** For an .onnx file: the folder with its config.json and tokenizer. */
@@ -60,9 +61,9 @@ export function deviceOption(help = DEVICE_HELP): Option {
   return new Option('--device <device>', help).argParser((v: string) => parseDeviceChoice(v, '--device')).default('cpu');
 }
 
-/** `--simulate`, parsed once as commander reads it: actions get an Execution or nothing. */
+/** `--simulate`, parsed once as commander reads it: actions get a Simulation or nothing. */
 export function simulateOption(): Option {
-  return new Option('--simulate <form>', SIMULATE_HELP).argParser((v: string) => parseExecution(v, '--simulate'));
+  return new Option('--simulate <form>', SIMULATE_HELP).argParser((v: string) => parseSimulation(v, '--simulate'));
 }
 
 /** Opens `<model>` (default: the embedded model): a bundle as is; a HF folder or hub id as its ANN (needs --ann-only). */
@@ -70,6 +71,10 @@ export async function openModel(model: string | undefined, opts: OpenOptions): P
   const device = opts.device ?? 'cpu';
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false });
   if (resolved.kind === 'bundle') {
+    if (opts.simulate === 'events') {
+      if (device !== 'cpu') throw new SnnError('OPTION_INVALID', { message: `the event reference runs on the CPU, not on ${device}`, at: '--simulate events', hint: 'drop --device, or use --device cpu' });
+      return loadEventBundle(resolved.path);
+    }
     const bundle = await loadBundle(resolved.path, { device, ...(opts.simulate ? { simulate: opts.simulate } : {}) });
     if (opts.verbose ?? process.argv.includes('--verbose')) {
       for (const s of bundle.deviceSkips) process.stderr.write(`--device ${device}: skipped ${s.device}: ${s.reason}\n`);

@@ -3,11 +3,19 @@ import type { Command } from 'commander';
 import { SnnError } from '../errors/index.js';
 import { parseTimesteps } from '../options/values.js';
 import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
+import { openGraphSession } from '../open/graph-session.js';
 import { Bundle } from '../runtime/model.js';
 import { readTextFile } from '../util/read-text-file.js';
 import { deviceOption, intOption, openModel, printJson, simulateOption } from './common.js';
-import type { DeviceChoice, Execution } from '../options/values.js';
+import type { DeviceChoice, Simulation } from '../options/values.js';
 import { createProgress } from './progress.js';
+
+/** The W8A8 integer ANN of a bundle's graph, evaluated against the same ANN on the same windows. */
+async function evaluateInt8(m: unknown, ids: readonly number[], opts: Parameters<typeof evaluate>[2]): Promise<EvaluateResult> {
+  if (!(m instanceof Bundle)) throw new SnnError('OPTION_INVALID', { message: '--int8 needs a .snn bundle', at: '--int8' });
+  const session = await openGraphSession(m.contents.graph, 'snn', { quantized: 'w8a8' });
+  try { return await evaluate(m, ids, { ...opts, snnSession: session }); } finally { await session.release(); }
+}
 
 export function registerEval(program: Command): void {
   program.command('eval')
@@ -21,6 +29,7 @@ export function registerEval(program: Command): void {
     .option('--max-windows <N>', 'evaluate only the first N windows', intOption('--max-windows'))
     .addOption(deviceOption())
     .addOption(simulateOption())
+    .option('--int8', 'also evaluate the W8A8 integer ANN of the same bundle (INT8 weights per output channel, INT8 activations at the neuron sites)')
     .option('--revision <rev>', 'hub revision')
     .option('--offline', 'never touch the network')
     .option('--tokenizer <dir>', 'for an .onnx file: the folder with its config.json and tokenizer')
@@ -29,7 +38,7 @@ export function registerEval(program: Command): void {
     .option('-q, --quiet', 'no progress output')
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) });
-      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Execution } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
+      const m = await openModel(model, { annOnly: Boolean(o['annOnly']), device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Simulation } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
       const annOnly = Boolean(o['annOnly']) || m.timesteps === null;
       let ids: number[];
       ids = m.tokenizer.encodeInput(readTextFile(o['text'] as string, { what: 'evaluation text' }), { specialTokens: o['specialTokens'] !== false });
@@ -58,9 +67,11 @@ export function registerEval(program: Command): void {
         return;
       }
       const r = await evaluate(m, ids, { ...base, annOnly });
+      const int8 = o['int8'] ? await evaluateInt8(m, ids, { ...base, onProgress: (d, t) => progress.update('int8', d, t) }) : null;
       progress.done();
       await m.release();
-      if (o['json']) printJson(r);
+      if (int8) process.stderr.write(`INT8 ANN (W8A8) ppl ${int8.snn!.ppl.toFixed(4)}  ratio ${int8.ratio!.toFixed(4)}  top-1 ${(int8.top1_agreement! * 100).toFixed(2)}%  KL ${int8.kl!.toFixed(5)}\n`);
+      if (o['json']) printJson(int8 ? { ...r, int8: { ppl: int8.snn!.ppl, nll: int8.snn!.nll, ratio: int8.ratio, top1_agreement: int8.top1_agreement, kl: int8.kl } } : r);
       else if (!r.snn) process.stdout.write(`ANN perplexity ${r.ann.ppl.toFixed(4)} (${r.tokens} tokens, ${r.windows} windows of ${r.window})\n`);
       else process.stdout.write(`ANN ppl ${r.ann.ppl.toFixed(4)}  SNN ppl ${r.snn.ppl.toFixed(4)}  ratio ${r.ratio!.toFixed(4)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  KL ${r.kl!.toFixed(5)}  (T=${r.timesteps}, ${r.tokens} tokens)\n`);
     });

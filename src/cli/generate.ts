@@ -5,7 +5,7 @@ import { checkGenerateOptions, type GenerateOptions } from '../runtime/generate.
 import type { RunnableModel } from '../runtime/model.js';
 import { TemporalSpikeProcessor, type OverflowPolicy } from '../runtime/tsp.js';
 import { deviceOption, floatOption, intOption, openModel, simulateOption } from './common.js';
-import type { DeviceChoice, Execution } from '../options/values.js';
+import type { DeviceChoice, Simulation } from '../options/values.js';
 import { promptOf } from './prompt.js';
 import { promptText } from '../runtime/prompt-text.js';
 
@@ -33,7 +33,7 @@ export function addRunOptions(cmd: Command): Command {
 /** Opens `<model>` and a processor over it as the shared options say. */
 export async function openProcessor(model: string | undefined, o: Record<string, unknown>): Promise<TemporalSpikeProcessor> {
   const annOnly = Boolean(o['annOnly']);
-  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Execution } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
+  const m: RunnableModel = await openModel(model, { annOnly, device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Simulation } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']), ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}) });
   const overflow = o['overflow'] as string;
   if (overflow !== 'error' && overflow !== 'slide') throw new SnnError('OPTION_INVALID', { message: `unknown overflow policy ${JSON.stringify(overflow)} (valid: error, slide)`, at: '--overflow' });
   return new TemporalSpikeProcessor(m, { overflow: overflow as OverflowPolicy, ann: annOnly || m.timesteps === null });

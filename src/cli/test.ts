@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_DIALOGUE_COUNT, DEFAULT_MAX_NLL_RATIO, DEFAULT_TOLERANCE, runCoherenceSuite } from '../coherence/suite.js';
 import type { CoherenceReport } from '../coherence/types.js';
 import { deviceOption, floatOption, intOption, openModel, printJson, simulateOption } from './common.js';
-import type { DeviceChoice, Execution } from '../options/values.js';
+import type { DeviceChoice, Simulation } from '../options/values.js';
 import { createProgress } from './progress.js';
 
 export function registerTest(program: Command): void {
@@ -27,7 +27,7 @@ export function registerTest(program: Command): void {
     .action(async (bundle: string, o: Record<string, unknown>) => {
       const progress = createProgress({ quiet: Boolean(o['quiet']) });
       const annOnly = Boolean(o['annOnly']);
-      const model = await openModel(bundle, { annOnly, device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Execution } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
+      const model = await openModel(bundle, { annOnly, device: o['device'] as DeviceChoice, ...(o['simulate'] ? { simulate: o['simulate'] as Simulation } : {}), ...(o['revision'] ? { revision: o['revision'] as string } : {}), offline: Boolean(o['offline']) });
       let report: CoherenceReport;
       try {
         report = await runCoherenceSuite(model, {

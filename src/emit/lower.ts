@@ -2,11 +2,13 @@
 import type { Execution } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph, Node, Weight } from '../ir/types.js';
-import type { LowerCtx, Lowered, OpDef, SynapseRecord } from '../ops/op.js';
+import { isOp, type LowerCtx, type Lowered, type OpDef, type SynapseRecord } from '../ops/op.js';
+import { linear } from '../ops/linear.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef, type PlaceDerived } from './onnx-builder.js';
 import { isNeuron } from '../ops/spiking.js';
+import { lowerInt8Linear, lowerQuantizer } from './w8a8.js';
 
 export { EXECUTIONS, type Execution } from '../bundle/format.js';
 
@@ -21,6 +23,11 @@ export interface EmitOptions {
    * for the weighted code, `steps` for rate coding (whose running means have no closed form).
    */
   readonly execution?: Execution;
+  /**
+   * `w8a8`: instead of the SNN, the W8A8 integer ANN of the same spiking graph (emit/w8a8.ts): INT8
+   * activations at the neuron sites with the same thresholds, INT8 weights per output channel.
+   */
+  readonly quantized?: 'w8a8';
   /** Neurons without Round/Sign/Mod (for WebGPU; see LowerCtx.portable). Default false. */
   readonly portable?: boolean;
   /** Where each weight's bytes go: into the model, or referenced as external data. */
@@ -119,7 +126,9 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     // Weighted code: every op but the neurons acts once on integrated values (its closed form: the ANN
     // lowering, or integer synapses for a Linear fed by a neuron); the neurons run in closed form, or
     // step by step (`steps`, the reference).
-    const lowered = execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
+    const int8 = opts.quantized === 'w8a8' ? (isNeuron(node) ? lowerQuantizer(ctx) : isOp(node, linear) ? lowerInt8Linear(ctx) : null) : null;
+    const lowered = int8 ? int8
+      : execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
       : execution === 'steps' && isNeuron(node) && op.snn.kind === 'custom' ? op.snn.lower(ctx)
         : execution !== null && op.closed ? op.closed(ctx)
           : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };

@@ -20,6 +20,8 @@ export interface SessionOptions {
   readonly lowMemory?: boolean;
   /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
   readonly execution?: Execution;
+  /** Emit the W8A8 integer ANN of the spiking graph instead (see emitOnnx). */
+  readonly quantized?: 'w8a8';
 }
 
 /**
@@ -46,7 +48,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
+    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
     return await use(modelPath, emitted);

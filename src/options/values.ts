@@ -51,6 +51,14 @@ export function parseExecution(value: unknown, at = '--simulate'): Execution {
   return parseChoice(value, EXECUTIONS, 'execution form', at);
 }
 
+/** What `--simulate` accepts: an execution form stored in the bundle, or `events`, the event-driven reference (src/reference/). */
+export const SIMULATIONS = [...EXECUTIONS, 'events'] as const;
+export type Simulation = (typeof SIMULATIONS)[number];
+
+export function parseSimulation(value: unknown, at = '--simulate'): Simulation {
+  return parseChoice(value, SIMULATIONS, 'execution form', at);
+}
+
 function parseChoice<T extends string>(value: unknown, valid: readonly T[], what: string, at: string): T {
   if (typeof value === 'string' && (valid as readonly string[]).includes(value)) return value as T;
   throw new SnnError('OPTION_INVALID', { message: `unknown ${what} ${JSON.stringify(value)} (valid: ${valid.join(', ')})`, at });

@@ -37,9 +37,10 @@ export function layerReports(sites: readonly SiteReport[], ops: readonly OpCostR
     const spikes = sum(ss, (s) => s.spikes);
     const ann = sumCounts(ms.map((m) => m.ann));
     const snn = sumCounts(ms.map((m) => m.snn));
+    const int8 = sumCounts(ms.map((m) => m.int8));
     return {
       layer, label: layer === null ? 'outside blocks' : `block ${layer}`, sites: ss.length, elements, events, spikes,
-      firingRate: ratio(spikes, elements), sparsity: 1 - ratio(events, elements), ann, snn, energy: energyProxy(ann, snn),
+      firingRate: ratio(spikes, elements), sparsity: 1 - ratio(events, elements), ann, snn, int8, energy: energyProxy(ann, snn, int8),
     };
   });
 }
@@ -51,12 +52,13 @@ export function totals(sites: readonly SiteReport[], ops: readonly OpCostRecord[
   const nonBinaryEvents = sum(sites, (s) => s.nonBinaryEvents);
   const ann = sumCounts(ops.map((m) => m.ann));
   const snn = sumCounts(ops.map((m) => m.snn));
+  const int8 = sumCounts(ops.map((m) => m.int8));
   return {
     tokens, elements, events, spikes, nonBinaryEvents,
     firingRate: ratio(spikes, elements), sparsity: 1 - ratio(events, elements), nonBinaryShare: ratio(nonBinaryEvents, events),
     eventsPerToken: events / tokens,
     trainsClipped: sum(sites, (s) => s.saturation.trainsClipped), stepsClipped: sum(sites, (s) => s.saturation.stepsClipped),
-    perToken: { spikes: spikes / tokens, ann, snn, energy: energyProxy(ann, snn) },
+    perToken: { spikes: spikes / tokens, ann, snn, int8, energy: energyProxy(ann, snn, int8) },
   };
 }
 

@@ -1,7 +1,7 @@
 // SpikeScope's charts as Vega-Lite specs, rendered to SVG on the server by Vega (no hand-built SVG).
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { PRICES } from './op-costs.js';
+import { PRICES } from './energy.js';
 import type { OpCounts } from './types.js';
 import type { SpikeReport } from './types.js';
 
@@ -49,7 +49,7 @@ function firingRates(r: SpikeReport): Chart {
 function energyByLayer(r: SpikeReport): Chart {
   const parts = (c: OpCounts) => [
     ['float MACs', PRICES.mac * c.macs], ['SOPs', PRICES.sop * c.sops], ['membrane updates', PRICES.membrane * c.membrane],
-    ['elementwise', PRICES.add * c.adds + PRICES.mult * c.mults + PRICES.transcendental * c.transcendentals],
+    ['elementwise', PRICES.add * c.adds + PRICES.mult * c.mults + PRICES.transcendental * c.transcendentals + PRICES.conversion * c.conversions + PRICES.intAdd * c.intAdds],
   ] as const;
   const values = r.layers.flatMap((l) => [
     ...parts(l.ann).map(([part, pj]) => ({ layer: l.label, side: 'ANN', part, nanojoules: pj / 1e3 })),

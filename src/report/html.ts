@@ -28,7 +28,8 @@ function summary(r: SpikeReport): string {
 <div class="card"><b>${formatCount(t.perToken.snn.sops)}</b><span>SOPs per token</span></div>
 <div class="card"><b>${formatCount(t.perToken.snn.macs)}</b><span>float MACs per token left in the SNN (ANN: ${formatCount(t.perToken.ann.macs)} MACs)</span></div>
 <div class="card"><b>${formatCount(t.trainsClipped)}</b><span>clipped trains (${formatCount(t.stepsClipped)} clipped steps)</span></div>
-<div class="card proxy"><b>${e.ratio.toFixed(3)}×</b><span>energy <em>proxy</em> SNN/ANN: ${(e.snnPicojoules / 1e6).toFixed(3)} vs ${(e.annPicojoules / 1e6).toFixed(3)} µJ per token</span></div>
+<div class="card proxy"><b>${e.ratio.toFixed(3)}×</b><span>energy <em>proxy</em> SNN/FP32 ANN: ${(e.snnPicojoules / 1e6).toFixed(3)} vs ${(e.annPicojoules / 1e6).toFixed(3)} µJ per token</span></div>
+<div class="card proxy"><b>${e.ratioInt8.toFixed(3)}×</b><span>energy <em>proxy</em> SNN/INT8 ANN (W8A8, same sites and thresholds): ${(e.snnPicojoules / 1e6).toFixed(3)} vs ${(e.int8Picojoules / 1e6).toFixed(3)} µJ per token</span></div>
 </div>`;
 }
 

@@ -1,39 +1,43 @@
-// SPEC §6's operation count: one walk over the spiking IR prices the ANN and the SNN by the same rules.
+// The operation count: one walk over the spiking IR counts, per token, the FP32 ANN, the SNN and the W8A8
+// INT8 ANN of the same model by the same rules; energy.ts prices each operation by its width.
 //
 // Per token, over windows of W tokens (each position j sees j + 1 keys, L̄ = (W + 1)/2 on average):
-// - a product with a spike operand is a synaptic op (SOP): spikes × fan-out, a k-valued event counting |k|;
-// - every other multiply-accumulate is a float MAC; every elementwise add/compare, multiply and
-//   transcendental (exp, tanh/erf, sqrt, reciprocal) is counted, with the MAC-equivalents in PRICES;
-// - the SNN adds one membrane update per neuron per step.
+// - a Linear fed by spikes is a synaptic op (SOP) per spike and target (an integer add at the certified
+//   accumulator width); the weighted code adds one doubling per output per step (the 2^k weighting,
+//   Horner's rule), one conversion of the accumulator to float and one fp32 multiply by the output's scale s_j;
+// - every neuron costs x/u (a multiply), a rounding (an add) and a clip (two compares) per channel, the
+//   θ/M divide per channel, one membrane update per channel per step, and u·q (a multiply) where a float op reads it;
+// - every other multiply-accumulate is an fp32 MAC (the attention products multiply rescaled counts u·q
+//   with float K/V: what the emitted graph executes); every elementwise add/compare, multiply and
+//   transcendental (exp, tanh/erf, sqrt, reciprocal) is counted, with the MAC-equivalents in energy.ts;
+// - the INT8 ANN quantizes at the same sites (x/u, round, clip, conversion to int8), runs every Linear
+//   fed by a site as int8 MACs plus the conversion and scale per output, and everything else as the ANN.
 // Rate coding runs its TD operators (norms, activations, SwiGLU product, attention) at every one of
 // the T steps, plus the running-mean and difference arithmetic; the weighted code runs every
 // nonlinear op once per token on integrated values (Stöckl & Maass 2021), so those costs equal the ANN's.
 import type { Graph, Node } from '../ir/types.js';
 import { producers } from '../ir/values.js';
 import { valueWidth } from '../ops/value-width.js';
-import { layerOf, timedValues } from './graph-facts.js';
-import type { OpCostRecord, OpCounts } from './types.js';
 import { mul } from '../ops/arith.js';
 import { attention, attentionAttrs, spikeAttention } from '../ops/attention.js';
 import { embedding, linear, linearAttrs } from '../ops/linear.js';
 import { isOp } from '../ops/op.js';
 import { isNeuron, neuronsOf, temporalMean } from '../ops/spiking.js';
+import { layerOf, timedValues } from './graph-facts.js';
+import type { OpCostRecord, OpCounts } from './types.js';
 
-/** pJ per operation, Horowitz (ISSCC 2014), 45 nm fp32; a transcendental is priced as 4 MACs. */
-export const PRICES = { mac: 4.6, sop: 0.9, add: 0.9, mult: 3.7, transcendental: 4 * 4.6, membrane: 0.9 } as const;
+export const ZERO: OpCounts = { macs: 0, sops: 0, adds: 0, mults: 0, transcendentals: 0, membrane: 0, intAdds: 0, intMacs: 0, conversions: 0 };
 
-export const ZERO: OpCounts = { macs: 0, sops: 0, adds: 0, mults: 0, transcendentals: 0, membrane: 0 };
+function combine(f: (key: keyof OpCounts) => number): OpCounts {
+  return { macs: f('macs'), sops: f('sops'), adds: f('adds'), mults: f('mults'), transcendentals: f('transcendentals'), membrane: f('membrane'), intAdds: f('intAdds'), intMacs: f('intMacs'), conversions: f('conversions') };
+}
 
 export function addCounts(a: OpCounts, b: OpCounts): OpCounts {
-  return { macs: a.macs + b.macs, sops: a.sops + b.sops, adds: a.adds + b.adds, mults: a.mults + b.mults, transcendentals: a.transcendentals + b.transcendentals, membrane: a.membrane + b.membrane };
+  return combine((key) => a[key] + b[key]);
 }
 
 export function scaleCounts(a: OpCounts, k: number): OpCounts {
-  return { macs: a.macs * k, sops: a.sops * k, adds: a.adds * k, mults: a.mults * k, transcendentals: a.transcendentals * k, membrane: a.membrane * k };
-}
-
-export function picojoules(c: OpCounts): number {
-  return c.macs * PRICES.mac + c.sops * PRICES.sop + c.adds * PRICES.add + c.mults * PRICES.mult + c.transcendentals * PRICES.transcendental + c.membrane * PRICES.membrane;
+  return combine((key) => a[key] * k);
 }
 
 const counts = (c: Partial<OpCounts>): OpCounts => ({ ...ZERO, ...c });
@@ -66,35 +70,29 @@ interface Walk {
   readonly timed: ReadonlySet<string>;
   /** Site name of a neuron output value. */
   readonly siteOf: ReadonlyMap<string, string>;
+  /** Neuron outputs that some op other than a Linear (directly or through the readout) reads as a float u·q. */
+  readonly floatReaders: ReadonlySet<string>;
 }
+
+type Side = 'ann' | 'snn' | 'int8';
 
 /**
  * SOPs one spike of `node`'s input `i` triggers (per event of value ±1), and why. Linear: outFeatures.
- * Weighted attention: a Q spike adds ±k into each of the L̄ visible scores (not with RoPE: the
- * rotation by the query's position leaves Q·Kᵀ no spike operand); a V spike adds ±p into the
- * outputs of the `group` query heads of each of the L̄ queries that see it; K's count is cached and
- * enters the score product on Q's side. Rate attention and the readout: 1 accumulate into a running sum.
+ * Weighted attention: none: the graph multiplies the rescaled counts u·q with float K/V (fp32 MACs).
+ * Rate attention and the readout: 1 accumulate into a running sum.
  */
-export function spikeFanOut(node: Node, input: number, code: 'weighted' | 'rate', window: number): { fanOut: number; rule: string } {
-  const visible = (window + 1) / 2;
-  const linear = linearAttrs(node);
-  if (linear) {
-    const out = linear.outFeatures;
+export function spikeFanOut(node: Node, _input: number, code: 'weighted' | 'rate', _window: number): { fanOut: number; rule: string } {
+  const linearNode = linearAttrs(node);
+  if (linearNode) {
+    const out = linearNode.outFeatures;
     return { fanOut: out, rule: `${node.id}: ${out} accumulates per spike (outFeatures)` };
   }
-  if (isOp(node, spikeAttention) && code === 'weighted') {
-    const a = attentionAttrs(node)!;
-    const rope = a.ropeTheta !== null;
-    const group = a.numHeads / a.numKvHeads;
-    if (input === 0) return rope ? { fanOut: 0, rule: `${node.id}: RoPE rotates Q after the neuron, so Q·Kᵀ is counted as float MACs` } : { fanOut: visible, rule: `${node.id}: each Q spike adds ±k to the L̄ = ${visible} visible scores` };
-    if (input === 1) return { fanOut: 0, rule: `${node.id}: K's count is cached; the score product is counted on Q's side${rope ? ' (as float MACs: RoPE)' : ''}` };
-    return { fanOut: group * visible, rule: `${node.id}: each V spike adds ±p to the outputs of ${group} query head(s) × L̄ = ${visible} queries` };
-  }
+  if (isOp(node, spikeAttention) && code === 'weighted') return { fanOut: 0, rule: `${node.id}: the attention products take u·q as a float operand (fp32 MACs, no SOP)` };
   if (isOp(node, spikeAttention, temporalMean)) return { fanOut: 1, rule: `${node.id}: 1 accumulate per spike into a running sum; the products after it are float` };
   return { fanOut: 1, rule: `${node.id} (${node.op}): 1 per spike (elementwise)` };
 }
 
-function attentionCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToken: (value: string) => number): { counts: OpCounts; why: string } {
+function attentionCounts(w: Walk, node: Node, side: Side, spikesPerToken: (value: string) => number): { counts: OpCounts; why: string } {
   const { numHeads: H, numKvHeads: KVH, headDim: hd, ropeTheta } = attentionAttrs(node)!;
   const rope = ropeTheta !== null;
   const L = (w.window + 1) / 2;
@@ -102,43 +100,57 @@ function attentionCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToke
   const ropeCost = rope ? counts({ mults: 2 * (H + KVH) * hd, adds: (H + KVH) * hd }) : ZERO;
   const product = H * hd * L;
   const ann = addCounts(addCounts(counts({ macs: 2 * product }), softmax), ropeCost);
-  if (side === 'ann' || w.code === 'ann') return { counts: ann, why: 'Q·Kᵀ and P·V over L̄ visible keys, scale + softmax, RoPE' };
+  if (side !== 'snn' || w.code === 'ann') return { counts: ann, why: 'Q·Kᵀ and P·V over L̄ visible keys (fp32), scale + softmax, RoPE' };
   if (w.code === 'rate') {
     // Every step: both products on running means, the own-key correction, softmax; plus TD arithmetic on the output.
     const perStep = addCounts(addCounts(counts({ macs: 2 * product + 2 * H * hd }), softmax), addCounts(ropeCost, TD_OVERHEAD(H * hd)));
     const accumulate = counts({ sops: [0, 1, 2].reduce((a, i) => a + spikesPerToken(node.inputs[i]!), 0) });
     return { counts: addCounts(scaleCounts(perStep, w.T), accumulate), why: `rate: T=${w.T} × (Q·Kᵀ and P·V on running means + own-key correction + softmax + TD arithmetic); Q/K/V spikes accumulate into running sums` };
   }
-  const sops = [0, 1, 2].reduce((a, i) => a + spikesPerToken(node.inputs[i]!) * spikeFanOut(node, i, 'weighted', w.window).fanOut, 0);
-  const scoreMacs = rope || !w.siteOf.has(node.inputs[0]!) ? product : 0;
-  const valueMacs = w.siteOf.has(node.inputs[2]!) ? 0 : product;
+  return { counts: ann, why: 'weighted: Q·Kᵀ and P·V on the rescaled counts u·q (fp32 MACs, as the graph runs them), scale + softmax once per token' };
+}
+
+/** A neuron site: quantizer arithmetic (x/u, round, clip, θ/M) per channel, and u·q where a float op reads it. */
+function neuronCounts(w: Walk, node: Node, side: Side): { counts: OpCounts; why: string } | null {
+  if (side === 'ann') return null;
+  const D = w.widthOf(node.inputs[0]!);
+  const rescale = w.floatReaders.has(node.outputs[0]!) ? D : 0;
+  const quantize = counts({ mults: 2 * D + rescale, adds: 3 * D });
+  if (side === 'int8') return { counts: addCounts(quantize, counts({ conversions: D })), why: 'quantize to int8 (x/u, round, clip, θ/M) and convert' };
+  if (w.code === 'rate') {
+    return { counts: counts({ membrane: D * w.T, mults: D * (2 * w.T + 1), adds: 3 * D * w.T }), why: `rate: per step x_t/u, round, clip and a membrane update (${D} × T=${w.T}), u·s_t out, θ/levels` };
+  }
+  return { counts: addCounts(quantize, counts({ membrane: D * w.T })), why: `x/u, round, clip, θ/M per channel${rescale ? ', u·q for float readers' : ''}; one membrane update per channel per step (${D} × T=${w.T})` };
+}
+
+function linearCounts(w: Walk, node: Node, side: Side, spikesPerToken: (value: string) => number): { counts: OpCounts; why: string } {
+  const { inFeatures: inF, outFeatures: outF } = linearAttrs(node)!;
+  const bias = node.weights['bias'] !== undefined ? outF : 0;
+  const input = node.inputs[0]!;
+  const fromSite = w.siteOf.has(input);
+  if (side === 'ann' || !fromSite) {
+    const steps = side === 'snn' && w.code === 'rate' && w.timed.has(input) ? w.T : 1;
+    return { counts: counts({ macs: inF * outF * steps, adds: bias * steps }), why: `in × out fp32 MACs + bias adds${steps > 1 ? ' at every step' : ''}` };
+  }
+  if (side === 'int8') return { counts: counts({ intMacs: inF * outF, conversions: outF, mults: outF, adds: bias }), why: 'in × out int8 MACs (int32 sums), per output a conversion, the scale and the bias' };
+  if (w.code === 'rate') {
+    const steps = w.timed.has(input) ? w.T : 1;
+    return { counts: counts({ sops: spikesPerToken(input) * outF, adds: bias * steps }), why: `spike-driven: spikes × ${outF} SOPs + bias adds${steps > 1 ? ' at every step' : ''}` };
+  }
   return {
-    counts: addCounts(addCounts(counts({ sops, macs: scoreMacs + valueMacs }), softmax), ropeCost),
-    why: `weighted: ${scoreMacs ? 'Q·Kᵀ float MACs (RoPE)' : 'Q·Kᵀ as SOPs of Q spikes'}, ${valueMacs ? 'P·V float MACs' : 'P·V as SOPs of V spikes'}; scale + softmax once per token on integrated scores`,
+    counts: counts({ sops: spikesPerToken(input) * outF, intAdds: (w.T - 1) * outF, conversions: outF, mults: outF, adds: bias }),
+    why: `spike-driven: spikes × ${outF} SOPs, ${w.T - 1} doublings per output (2^k weighting), per output a conversion, the scale s_j and the bias`,
   };
 }
 
-function nodeCounts(w: Walk, node: Node, side: 'ann' | 'snn', spikesPerToken: (value: string) => number): { counts: OpCounts; why: string } | null {
-  const snn = side === 'snn';
-  const rate = snn && w.code === 'rate';
-  if (isNeuron(node)) {
-    if (!snn) return null;
-    const D = w.widthOf(node.inputs[0]!);
-    return { counts: counts({ membrane: D * w.T }), why: `one membrane update per channel per step (${D} × T=${w.T})` };
-  }
+function nodeCounts(w: Walk, node: Node, side: Side, spikesPerToken: (value: string) => number): { counts: OpCounts; why: string } | null {
+  const rate = side === 'snn' && w.code === 'rate';
+  if (isNeuron(node)) return neuronCounts(w, node, side);
   switch (node.op) {
-    case linear.name: {
-      const { inFeatures: inF, outFeatures: outF } = linearAttrs(node)!;
-      const bias = node.weights['bias'] !== undefined ? outF : 0;
-      const input = node.inputs[0]!;
-      if (!snn) return { counts: counts({ macs: inF * outF, adds: bias }), why: 'in × out MACs + bias adds' };
-      const steps = rate && w.timed.has(input) ? w.T : 1;
-      if (w.siteOf.has(input)) return { counts: counts({ sops: spikesPerToken(input) * outF, adds: bias * steps }), why: `spike-driven: spikes × ${outF} SOPs + bias adds${steps > 1 ? ' at every step' : ''}` };
-      return { counts: counts({ macs: inF * outF * steps, adds: bias * steps }), why: `float input${steps > 1 ? ' at every step' : ''}: in × out MACs` };
-    }
+    case linear.name: return linearCounts(w, node, side, spikesPerToken);
     case attention.name: case spikeAttention.name: return attentionCounts(w, node, side, spikesPerToken);
     case temporalMean.name: {
-      if (!snn || w.code !== 'rate') return null;
+      if (!rate) return null;
       return { counts: counts({ sops: spikesPerToken(node.inputs[0]!) }), why: 'rate readout: every spike accumulates into the count' };
     }
     case embedding.name: return { counts: counts({ adds: w.graph.spec.arch === 'gpt2' || w.graph.spec.arch === 'opt' ? w.graph.spec.hiddenSize : 0 }), why: 'lookup (+ position embedding add)' };
@@ -167,7 +179,7 @@ export interface CountOptions {
  * (TemporalMean) of one, which is the identity on the count the LM head reads.
  */
 export function spikeValues(graph: Graph): Map<string, string> {
-  const sites = new Map(neuronsOf(graph.nodes).map(({ node, attrs }) => [node.outputs[0]!, attrs.site]));
+  const sites = new Map(neuronsOf(graph.nodes).map(({ node: n, attrs }) => [n.outputs[0]!, attrs.site]));
   if (graph.spiking?.code === 'weighted') {
     for (const n of graph.nodes) if (isOp(n, temporalMean) && sites.has(n.inputs[0]!)) sites.set(n.outputs[0]!, sites.get(n.inputs[0]!)!);
   }
@@ -179,21 +191,32 @@ export function countOps(graph: Graph, opts: CountOptions): OpCostRecord[] {
   const byValue = producers(graph);
   const code = graph.spiking?.code ?? 'rate';
   const siteOf = spikeValues(graph);
-  const spikeSource = new Map(neuronsOf(graph.nodes).map(({ node }) => [node.outputs[0]!, node.outputs[0]!]));
+  const spikeSource = new Map(graph.nodes.filter(isNeuron).map((n) => [n.outputs[0]!, n.outputs[0]!]));
   for (const n of graph.nodes) if (isOp(n, temporalMean) && code === 'weighted' && siteOf.has(n.outputs[0]!)) spikeSource.set(n.outputs[0]!, spikeSource.get(n.inputs[0]!)!);
   const spikesPerToken = (v: string) => opts.spikesPerToken(spikeSource.get(v) ?? v);
   const w: Walk = {
     graph, code, T: graph.spiking?.timesteps ?? 1, window: opts.window,
     widthOf: (v) => valueWidth(graph, v, byValue),
     timed: code === 'rate' ? timedValues(graph) : new Set(),
-    siteOf,
+    siteOf, floatReaders: floatReaders(graph, spikeSource),
   };
   const records: OpCostRecord[] = [];
   for (const node of graph.nodes) {
     const ann = nodeCounts(w, node, 'ann', spikesPerToken);
     const snn = nodeCounts(w, node, 'snn', spikesPerToken);
-    if (!ann && !snn) continue;
-    records.push({ node: node.id, op: node.op, layer: layerOf(node.id).layer, ann: ann?.counts ?? ZERO, snn: snn?.counts ?? ZERO, why: snn?.why ?? ann!.why });
+    const int8 = nodeCounts(w, node, 'int8', spikesPerToken);
+    if (!ann && !snn && !int8) continue;
+    records.push({ node: node.id, op: node.op, layer: layerOf(node.id).layer, ann: ann?.counts ?? ZERO, snn: snn?.counts ?? ZERO, int8: int8?.counts ?? ZERO, why: snn?.why ?? ann!.why });
   }
   return records;
+}
+
+/** Neuron outputs read as floats (u·q) by an op other than a Linear or the weighted readout. */
+function floatReaders(graph: Graph, spikeSource: ReadonlyMap<string, string>): Set<string> {
+  const readers = new Set<string>();
+  for (const n of graph.nodes) {
+    if (isOp(n, linear, temporalMean)) continue;
+    for (const v of n.inputs) { const src = spikeSource.get(v); if (src) readers.add(src); }
+  }
+  return readers;
 }

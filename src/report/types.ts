@@ -44,20 +44,26 @@ export interface SiteReport {
   readonly saturation: SaturationReport;
 }
 
-/** Operation counts of one side (per token unless said otherwise), priced by op-costs.ts PRICES. */
+/** Operation counts of one side (per token unless said otherwise), priced by energy.ts PRICES. */
 export interface OpCounts {
-  /** Float multiply-accumulates. */
+  /** fp32 multiply-accumulates. */
   readonly macs: number;
-  /** Synaptic operations: spikes × fan-out (a k-valued event counts |k|). */
+  /** Synaptic operations: spikes × fan-out (a k-valued event counts |k|), integer adds at the accumulator width. */
   readonly sops: number;
-  /** Elementwise float adds and compares. */
+  /** Elementwise fp32 adds and compares (rounding counts as one add, a clip as two compares). */
   readonly adds: number;
-  /** Elementwise float multiplies (and divides by a constant). */
+  /** Elementwise fp32 multiplies and divides (per-output scales, x/u, q·u rescales, θ/M). */
   readonly mults: number;
   /** exp, tanh/erf, sqrt, reciprocal. */
   readonly transcendentals: number;
-  /** Membrane updates: one per neuron per step. */
+  /** Membrane updates: one per neuron per step (an integer compare-and-subtract). */
   readonly membrane: number;
+  /** Integer adds at the accumulator width besides SOPs: the 2^k weighting of events (one doubling per output per step). */
+  readonly intAdds: number;
+  /** int8 × int8 multiply-accumulates into int32 (the W8A8 ANN). */
+  readonly intMacs: number;
+  /** Conversions between integers and floats (accumulator → float before a scale, float → int8). */
+  readonly conversions: number;
 }
 
 /** One node's work per token, ANN vs SNN, from the single graph walk (op-costs.ts). */
@@ -67,6 +73,8 @@ export interface OpCostRecord {
   readonly layer: number | null;
   readonly ann: OpCounts;
   readonly snn: OpCounts;
+  /** The W8A8 integer ANN of the same model (INT8 weights per output channel, INT8 activations at the neuron sites). */
+  readonly int8: OpCounts;
   readonly why: string;
 }
 
@@ -94,6 +102,7 @@ export interface LayerReport {
   /** Per token. */
   readonly ann: OpCounts;
   readonly snn: OpCounts;
+  readonly int8: OpCounts;
   readonly energy: EnergyProxy;
 }
 
@@ -103,6 +112,10 @@ export interface EnergyProxy {
   readonly snnPicojoules: number;
   /** snn / ann (below 1: the proxy favours the SNN). */
   readonly ratio: number;
+  /** The W8A8 INT8 ANN (0 when not counted). */
+  readonly int8Picojoules: number;
+  /** snn / int8 (below 1: the proxy favours the SNN over the equally quantized ANN). */
+  readonly ratioInt8: number;
 }
 
 export interface Totals {
@@ -119,7 +132,7 @@ export interface Totals {
   readonly trainsClipped: number;
   readonly stepsClipped: number;
   /** Per token: every op of both sides and the energy proxy. */
-  readonly perToken: { readonly spikes: number; readonly ann: OpCounts; readonly snn: OpCounts; readonly energy: EnergyProxy };
+  readonly perToken: { readonly spikes: number; readonly ann: OpCounts; readonly snn: OpCounts; readonly int8: OpCounts; readonly energy: EnergyProxy };
 }
 
 export interface RasterCell { readonly token: number; readonly step: number; readonly channel: number; readonly value: number }

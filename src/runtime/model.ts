@@ -90,7 +90,12 @@ export class Bundle implements RunnableModel {
 export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Promise<Bundle> {
   const choice = parseDevice(opts.device, 'device');
   if (opts.simulate !== undefined && !(EXECUTIONS as readonly string[]).includes(opts.simulate)) {
-    throw new SnnError('OPTION_INVALID', { message: `unknown execution form ${JSON.stringify(opts.simulate)} (valid: ${EXECUTIONS.join(', ')})`, at: '--simulate' });
+    const events = (opts.simulate as string) === 'events';
+    throw new SnnError('OPTION_INVALID', {
+      message: `${events ? 'the event reference is not a stored form' : `unknown execution form ${JSON.stringify(opts.simulate)}`} (valid here: ${EXECUTIONS.join(', ')})`,
+      at: '--simulate',
+      ...(events ? { hint: 'load it with loadEventBundle(path) (the reference sits above the runtime), or run the CLI with --simulate events' } : {}),
+    });
   }
   const contents = readBundle(path, { verify: opts.verify ?? true });
   const tokenizer = await loadTokenizer(contents.path);

@@ -1,0 +1,175 @@
+// The event-driven reference of a weighted-code bundle: neurons and integer synapses simulated in
+// TypeScript event by event, the float operators between them run as their ONNX ops, one session each.
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { SnnError } from '../errors/index.js';
+import { FILES } from '../bundle/format.js';
+import type { BundleContents } from '../bundle/read.js';
+import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue } from '../ir/io.js';
+import type { Graph } from '../ir/types.js';
+import { createSession, kvOutputNames } from '../runtime/session.js';
+import { withEmittedModel } from '../open/graph-session.js';
+import { weightData } from '../weights/weight-data.js';
+import { largestCount, neuronParams, runPhase } from './neuron.js';
+import { planSimulation, type Step } from './plan.js';
+import { accumulateEvents, readShippedSynapses, type SpikePlanes } from './synapse.js';
+
+export interface Tensor { readonly data: Float32Array; readonly dims: readonly number[] }
+
+/** What one simulated forward call produced besides the logits. */
+export interface SimulationResult {
+  readonly values: ReadonlyMap<string, Tensor>;
+  /** Spike planes [T, B, S, D] and clipped trains [B, S, D] per site, as float tensors. */
+  readonly spikes: ReadonlyMap<string, Tensor>;
+  readonly saturation: ReadonlyMap<string, Tensor>;
+  /** Synaptic operations performed, per Linear node (one accumulate per event and target). */
+  readonly sops: ReadonlyMap<string, number>;
+}
+
+/** Graph inputs of one forward call (the runtime's StepInput, host tensors only). */
+export interface SimulationInput {
+  readonly batch: number;
+  readonly seq: number;
+  readonly ids: BigInt64Array;
+  readonly mask: BigInt64Array;
+  readonly positions: BigInt64Array;
+  readonly past: number;
+  readonly cache: readonly Float32Array[];
+}
+
+type Segment = Extract<Step, { kind: 'segment' }> & { readonly session: ort.InferenceSession };
+type Planned = Exclude<Step, { kind: 'segment' }> | Segment;
+
+export class EventSimulator {
+  private constructor(readonly graph: Graph, private readonly steps: readonly Planned[]) {}
+
+  /** One of the segment sessions (the runtime's session class wants one; EventSession never runs it). */
+  anySession(): ort.InferenceSession {
+    const s = this.steps.find((p): p is Segment => p.kind === 'segment');
+    if (!s) throw new SnnError('GRAPH_INVALID', { message: 'the graph has no float segment', at: 'event reference' });
+    return s.session;
+  }
+
+  /** Plans the bundle's graph and opens one CPU session per float segment. */
+  static async open(contents: BundleContents): Promise<EventSimulator> {
+    const graph = contents.graph;
+    if (graph.spiking?.code !== 'weighted') {
+      throw new SnnError('OPTION_INVALID', { message: `--simulate events needs the weighted code; this bundle uses the ${graph.spiking?.code ?? 'rate'} code (valid here: steps)`, at: '--simulate', hint: 'use --simulate steps for a rate-coded bundle, or convert with --code weighted' });
+    }
+    const parts = (contents.config['snn'] as { synapses?: { count_parts?: Record<string, number> } } | undefined)?.synapses?.count_parts ?? {};
+    if (Object.keys(parts).length > 0) {
+      throw new SnnError('OPTION_INVALID', { message: `--simulate events simulates synapses fed whole counts; this bundle splits the counts of ${Object.keys(parts).join(', ')} into parts (large T) (valid here: closed, steps)`, at: '--simulate', hint: 'use --simulate steps, or convert with a smaller --timesteps' });
+    }
+    const steps = planSimulation(graph, readShippedSynapses(join(contents.path, FILES.snnModel)));
+    const planned: Planned[] = [];
+    for (const step of steps) {
+      if (step.kind !== 'segment') { planned.push(step); continue; }
+      const session = await withEmittedModel(step.graph, 'snn', { execution: 'closed' }, (path) => createSession(path, 'cpu'));
+      planned.push({ ...step, session });
+    }
+    return new EventSimulator(graph, planned);
+  }
+
+  async run(input: SimulationInput): Promise<SimulationResult> {
+    const T = this.graph.spiking!.timesteps;
+    const feeds = graphFeeds(this.graph, input);
+    const values = new Map<string, Tensor>();
+    const trains = new Map<string, SpikePlanes>();
+    const spikes = new Map<string, Tensor>();
+    const saturation = new Map<string, Tensor>();
+    const sops = new Map<string, number>();
+    for (const step of this.steps) {
+      switch (step.kind) {
+        case 'segment': {
+          const f: Record<string, ort.Tensor> = {};
+          for (const v of step.graphInputs) f[v] = feeds[v]!;
+          for (const v of step.inputs) { const t = need(values, v); f[v] = new ort.Tensor('float32', t.data, [...t.dims]); }
+          const out = await step.session.run(f, [...step.outputs]);
+          for (const v of step.outputs) values.set(v, { data: out[v]!.data as Float32Array, dims: out[v]!.dims });
+          break;
+        }
+        case 'neuron': {
+          const x = need(values, step.node.inputs[0]!);
+          const theta = weightData(this.graph.weights.get(step.node.weights['threshold']!)!);
+          const fired = fireSite(x, theta, T, step.signed);
+          trains.set(step.node.outputs[0]!, fired.planes);
+          values.set(step.node.outputs[0]!, fired.value);
+          spikes.set(step.site, { data: Float32Array.from(fired.planes.data), dims: [T, ...x.dims] });
+          saturation.set(step.site, { data: fired.clipped, dims: x.dims });
+          break;
+        }
+        case 'alias':
+          trains.set(step.to, trains.get(step.from)!);
+          values.set(step.to, need(values, step.from));
+          break;
+        case 'synapse': {
+          const planes = trains.get(step.source)!;
+          const bias = step.node.weights['bias'] ? weightData(this.graph.weights.get(step.node.weights['bias'])!) : null;
+          const { output, sops: n } = accumulateEvents(planes, step.synapse, bias);
+          const lead = need(values, step.source).dims.slice(0, -1);
+          values.set(step.node.outputs[0]!, { data: output, dims: [...lead, step.synapse.outFeatures] });
+          sops.set(step.node.id, (sops.get(step.node.id) ?? 0) + n);
+          break;
+        }
+      }
+    }
+    return { values, spikes, saturation, sops };
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.steps) if (s.kind === 'segment') await s.session.release();
+  }
+}
+
+function need(values: ReadonlyMap<string, Tensor>, name: string): Tensor {
+  const t = values.get(name);
+  if (!t) throw new SnnError('GRAPH_INVALID', { message: `value ${name} is read before the simulation produced it`, at: 'event reference' });
+  return t;
+}
+
+/**
+ * Every neuron of a site for one phase: the input current x in units u_c = θ_c/M_T (float32, as the
+ * bundle records θ), then threshold, fire and subtract (neuron.ts). The site's value for float
+ * consumers is the readout u_c·Σ_t 2^k·s_t.
+ */
+function fireSite(x: Tensor, theta: Float32Array, T: number, signed: boolean): { planes: SpikePlanes; value: Tensor; clipped: Float32Array } {
+  const D = theta.length;
+  const rows = x.data.length / D;
+  const M = largestCount(T);
+  const p = neuronParams(T, signed);
+  const unit = Float32Array.from(theta, (t) => Math.fround(t / M));
+  const data = new Int8Array(T * rows * D);
+  const value = new Float32Array(rows * D);
+  const clipped = new Float32Array(rows * D);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < D; c++) {
+      const i = r * D + c;
+      const phase = runPhase(Math.fround(x.data[i]! / unit[c]!), p);
+      let count = 0;
+      phase.spikes.forEach((s, t) => { data[(t * rows + r) * D + c] = s; count += s * 2 ** (T - 1 - t); });
+      value[i] = Math.fround(count * unit[c]!);
+      clipped[i] = phase.clipped ? 1 : 0;
+    }
+  }
+  return { planes: { steps: T, rows, width: D, data }, value: { data: value, dims: x.dims }, clipped };
+}
+
+function graphFeeds(graph: Graph, input: SimulationInput): Record<string, ort.Tensor> {
+  const spec = graph.spec;
+  const feeds: Record<string, ort.Tensor> = {
+    [INPUT_IDS]: new ort.Tensor('int64', input.ids, [input.batch, input.seq]),
+    [ATTENTION_MASK]: new ort.Tensor('int64', input.mask, [input.batch, input.past + input.seq]),
+    [POSITION_IDS]: new ort.Tensor('int64', input.positions, [input.batch, input.seq]),
+  };
+  const kvDims = [input.batch, spec.numKvHeads, input.past, spec.headDim];
+  for (let l = 0; l < spec.numLayers; l++) {
+    feeds[pastKey(l)] = new ort.Tensor('float32', input.past === 0 ? new Float32Array(0) : input.cache[2 * l]!, kvDims);
+    feeds[pastValue(l)] = new ort.Tensor('float32', input.past === 0 ? new Float32Array(0) : input.cache[2 * l + 1]!, kvDims);
+  }
+  return feeds;
+}
+
+/** The logits and present K/V of a simulated call (per layer K then V). */
+export function modelOutputsOf(graph: Graph, result: SimulationResult): { logits: Float32Array; present: Float32Array[] } {
+  return { logits: need(result.values, LOGITS).data, present: kvOutputNames(graph.spec).map((n) => need(result.values, n).data) };
+}

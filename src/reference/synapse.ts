@@ -1,0 +1,86 @@
+// The event reference's synapses: integer weights read from the bundle's model.onnx, accumulated event by event.
+import { readFileSync } from 'node:fs';
+import onnxProto from 'onnx-proto';
+import { SnnError } from '../errors/index.js';
+
+const { onnx } = onnxProto;
+
+/** One Linear's integer synapse as shipped: weights [in, out] row-major, per-output scale s_j. */
+export interface ShippedSynapse {
+  readonly weights: Int8Array | Int16Array;
+  readonly scale: Float32Array;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
+/**
+ * The integer synapses stored in a bundle's model.onnx (`<node>.synapse.weight` INT8/INT16 and
+ * `<node>.synapse.scale` float32), keyed by Linear node id. The reference reads the weights as shipped.
+ */
+export function readShippedSynapses(modelPath: string): Map<string, ShippedSynapse> {
+  const model = onnx.ModelProto.decode(readFileSync(modelPath));
+  const byName = new Map((model.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const out = new Map<string, ShippedSynapse>();
+  for (const [name, t] of byName) {
+    const m = /^(.*)\.synapse\.weight$/.exec(name);
+    if (!m) continue;
+    const node = m[1]!;
+    const scaleTensor = byName.get(`${node}.synapse.scale`);
+    const raw = t.rawData;
+    const dims = (t.dims ?? []).map(Number);
+    if (!raw || !scaleTensor?.rawData || dims.length !== 2) {
+      throw new SnnError('BUNDLE_INVALID', { message: `integer synapse ${node} is incomplete in model.onnx`, at: modelPath });
+    }
+    const bytes = Uint8Array.from(raw);
+    const weights = t.dataType === onnx.TensorProto.DataType.INT8 ? new Int8Array(bytes.buffer) : new Int16Array(bytes.buffer);
+    const scale = new Float32Array(Uint8Array.from(scaleTensor.rawData).buffer);
+    out.set(node, { weights, scale, inFeatures: dims[0]!, outFeatures: dims[1]! });
+  }
+  return out;
+}
+
+/** Spike planes [T, rows, width] (values −1, 0, +1), most significant step first. */
+export interface SpikePlanes {
+  readonly steps: number;
+  readonly rows: number;
+  readonly width: number;
+  readonly data: Int8Array;
+}
+
+/**
+ * y_j = s_j · acc_j + b_j, where acc_j collects w_ij·2^k for every event ±1 of input i at step t
+ * (k = T−1−t), in the order the events arrive (step by step). acc is an exact integer (|acc| < 2^53);
+ * the scale and bias are one float32 multiply and one float32 add per output. Returns the outputs
+ * [rows, out] and the synaptic operations performed (one accumulate per event and target).
+ */
+export function accumulateEvents(planes: SpikePlanes, syn: ShippedSynapse, bias: Float32Array | null): { readonly output: Float32Array; readonly sops: number } {
+  const { steps: T, rows: R, width: I } = planes;
+  const O = syn.outFeatures;
+  if (I !== syn.inFeatures) throw new SnnError('GRAPH_INVALID', { message: `synapse expects ${syn.inFeatures} inputs, got ${I}`, at: 'event reference' });
+  const acc = new Float64Array(R * O);
+  let sops = 0;
+  const w = syn.weights;
+  for (let t = 0; t < T; t++) {
+    const weight = 2 ** (T - 1 - t);
+    for (let r = 0; r < R; r++) {
+      const plane = (t * R + r) * I;
+      const row = r * O;
+      for (let i = 0; i < I; i++) {
+        const s = planes.data[plane + i]!;
+        if (s === 0) continue;
+        const dw = s * weight;
+        const base = i * O;
+        for (let j = 0; j < O; j++) acc[row + j]! += dw * w[base + j]!;
+        sops += O;
+      }
+    }
+  }
+  const output = new Float32Array(R * O);
+  for (let r = 0; r < R; r++) {
+    for (let j = 0; j < O; j++) {
+      const scaled = Math.fround(acc[r * O + j]! * syn.scale[j]!);
+      output[r * O + j] = bias ? Math.fround(scaled + bias[j]!) : scaled;
+    }
+  }
+  return { output, sops };
+}

@@ -1,0 +1,95 @@
+// The event-driven reference (src/reference: membranes, thresholds, event-by-event integer synapses) against
+// the closed form (model.onnx) on real held-out text of both shipped models: same spikes and logits bit for
+// bit, and the synaptic operations it performs equal the report's SOP count.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert } from '../../src/convert.js';
+import { isSnnError } from '../../src/errors/index.js';
+import { countOps } from '../../src/report/op-costs.js';
+import { EventSession } from '../../src/reference/session.js';
+import { loadBundle, type Bundle } from '../../src/runtime/model.js';
+import { windowInput } from '../../src/runtime/windows.js';
+import { GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';
+
+describe.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s, default conversion (weighted code)', (_name, dir) => {
+  const heldout = [...readFileSync(join(dir, 'heldout.txt'))];
+  let closed: Bundle;
+  let events: Bundle;
+  beforeAll(async () => {
+    const { bundlePath } = await convert(dir, { out: join(tempDir('snn-events-'), 'm.snn') });
+    closed = await loadBundle(bundlePath);
+    events = await loadBundle(bundlePath, { simulate: 'events' });
+  });
+  afterAll(async () => { await closed?.release(); await events?.release(); });
+
+  it('two held-out windows: identical spike planes at every site, identical logits, SOPs performed = the report\'s count', async () => {
+    const outputs = closed.spikeOutputs.map((s) => s.output);
+    const sim = (await events.session(false)) as EventSession;
+    expect(sim).toBeInstanceOf(EventSession);
+    for (const start of [0, 40_000]) {
+      const ids = heldout.slice(start, start + 128);
+      const before = new Map(sim.sops);
+      const a = await (await closed.session(false)).run(windowInput(ids, [0], ids.length), outputs);
+      const b = await sim.run(windowInput(ids, [0], ids.length), outputs);
+      const spikesPerToken = new Map<string, number>();
+      let events = 0;
+      for (const s of closed.spikeOutputs) {
+        const x = a.extra.get(s.output)!, y = b.extra.get(s.output)!;
+        expect(y.dims).toEqual(x.dims);
+        let differ = 0, spikes = 0;
+        for (let i = 0; i < x.data.length; i++) {
+          if (x.data[i] !== y.data[i]) differ += 1; // numeric: −0 (ONNX Sign) equals 0
+          spikes += Math.abs(x.data[i]!);
+        }
+        expect(differ, `${s.site}: digits that differ`).toBe(0);
+        const neuron = closed.contents.graph.nodes.find((n) => n.op === 'Neuron' && n.attrs['site'] === s.site)!;
+        spikesPerToken.set(neuron.outputs[0]!, spikes / ids.length);
+        events += spikes;
+      }
+      expect(events).toBeGreaterThan(0);
+      expect(Buffer.from(b.logits.buffer).equals(Buffer.from(a.logits.buffer))).toBe(true);
+      // The report's rule (spikes × fan-out) on the closed form's spikes, against the operations the reference performed.
+      const counted = countOps(closed.contents.graph, { window: ids.length, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
+      const reportSops = counted.reduce((acc, r) => acc + r.snn.sops, 0) * ids.length;
+      const performed = [...sim.sops].reduce((acc, [node, n]) => acc + n - (before.get(node) ?? 0), 0);
+      expect(performed).toBeGreaterThan(0);
+      expect(performed).toBe(Math.round(reportSops));
+    }
+  });
+
+  it('decodes through the cache like the closed form: 16 tokens fed one by one after a 32-token prompt give the same logits', async () => {
+    const ids = heldout.slice(1000, 1048);
+    const run = async (b: Bundle) => {
+      const s = await b.session(false);
+      const first = await s.run(windowInput(ids.slice(0, 32), [0], 32));
+      const logits = [first.logits];
+      let cache = first.present;
+      for (let i = 32; i < ids.length; i++) {
+        const out = await s.run({ batch: 1, seq: 1, ids: BigInt64Array.from([BigInt(ids[i]!)]), mask: new BigInt64Array(i + 1).fill(1n), positions: BigInt64Array.from([BigInt(i)]), past: i, cache });
+        logits.push(out.logits);
+        cache = out.present;
+      }
+      return logits;
+    };
+    const [x, y] = [await run(closed), await run(events)];
+    expect(y.length).toBe(x.length);
+    x.forEach((l, i) => expect(Buffer.from(y[i]!.buffer).equals(Buffer.from(l.buffer)), `call ${i}`).toBe(true));
+  });
+});
+
+describe('--simulate events, bad input', () => {
+  it('a rate-coded bundle has no event reference: a typed error lists the forms it has', async () => {
+    const { bundlePath } = await convert(GPT2_DIR, { code: 'rate', timesteps: 2, calibration: { samples: 4, length: 32 }, out: join(tempDir('snn-rate-'), 'r.snn') });
+    const err = await loadBundle(bundlePath, { simulate: 'events' }).then(() => null, (e: unknown) => e);
+    expect(isSnnError(err) && err.code).toBe('OPTION_INVALID');
+    expect((err as Error).message).toMatch(/rate code \(valid here: steps\)/);
+  });
+
+  it('an unknown form is refused with the valid values listed', async () => {
+    const { bundlePath } = await convert(GPT2_DIR, { timesteps: 3, calibration: { samples: 4, length: 32 }, out: join(tempDir('snn-w-'), 'w.snn') });
+    const err = await loadBundle(bundlePath, { simulate: 'spiking' as never }).then(() => null, (e: unknown) => e);
+    expect(isSnnError(err) && err.code).toBe('OPTION_INVALID');
+    expect((err as Error).message).toContain('valid: closed, steps, events');
+  });
+});
