@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCalibrationData } from './calibrate/data.js';
+import { createCalibrationData, DEFAULT_CALIBRATION_TEXT } from './calibrate/data.js';
 import { calibrateThresholds } from './calibrate/observers.js';
 import { parseThreshold, type ThresholdMode } from './calibrate/thresholds.js';
 import { writeBundle } from './emit/bundle/write.js';
@@ -11,7 +11,8 @@ import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
-import { parseCode, type SpikeCode } from './ops/spike-code.js';
+import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
+import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
@@ -26,6 +27,12 @@ export const DEFAULT_MODEL = fileURLToPath(new URL('../fixtures/shakespeare-gpt2
  * bench/choose-defaults.mjs; heldout.txt never looked at). Rate: the round-1 default.
  */
 export const DEFAULT_TIMESTEPS: Record<SpikeCode, number> = { weighted: 7, rate: 16 };
+/**
+ * Default headroom digits per code (ops/spike-code.ts unitCount): the weighted code reserves its top
+ * digit above the calibrated max, so a value up to ~2× anything calibration saw is coded, not cut.
+ * Chosen on the dev split with the T rule above (bench/choose-defaults.mjs); rate coding has none.
+ */
+export const DEFAULT_HEADROOM: Record<SpikeCode, number> = { weighted: 1, rate: 0 };
 /** Default θ statistic per code: the weighted code's range is cheap (one more digit doubles it), so it never clips calibration values. */
 export const DEFAULT_THRESHOLD: Record<SpikeCode, ThresholdMode> = { weighted: 'max', rate: 'p99.9' };
 
@@ -46,6 +53,8 @@ export interface ConvertOptions {
   readonly out?: string;
   readonly force?: boolean;
   readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean };
+  /** Weighted code: digits above the calibrated range (default DEFAULT_HEADROOM[code]). */
+  readonly headroom?: number;
   readonly threshold?: ThresholdMode | string;
   /**
    * Spike levels per step (multi-level neurons), overriding the recipe's default: a function of the
@@ -70,6 +79,9 @@ export interface ConvertSummary {
   readonly neuronSites: number;
   readonly passes: readonly string[];
   readonly threshold: ThresholdMode;
+  readonly headroom: number;
+  /** What calibration ran on: text, tokens, positions covered of the context. */
+  readonly calibration: CalibrationPlan & { readonly tokens: number; readonly seconds: number };
   readonly seconds: number;
 }
 
@@ -85,6 +97,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const timesteps = parseTimesteps(opts.timesteps ?? DEFAULT_TIMESTEPS[code]);
   const recipe = parseRecipe(opts.recipe ?? 'faithful');
   const threshold = parseThreshold(opts.threshold ?? DEFAULT_THRESHOLD[code]);
+  const headroom = recipe === 'exact' ? 0 : opts.headroom ?? DEFAULT_HEADROOM[code];
+  checkHeadroom(code, timesteps, headroom);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind === 'bundle') {
@@ -98,14 +112,17 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const out = resolve(opts.out ?? `${basename(onnxFile ? imported.dir : resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   if (existsSync(out) && !opts.force) throw new SnnError('OUTPUT_EXISTS', { message: `${out} already exists`, at: out }); // before the work, not after it
   const levels = opts.levels !== undefined ? parseLevels(opts.levels) : undefined;
-  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, ...(levels ? { levels } : {}) });
+  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, headroom, ...(levels ? { levels } : {}) });
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(imported.dir);
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
-  const length = opts.calibration?.length ?? Math.min(128, imported.graph.spec.maxPositions);
-  if (length > imported.graph.spec.maxPositions) throw new SnnError('OPTION_INVALID', { message: `--calib-length ${length} is longer than the model's context of ${imported.graph.spec.maxPositions} tokens`, at: '--calib-length' });
-  const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0, specialTokens: opts.calibration?.specialTokens ?? true });
+  const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), samples: opts.calibration?.samples ?? 32 });
+  if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
+  const data = createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0, specialTokens: opts.calibration?.specialTokens ?? true });
+  const calStarted = Date.now();
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
+  const calibration = { ...plan, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
+  progress({ stage: 'calibrate', message: `calibration data: ${data.text === DEFAULT_CALIBRATION_TEXT ? 'the shipped TinyShakespeare corpus (give your model\'s own text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
   const levelOf = new Map(cal.graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.attrs['site'] as string, n.attrs['levels'] as number]));
   const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
@@ -115,13 +132,17 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
       converterVersion: converterVersion(),
       source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
       recipe, timesteps, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
-      calibration: { text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens },
+      calibration: {
+        text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens,
+        source: data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text', seed: opts.calibration?.seed ?? 0,
+        context: plan.context, positionsCovered: plan.length, uncoveredPositions: plan.uncovered, clippedShare: threshold === 'max' ? 0 : Number((1 - Number(threshold.slice(1)) / 100).toPrecision(3)),
+      },
       neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
     },
     ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
     onStep: (s) => progress({ stage: 'write', message: s }),
   });
-  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, seconds: (Date.now() - started) / 1000 };
+  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000 };
 }
 
 /** `--levels`: an integer for every site, or `suffix=k,…` for the sites whose name ends with a suffix. */

@@ -5,12 +5,16 @@ import { readBundle } from '../emit/bundle/read.js';
 import { writeBundle } from '../emit/bundle/write.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
-import { checkCodeSupports } from '../ops/spike-code.js';
+import { checkCodeSupports, checkHeadroom } from '../ops/spike-code.js';
 import { parseTimesteps } from '../passes/pipeline.js';
 
-/** The bundle's spiking graph with T replaced (thresholds kept: θ sets the range, T the resolution θ/T). */
+/**
+ * The bundle's spiking graph with T replaced (thresholds and headroom kept: θ sets the range, T the
+ * resolution). Throws before any work when the code cannot run T (a sweep checks every T first).
+ */
 export function retarget(graph: Graph, timesteps: number): Graph {
   if (!graph.spiking) throw new SnnError('GRAPH_INVALID', { message: 'graph is not spiking', at: 'retarget' });
+  checkHeadroom(graph.spiking.code, parseTimesteps(timesteps), graph.spiking.headroom ?? 0);
   for (const n of graph.nodes) if (n.op === 'Neuron') checkCodeSupports(graph.spiking.code, parseTimesteps(timesteps), n.attrs['levels'] as number, n.attrs['site'] as string);
   return { ...graph, spiking: { ...graph.spiking, timesteps: parseTimesteps(timesteps) } };
 }

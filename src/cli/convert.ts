@@ -15,9 +15,10 @@ export function registerConvert(program: Command): void {
     .option('-c, --code <code>', 'spike code: weighted (signed-digit, step t weighs 2^(T-1-t)) | rate', 'weighted')
     .option('-o, --out <path>', 'output bundle (default: <model name>.snn)')
     .option('--force', 'replace an existing output bundle')
-    .option('--calib-text <file>', 'calibration text (default: the shipped TinyShakespeare training split)')
+    .option('--calib-text <file>', "calibration text: your model's own kind of text is the best choice (default: the shipped TinyShakespeare training split)")
     .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
-    .option('--calib-length <L>', 'tokens per calibration window (default: min(128, context))', intOption('--calib-length'))
+    .option('--calib-length <L>', 'tokens per calibration window (default: the whole context, within a 1 GiB window budget)', intOption('--calib-length'))
+    .option('--headroom <H>', 'weighted code: digits of the T above the calibrated range; each doubles the range a value can reach before it clips (default 1)', intOption('--headroom', 0))
     .option('--levels <spec>', 'rate code only: spike levels per step, N for every site or suffix=k,… (default 1)')
     .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99 (default: max for weighted, p99.9 for rate)')
     .option('--no-special-tokens', 'calibrate without the special tokens (e.g. BOS) the tokenizer adds by default')
@@ -43,6 +44,7 @@ export function registerConvert(program: Command): void {
           ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
         },
         ...(o['threshold'] ? { threshold: o['threshold'] as string } : {}),
+        ...(o['headroom'] !== undefined ? { headroom: o['headroom'] as number } : {}),
         ...(o['levels'] ? { levels: o['levels'] as string } : {}),
         ...(o['revision'] ? { revision: o['revision'] as string } : {}),
         offline: Boolean(o['offline']),
@@ -57,6 +59,10 @@ export function registerConvert(program: Command): void {
       });
       progress.done();
       if (o['json']) printJson(summary);
-      else process.stdout.write(`wrote ${summary.bundlePath} (recipe ${summary.recipe}, code ${summary.code}, T=${summary.timesteps}, ${summary.neuronSites} neuron sites, ${summary.seconds.toFixed(1)} s)\n`);
+      else {
+        const c = summary.calibration;
+        process.stdout.write(`wrote ${summary.bundlePath} (recipe ${summary.recipe}, code ${summary.code}, T=${summary.timesteps}${summary.headroom ? ` with ${summary.headroom} headroom digit${summary.headroom > 1 ? 's' : ''}` : ''}, ${summary.neuronSites} neuron sites, ${summary.seconds.toFixed(1)} s)\n`);
+        process.stdout.write(`calibration: ${c.tokens} tokens in ${c.samples} windows, positions 0–${c.length - 1} of ${c.context}${c.uncovered ? ` (${c.uncovered} NOT calibrated)` : ''}, ${c.seconds.toFixed(1)} s, ~${(c.windowBytes / (1 << 20)).toFixed(0)} MiB per window\n`);
+      }
     });
 }

@@ -1,6 +1,7 @@
 // `snnconvert eval <model> --text F`: perplexity of the ANN and the SNN, ratio, top-1 agreement, KL; a T sweep.
 import type { Command } from 'commander';
 import { retarget } from '../calibrate/timesteps.js';
+import { parseTimesteps } from '../passes/pipeline.js';
 import { SnnError } from '../errors/index.js';
 import { evaluate, type EvaluateResult } from '../runtime/evaluate.js';
 import { Bundle } from '../runtime/model.js';
@@ -40,19 +41,23 @@ export function registerEval(program: Command): void {
       const sweep = o['timestepsSweep'] as string | undefined;
       if (sweep) {
         if (!(m instanceof Bundle)) throw new SnnError('OPTION_INVALID', { message: '--timesteps-sweep needs a .snn bundle', at: '--timesteps-sweep' });
-        const Ts = sweep.split(',').map((s) => s.trim());
+        // Every T is checked before any is computed: a T the code cannot run fails first, not last.
+        const graphs = sweep.split(',').map((s) => retarget(m.contents.graph, parseTimesteps(s.trim())));
         const rows: EvaluateResult[] = [];
-        for (const T of Ts) {
-          const session = await openGraphSession(retarget(m.contents.graph, T as unknown as number), 'snn');
+        for (const graph of graphs) {
+          const T = graph.spiking!.timesteps;
+          const session = await openGraphSession(graph, 'snn', { device: m.device, exposeSaturation: graph.spiking!.code === 'weighted' });
           rows.push(await evaluate(m, ids, { ...base, snnSession: session, onProgress: (d, t) => progress.update(`T=${T}`, d, t) }));
           await session.release();
         }
         progress.done();
-        if (o['json']) printJson({ recipe: m.recipe, ann: rows[0]!.ann, sweep: rows.map((r) => ({ timesteps: r.timesteps, snn: r.snn, ratio: r.ratio, top1_agreement: r.top1_agreement, kl: r.kl })), tokens: rows[0]!.tokens });
+        if (o['json']) printJson({ recipe: m.recipe, ann: rows[0]!.ann, sweep: rows.map((r) => ({ timesteps: r.timesteps, kl: r.kl, top1_agreement: r.top1_agreement, ratio: r.ratio, snn: r.snn, clipped_share: r.clipped?.share ?? null })), tokens: rows[0]!.tokens });
         else {
-          process.stdout.write(`recipe ${m.recipe}; ANN ppl ${rows[0]!.ann.ppl.toFixed(4)} on ${rows[0]!.tokens} tokens\n   T   SNN ppl   ratio   top-1     KL\n`);
-          for (const r of rows) process.stdout.write(`${String(r.timesteps).padStart(4)}  ${r.snn!.ppl.toFixed(4).padStart(8)}  ${r.ratio!.toFixed(4)}  ${(r.top1_agreement! * 100).toFixed(1).padStart(5)}%  ${r.kl!.toFixed(4)}\n`);
+          process.stdout.write(`recipe ${m.recipe}; ANN ppl ${rows[0]!.ann.ppl.toFixed(4)} on ${rows[0]!.tokens} tokens\n   T      KL   top-1   ratio   SNN ppl  clipped\n`);
+          for (const r of rows) process.stdout.write(`${String(r.timesteps).padStart(4)}  ${r.kl!.toFixed(4)}  ${(r.top1_agreement! * 100).toFixed(1).padStart(5)}%  ${r.ratio!.toFixed(4)}  ${r.snn!.ppl.toFixed(4).padStart(8)}  ${r.clipped ? `${(100 * r.clipped.share).toFixed(3)} %` : '—'}\n`);
         }
+        const last = rows.at(-1)?.clipped?.warning;
+        if (last) process.stderr.write(`warning: ${last}\n`);
         return;
       }
       const r = await evaluate(m, ids, { ...base, annOnly });
@@ -60,6 +65,13 @@ export function registerEval(program: Command): void {
       await m.release();
       if (o['json']) printJson(r);
       else if (!r.snn) process.stdout.write(`ANN perplexity ${r.ann.ppl.toFixed(4)} (${r.tokens} tokens, ${r.windows} windows of ${r.window})\n`);
-      else process.stdout.write(`ANN ppl ${r.ann.ppl.toFixed(4)}  SNN ppl ${r.snn.ppl.toFixed(4)}  ratio ${r.ratio!.toFixed(4)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  KL ${r.kl!.toFixed(5)}  (T=${r.timesteps}, ${r.tokens} tokens)\n`);
+      else {
+        process.stdout.write(`KL ${r.kl!.toFixed(5)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  ratio ${r.ratio!.toFixed(4)}  (ANN ppl ${r.ann.ppl.toFixed(4)}, SNN ppl ${r.snn.ppl.toFixed(4)}; T=${r.timesteps}, ${r.tokens} tokens)\n`);
+        if (r.clipped) {
+          const top = [...r.clipped.sites].sort((a, b) => b.share - a.share).slice(0, 3).filter((x) => x.clipped > 0);
+          process.stdout.write(`clipped ${(100 * r.clipped.share).toFixed(4)} % of neuron counts (calibration: ${(100 * r.clipped.calibrationShare).toFixed(2)} %)${top.length ? `; most at ${top.map((x) => `${x.site} ${(100 * x.share).toFixed(3)} %`).join(', ')}` : ''}\n`);
+        }
+      }
+      if (r.clipped?.warning) process.stderr.write(`warning: ${r.clipped.warning}\n`);
     });
 }

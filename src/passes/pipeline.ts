@@ -2,7 +2,7 @@
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { assertValid } from '../ops/verify.js';
-import { checkCodeSupports, type SpikeCode } from '../ops/spike-code.js';
+import { checkCodeSupports, checkHeadroom, type SpikeCode } from '../ops/spike-code.js';
 import { replaceAttentionWithSpike } from './attention-to-spike.js';
 import { replaceGeluWithRelu } from './gelu-to-relu.js';
 import { insertNeurons } from './insert-neurons.js';
@@ -18,6 +18,8 @@ export interface RecipeOptions {
   readonly levels?: (site: string) => number;
   /** The spike code (SPEC §2); default 'weighted'. */
   readonly code?: SpikeCode;
+  /** Weighted code: digits of the T reserved above the calibrated range (ops/spike-code.ts unitCount); default 0. */
+  readonly headroom?: number;
 }
 
 export interface PassStep {
@@ -76,6 +78,8 @@ export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts:
   }
   const code = recipe === 'exact' ? 'rate' : opts.code ?? 'weighted';
   const T = parseTimesteps(timesteps);
+  const headroom = opts.headroom ?? 0;
+  checkHeadroom(code, T, headroom);
   for (const n of g.nodes) if (n.op === 'Neuron') checkCodeSupports(code, T, n.attrs['levels'] as number, n.attrs['site'] as string);
   if (recipe !== 'exact' && !g.nodes.some((n) => n.op === 'Neuron')) {
     // A "spiking" model with no neuron would be a fake: say plainly what the recipe cannot do here.
@@ -85,5 +89,5 @@ export function runRecipe(graph: Graph, recipe: Recipe, timesteps: number, opts:
       hint: `use --recipe faithful (neurons on every Linear input) or exact`,
     });
   }
-  return { graph: { ...g, spiking: { timesteps: T, recipe, code, tdConvention: 'mean' } }, passes };
+  return { graph: { ...g, spiking: { timesteps: T, recipe, code, ...(code === 'weighted' ? { headroom } : {}), tdConvention: 'mean' } }, passes };
 }
