@@ -13,6 +13,7 @@ import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
+import { sampleFromModel } from './calibrate/sample.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
@@ -32,6 +33,15 @@ export const DEFAULT_TIMESTEPS: Record<SpikeCode, number> = { weighted: 7, rate:
  * digit above the calibrated max, so a value up to ~2× anything calibration saw is coded, not cut.
  * Chosen on the dev split with the T rule above (bench/choose-defaults.mjs); rate coding has none.
  */
+export const CALIBRATION_SOURCES = ['corpus', 'model'] as const;
+export type CalibrationSource = (typeof CALIBRATION_SOURCES)[number];
+
+function parseCalibrationSource(value: string, text: string | undefined): CalibrationSource {
+  if (!(CALIBRATION_SOURCES as readonly string[]).includes(value)) throw new SnnError('OPTION_INVALID', { message: `unknown calibration source ${JSON.stringify(value)} (valid: ${CALIBRATION_SOURCES.join(', ')})`, at: '--calib-source' });
+  if (text !== undefined && value === 'model') throw new SnnError('OPTION_INVALID', { message: '--calib-source model samples text from the model, but --calib-text gives a text', at: '--calib-source', hint: 'give one of them' });
+  return value as CalibrationSource;
+}
+
 export const DEFAULT_HEADROOM: Record<SpikeCode, number> = { weighted: 1, rate: 0 };
 /** Default θ statistic per code: the weighted code's range is cheap (one more digit doubles it), so it never clips calibration values. */
 export const DEFAULT_THRESHOLD: Record<SpikeCode, ThresholdMode> = { weighted: 'max', rate: 'p99.9' };
@@ -52,7 +62,12 @@ export interface ConvertOptions {
   /** Output bundle path; default `<model name>.snn` in the working directory. */
   readonly out?: string;
   readonly force?: boolean;
-  readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean };
+  readonly calibration?: {
+    readonly text?: string;
+    /** Where calibration windows come from when no text is given: the shipped corpus (default) or text sampled from the source ANN. */
+    readonly source?: CalibrationSource | string;
+    readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean;
+  };
   /** Weighted code: digits above the calibrated range (default DEFAULT_HEADROOM[code]). */
   readonly headroom?: number;
   readonly threshold?: ThresholdMode | string;
@@ -81,7 +96,7 @@ export interface ConvertSummary {
   readonly threshold: ThresholdMode;
   readonly headroom: number;
   /** What calibration ran on: text, tokens, positions covered of the context. */
-  readonly calibration: CalibrationPlan & { readonly tokens: number; readonly seconds: number };
+  readonly calibration: CalibrationPlan & { readonly source: string; readonly text: string; readonly tokens: number; readonly seconds: number };
   readonly seconds: number;
 }
 
@@ -99,6 +114,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const threshold = parseThreshold(opts.threshold ?? DEFAULT_THRESHOLD[code]);
   const headroom = recipe === 'exact' ? 0 : opts.headroom ?? DEFAULT_HEADROOM[code];
   checkHeadroom(code, timesteps, headroom);
+  const source = parseCalibrationSource(opts.calibration?.source ?? 'corpus', opts.calibration?.text);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind === 'bundle') {
@@ -118,11 +134,15 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
   const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), samples: opts.calibration?.samples ?? 32 });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
-  const data = createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0, specialTokens: opts.calibration?.specialTokens ?? true });
+  const seed = opts.calibration?.seed ?? 0;
+  const data = source === 'model'
+    ? await sampleFromModel(imported.graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), onProgress: (done, total) => progress({ stage: 'calibrate', message: 'sampling calibration text from the model', done, total }) })
+    : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
+  const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
   const calStarted = Date.now();
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
-  const calibration = { ...plan, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
-  progress({ stage: 'calibrate', message: `calibration data: ${data.text === DEFAULT_CALIBRATION_TEXT ? 'the shipped TinyShakespeare corpus (give your model\'s own text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
+  const calibration = { ...plan, source: kind, text: data.text, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
+  progress({ stage: 'calibrate', message: `calibration data: ${kind === 'shipped-corpus' ? 'the shipped TinyShakespeare corpus (give your model\'s own kind of text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
   const levelOf = new Map(cal.graph.nodes.filter((n) => n.op === 'Neuron').map((n) => [n.attrs['site'] as string, n.attrs['levels'] as number]));
   const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
@@ -133,8 +153,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
       source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
       recipe, timesteps, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
       calibration: {
-        text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens,
-        source: data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text', seed: opts.calibration?.seed ?? 0,
+        text: cal.tokens ? data.text : null, textSha256: cal.tokens && kind !== 'model' ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens,
+        source: kind, seed,
         context: plan.context, positionsCovered: plan.length, uncoveredPositions: plan.uncovered, clippedShare: threshold === 'max' ? 0 : Number((1 - Number(threshold.slice(1)) / 100).toPrecision(3)),
       },
       neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
@@ -143,6 +163,11 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     onStep: (s) => progress({ stage: 'write', message: s }),
   });
   return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The token a model-sampled row starts from: BOS, else EOS (GPT-2's document separator), else 0. */
+function startToken(tokenizer: { readonly bosTokenId: number | null; readonly eosTokenId: number | null }): number {
+  return tokenizer.bosTokenId ?? tokenizer.eosTokenId ?? 0;
 }
 
 /** `--levels`: an integer for every site, or `suffix=k,…` for the sites whose name ends with a suffix. */

@@ -16,6 +16,8 @@ export function registerConvert(program: Command): void {
     .option('-o, --out <path>', 'output bundle (default: <model name>.snn)')
     .option('--force', 'replace an existing output bundle')
     .option('--calib-text <file>', "calibration text: your model's own kind of text is the best choice (default: the shipped TinyShakespeare training split)")
+    .option('--calib-source <source>', 'without --calib-text: corpus (the shipped text) | model (text sampled from the source model, seeded by --calib-seed)')
+    .option('--calib-seed <S>', 'seed of the calibration windows (and of model-sampled text)', intOption('--calib-seed', 0), 0)
     .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
     .option('--calib-length <L>', 'tokens per calibration window (default: the whole context, within a 1 GiB window budget)', intOption('--calib-length'))
     .option('--headroom <H>', 'weighted code: digits of the T above the calibrated range; each doubles the range a value can reach before it clips (default 1)', intOption('--headroom', 0))
@@ -40,6 +42,8 @@ export function registerConvert(program: Command): void {
         calibration: {
           ...(o['calibText'] ? { text: o['calibText'] as string } : {}),
           samples: o['calibSamples'] as number,
+          seed: o['calibSeed'] as number,
+          ...(o['calibSource'] ? { source: o['calibSource'] as string } : {}),
           specialTokens: o['specialTokens'] !== false,
           ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
         },
