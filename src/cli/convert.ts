@@ -10,7 +10,7 @@ export function registerConvert(program: Command): void {
   program.command('convert', { isDefault: true })
     .description('convert a model (HF folder, hub id or the embedded default) into a spiking .snn bundle')
     .argument('[model]', 'HF model folder, .onnx export or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
-    .option('-t, --timesteps <T>', 'timesteps per token (default: 7 for the weighted code, 16 for rate)', intOption('--timesteps'))
+    .option('-t, --timesteps <T>', 'timesteps per token (default: 8 for the weighted code, of which 1 headroom digit; 16 for rate)', intOption('--timesteps'))
     .option('-r, --recipe <recipe>', 'faithful | stac | exact', 'faithful')
     .option('-c, --code <code>', 'spike code: weighted (signed-digit, step t weighs 2^(T-1-t)) | rate', 'weighted')
     .option('-o, --out <path>', 'output bundle (default: <model name>.snn)')
