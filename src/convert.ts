@@ -37,6 +37,15 @@ export const DEFAULT_TIMESTEPS: Record<SpikeCode, number> = { weighted: 8, rate:
  * KL; a second digit gave no further dev gain (bench/choose-defaults.mjs). Rate coding has none.
  */
 export const CALIBRATION_SOURCES = ['corpus', 'model'] as const;
+/**
+ * Where calibration text comes from when the user gives none: text sampled from the source ANN itself.
+ * Chosen on dev text (bench/choose-defaults.mjs, CALIB_SOURCE=model, headroom 1, T=8; each unseen
+ * fixture's training-side calib.txt, the shipped GPT-2's dev split): KL code-llama 0.0014 (shipped
+ * corpus) → 0.00015 (model-sampled), chat-gpt2 0.000026 → 0.000026, bpe-llama 0.00012 (model-sampled),
+ * shakespeare-gpt2 0.0017 → 0.0017. A model's own samples fit its domain; the shipped corpus fits
+ * only Shakespeare.
+ */
+export const DEFAULT_CALIBRATION_SOURCE: CalibrationSource = 'model';
 export type CalibrationSource = (typeof CALIBRATION_SOURCES)[number];
 
 function parseCalibrationSource(value: string, text: string | undefined): CalibrationSource {
@@ -117,7 +126,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const threshold = parseThreshold(opts.threshold ?? DEFAULT_THRESHOLD[code]);
   const headroom = recipe === 'exact' ? 0 : opts.headroom ?? DEFAULT_HEADROOM[code];
   checkHeadroom(code, timesteps, headroom);
-  const source = parseCalibrationSource(opts.calibration?.source ?? 'corpus', opts.calibration?.text);
+  const source = parseCalibrationSource(opts.calibration?.source ?? (opts.calibration?.text !== undefined ? 'corpus' : DEFAULT_CALIBRATION_SOURCE), opts.calibration?.text);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind === 'bundle') {

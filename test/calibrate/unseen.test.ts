@@ -3,7 +3,7 @@
 // on full-context held-out windows — positions up to the context, tokens calibration never saw.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convert } from '../../src/convert.js';
 import { evaluate } from '../../src/runtime/evaluate.js';
 import { loadBundle, type Bundle } from '../../src/runtime/model.js';
@@ -11,6 +11,9 @@ import { FIXTURES, tempDir } from '../helpers.js';
 
 const UNSEEN = join(FIXTURES, 'unseen');
 const MODELS = ['chat-gpt2', 'code-llama', 'bpe-llama'] as const;
+/** The issue's acceptance at the default T, on full-context windows. */
+const KL_BOUND = 0.01;
+const TOP1_BOUND = 0.95;
 
 interface EvalJson { readonly ppl: number; readonly window: number; readonly windows: number }
 
@@ -22,6 +25,7 @@ describe.each(MODELS)('%s converted with no options', (name) => {
     const { bundlePath } = await convert(join(UNSEEN, name), { out: join(tempDir(), `${name}.snn`) });
     bundle = await loadBundle(bundlePath);
   }, 300_000);
+  afterAll(async () => { await bundle?.release(); });
 
   it('the ANN reproduces the PyTorch perplexity of eval.json (all windows)', async () => {
     const ref = JSON.parse(readFileSync(join(UNSEEN, name, 'eval.json'), 'utf8')) as EvalJson;
@@ -47,7 +51,25 @@ describe.each(MODELS)('%s converted with no options', (name) => {
     const r = await evaluate(bundle, window, { window: W });
     expect(r.windows).toBe(2);
     expect(r.kl!).toBeLessThanOrEqual(KL_BOUND);
+    expect(Math.abs(r.ratio! - 1)).toBeLessThanOrEqual(0.01);
     expect(r.top1_agreement!).toBeGreaterThanOrEqual(TOP1_BOUND);
     expect(r.clipped!.warning).toBeNull();
   });
+});
+
+describe('a position beyond the calibrated range (chat-gpt2: learned position embeddings, context 256)', () => {
+  it('windows of 64 tokens leave 64–255 uncalibrated: recorded, and those positions clip more than with the whole context', async () => {
+    const dir = join(UNSEEN, 'chat-gpt2');
+    const messages: string[] = [];
+    const short = await loadBundle((await convert(dir, { out: join(tempDir(), 's.snn'), calibration: { length: 64 }, onProgress: (p) => messages.push(p.message) })).bundlePath);
+    const full = await loadBundle((await convert(dir, { out: join(tempDir(), 'f.snn') })).bundlePath);
+    expect(short.meta.calibration.uncoveredPositions).toBe('64–255');
+    expect(messages.some((m) => m.startsWith('warning:') && m.includes('64–255'))).toBe(true);
+    const ids = heldout(full, 'chat-gpt2').slice(0, 2 * 256);
+    const a = await evaluate(short, ids, { window: 256 });
+    const b = await evaluate(full, ids, { window: 256 });
+    expect(a.clipped!.share).toBeGreaterThan(b.clipped!.share);
+    await short.release();
+    await full.release();
+  }, 300_000);
 });

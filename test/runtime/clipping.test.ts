@@ -38,7 +38,7 @@ describe('eval on a bundle calibrated only on positions 0–15, without headroom
 
   it('records and warns about the positions calibration did not cover', async () => {
     const b = await loadBundle(path);
-    expect(b.meta.calibration).toMatchObject({ context: 128, positionsCovered: 16, uncoveredPositions: '16–127', source: 'shipped-corpus' });
+    expect(b.meta.calibration).toMatchObject({ context: 128, positionsCovered: 16, uncoveredPositions: '16–127', source: 'model' });
     expect(messages.some((m) => m.startsWith('warning:') && m.includes('16–127'))).toBe(true);
     await b.release();
   });
