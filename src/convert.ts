@@ -147,11 +147,11 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), samples: opts.calibration?.samples ?? 32 });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
   const seed = opts.calibration?.seed ?? 0;
+  const calStarted = Date.now();
   const data = source === 'model'
     ? await sampleFromModel(imported.graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), onProgress: (done, total) => progress({ stage: 'calibrate', message: 'sampling calibration text from the model', done, total }) })
     : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
   const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
-  const calStarted = Date.now();
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
   const calibration = { ...plan, source: kind, text: data.text, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
   progress({ stage: 'calibrate', message: `calibration data: ${kind === 'shipped-corpus' ? 'the shipped TinyShakespeare corpus (give your model\'s own kind of text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
