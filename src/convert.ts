@@ -124,7 +124,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const timesteps = parseTimesteps(opts.timesteps ?? DEFAULT_TIMESTEPS[code]);
   const recipe = parseRecipe(opts.recipe ?? 'faithful');
   const threshold = parseThreshold(opts.threshold ?? DEFAULT_THRESHOLD[code]);
-  const headroom = recipe === 'exact' ? 0 : opts.headroom ?? DEFAULT_HEADROOM[code];
+  // The default headroom leaves at least one digit for the calibrated range (T=1 runs without it).
+  const headroom = recipe === 'exact' ? 0 : opts.headroom ?? Math.min(DEFAULT_HEADROOM[code], timesteps - 1);
   checkHeadroom(code, timesteps, headroom);
   const source = parseCalibrationSource(opts.calibration?.source ?? (opts.calibration?.text !== undefined ? 'corpus' : DEFAULT_CALIBRATION_SOURCE), opts.calibration?.text);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
@@ -144,7 +145,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(imported.dir);
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
-  const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), samples: opts.calibration?.samples ?? 32 });
+  const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
   const seed = opts.calibration?.seed ?? 0;
   const calStarted = Date.now();

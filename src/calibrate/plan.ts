@@ -11,6 +11,17 @@ import type { Graph } from '../ir/types.js';
  */
 export const CALIBRATION_WINDOW_BUDGET = 1 << 30;
 
+/**
+ * Calibration tokens the default number of windows aims at: 32 windows up to a 512-token context, fewer
+ * (at least 8) beyond, so whole-context windows do not multiply the observing (and sampling) cost.
+ */
+export const CALIBRATION_TOKEN_BUDGET = 16384;
+
+/** Default windows for a window length: min(32, max(8, ⌊16 384 / length⌋)). */
+export function defaultSamples(length: number): number {
+  return Math.min(32, Math.max(8, Math.floor(CALIBRATION_TOKEN_BUDGET / length)));
+}
+
 export interface CalibrationPlan {
   readonly context: number;
   /** Tokens per window: positions 0 … length−1 are calibrated. */
@@ -35,10 +46,9 @@ export function windowBytes(graph: Graph, length: number): number {
  * every position the model will run at. `length` beyond the context, or a window the machine cannot
  * hold, is a typed error before any work starts.
  */
-export function calibrationPlan(graph: Graph, opts: { readonly length?: number; readonly samples: number; readonly freeBytes?: number }): CalibrationPlan {
+export function calibrationPlan(graph: Graph, opts: { readonly length?: number; readonly samples?: number; readonly freeBytes?: number }): CalibrationPlan {
   const context = graph.spec.maxPositions;
-  const { samples } = opts;
-  for (const [flag, v] of [['--calib-samples', samples], ['--calib-length', opts.length ?? 1]] as const) {
+  for (const [flag, v] of [['--calib-samples', opts.samples ?? 1], ['--calib-length', opts.length ?? 1]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new SnnError('OPTION_INVALID', { message: `${flag} must be a positive integer, got ${v}`, at: flag });
   }
   if (opts.length !== undefined && opts.length > context) {
@@ -50,6 +60,7 @@ export function calibrationPlan(graph: Graph, opts: { readonly length?: number; 
     while (length > 16 && windowBytes(graph, length) > CALIBRATION_WINDOW_BUDGET) length = Math.floor(length / 2);
     if (length < context) why = `one window of the whole context needs ${mib(windowBytes(graph, context))}, over the ${mib(CALIBRATION_WINDOW_BUDGET)} calibration budget`;
   }
+  const samples = opts.samples ?? defaultSamples(length);
   const bytes = windowBytes(graph, length);
   const free = opts.freeBytes ?? freemem();
   if (bytes > free / 2) {

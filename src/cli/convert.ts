@@ -18,7 +18,7 @@ export function registerConvert(program: Command): void {
     .option('--calib-text <file>', "calibration text: your model's own kind of text is the best choice (default: text sampled from the model itself, see --calib-source)")
     .option('--calib-source <source>', 'without --calib-text: model (default: text sampled from the source model, seeded by --calib-seed) | corpus (the shipped TinyShakespeare text)')
     .option('--calib-seed <S>', 'seed of the calibration windows (and of model-sampled text)', intOption('--calib-seed', 0), 0)
-    .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
+    .option('--calib-samples <N>', 'calibration windows (default 32; fewer, at least 8, beyond 512-token windows: about 16 384 tokens)', intOption('--calib-samples'))
     .option('--calib-length <L>', 'tokens per calibration window (default: the whole context, within a 1 GiB window budget)', intOption('--calib-length'))
     .option('--headroom <H>', 'weighted code: digits of the T above the calibrated range; each doubles the range a value can reach before it clips (default 1)', intOption('--headroom', 0))
     .option('--levels <spec>', 'rate code only: spike levels per step, N for every site or suffix=k,… (default 1)')
@@ -41,7 +41,7 @@ export function registerConvert(program: Command): void {
         force: Boolean(o['force']),
         calibration: {
           ...(o['calibText'] ? { text: o['calibText'] as string } : {}),
-          samples: o['calibSamples'] as number,
+          ...(o['calibSamples'] !== undefined ? { samples: o['calibSamples'] as number } : {}),
           seed: o['calibSeed'] as number,
           ...(o['calibSource'] ? { source: o['calibSource'] as string } : {}),
           specialTokens: o['specialTokens'] !== false,
