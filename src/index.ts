@@ -1,15 +1,18 @@
 // The public API of snnconvert: re-exports only (SPEC §5).
-export { convert, parseLevels, DEFAULT_MODEL, DEFAULT_TIMESTEPS, DEFAULT_THRESHOLD, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
+export { convert, parseLevels, DEFAULT_MODEL, DEFAULT_TIMESTEPS, DEFAULT_THRESHOLD, DEFAULT_HEADROOM, DEFAULT_CALIBRATION_SOURCE, CALIBRATION_SOURCES, type CalibrationSource, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
 export { loadBundle, Bundle, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
 export { loadHfAnn, HfAnnModel } from './open/hf-ann.js';
 export { Conversation, type ConversationOptions } from './runtime/conversation.js';
 export { TemporalSpikeProcessor, DEFAULT_PREFILL_CHUNK, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
+export { ClippingCounter, CLIPPING_WARN_SHARE, type ClippingReport, type SiteClipping } from './runtime/clipping.js';
 export { ModelSession, openGraphSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';
 export { createCalibrationData, DEFAULT_CALIBRATION_TEXT, CALIBRATION_SHARE, type CalibrationData, type CalibrationDataOptions } from './calibrate/data.js';
 export { calibrateThresholds, type CalibrationResult, type SiteThresholds } from './calibrate/observers.js';
 export { calibrateTimesteps, retarget } from './calibrate/timesteps.js';
 export { THRESHOLD_MODES, type ThresholdMode } from './calibrate/thresholds.js';
+export { calibrationPlan, windowBytes, defaultSamples, CALIBRATION_WINDOW_BUDGET, CALIBRATION_TOKEN_BUDGET, type CalibrationPlan } from './calibrate/plan.js';
+export { sampleFromModel, type ModelSampleOptions } from './calibrate/sample.js';
 export { replaceGeluWithRelu } from './passes/gelu-to-relu.js';
 export { replaceLayerNormWithSpike } from './passes/layernorm-to-spike.js';
 export { replaceAttentionWithSpike } from './passes/attention-to-spike.js';
@@ -23,7 +26,7 @@ export { loadTokenizer, type Tokenizer, type ChatMessage } from './tokenizer/tok
 export { readSafetensorsHeader, readTensorFloat32, writeSafetensors } from './weights/safetensors.js';
 export { readBundle, type BundleContents } from './emit/bundle/read.js';
 export { emitOnnx, EXECUTIONS, type EmitOptions, type Execution } from './emit/lower.js';
-export { SPIKE_CODES, MAX_WEIGHTED_TIMESTEPS, nafDigits, nafMax, nafWeight, parseCode, type SpikeCode } from './ops/spike-code.js';
+export { SPIKE_CODES, MAX_WEIGHTED_TIMESTEPS, MAX_HEADROOM, nafDigits, nafMax, nafWeight, parseCode, unitCount, type SpikeCode } from './ops/spike-code.js';
 export { OPS, findOp } from './ops/registry.js';
 export type { Graph, Node, Weight, ModelSpec, SpikingSpec } from './ir/types.js';
 export { SnnError, ERROR_CODES, type ErrorCode } from './errors/index.js';
