@@ -54,7 +54,7 @@ export function registerEval(program: Command): void {
         if (o['json']) printJson({ recipe: m.recipe, ann: rows[0]!.ann, sweep: rows.map((r) => ({ timesteps: r.timesteps, kl: r.kl, top1_agreement: r.top1_agreement, ratio: r.ratio, snn: r.snn, clipped_share: r.clipped?.share ?? null })), tokens: rows[0]!.tokens });
         else {
           process.stdout.write(`recipe ${m.recipe}; ANN ppl ${rows[0]!.ann.ppl.toFixed(4)} on ${rows[0]!.tokens} tokens\n   T      KL   top-1   ratio   SNN ppl  clipped\n`);
-          for (const r of rows) process.stdout.write(`${String(r.timesteps).padStart(4)}  ${r.kl!.toFixed(4)}  ${(r.top1_agreement! * 100).toFixed(1).padStart(5)}%  ${r.ratio!.toFixed(4)}  ${r.snn!.ppl.toFixed(4).padStart(8)}  ${r.clipped ? `${(100 * r.clipped.share).toFixed(3)} %` : '—'}\n`);
+          for (const r of rows) process.stdout.write(`${String(r.timesteps).padStart(4)}  ${formatKl(r.kl!)}  ${(r.top1_agreement! * 100).toFixed(1).padStart(5)}%  ${r.ratio!.toFixed(4)}  ${r.snn!.ppl.toFixed(4).padStart(8)}  ${r.clipped ? `${(100 * r.clipped.share).toFixed(3)} %` : '—'}\n`);
         }
         const last = rows.at(-1)?.clipped?.warning;
         if (last) process.stderr.write(`warning: ${last}\n`);
@@ -66,7 +66,7 @@ export function registerEval(program: Command): void {
       if (o['json']) printJson(r);
       else if (!r.snn) process.stdout.write(`ANN perplexity ${r.ann.ppl.toFixed(4)} (${r.tokens} tokens, ${r.windows} windows of ${r.window})\n`);
       else {
-        process.stdout.write(`KL ${r.kl!.toFixed(5)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  ratio ${r.ratio!.toFixed(4)}  (ANN ppl ${r.ann.ppl.toFixed(4)}, SNN ppl ${r.snn.ppl.toFixed(4)}; T=${r.timesteps}, ${r.tokens} tokens)\n`);
+        process.stdout.write(`KL ${formatKl(r.kl!)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  ratio ${r.ratio!.toFixed(4)}  (ANN ppl ${r.ann.ppl.toFixed(4)}, SNN ppl ${r.snn.ppl.toFixed(4)}; T=${r.timesteps}, ${r.tokens} tokens)\n`);
         if (r.clipped) {
           const top = [...r.clipped.sites].sort((a, b) => b.share - a.share).slice(0, 3).filter((x) => x.clipped > 0);
           process.stdout.write(`clipped ${(100 * r.clipped.share).toFixed(4)} % of neuron counts (calibration: ${(100 * r.clipped.calibrationShare).toFixed(2)} %)${top.length ? `; most at ${top.map((x) => `${x.site} ${(100 * x.share).toFixed(3)} %`).join(', ')}` : ''}\n`);
@@ -74,4 +74,9 @@ export function registerEval(program: Command): void {
       }
       if (r.clipped?.warning) process.stderr.write(`warning: ${r.clipped.warning}\n`);
     });
+}
+
+/** KL in nats: four decimals, or two significant digits below 0.001 (the faithful range). */
+function formatKl(kl: number): string {
+  return kl >= 1e-3 || kl === 0 ? kl.toFixed(4) : kl.toExponential(1);
 }
