@@ -1,30 +1,37 @@
-// Chooses the weighted code's default T on the DEV split (the last 10 % of the calibration corpus, the
-// training side): converts each shipped model at every T, evaluates SNN vs ANN perplexity on dev windows,
-// and prints the table. heldout.txt is never read here. Usage: node bench/choose-defaults.mjs [T list] [models]
-import { mkdtempSync, rmSync } from 'node:fs';
+// Chooses the weighted code's default T and headroom on DEV data only: for the shipped models the last 10 %
+// of the calibration corpus (the training side); for a model folder with its own calib.txt (the unseen
+// fixtures: training-side text, never heldout.txt), that text. Each model is converted as a user would
+// (default calibration: the shipped corpus) at every (headroom, T) pair and evaluated on full-context
+// dev windows: KL and top-1 first, then the ratio and the clipped share.
+// Usage: node bench/choose-defaults.mjs [h:T,h:T,…] [models]   (DEV_WINDOWS=32, CODE=weighted)
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, loadBundle, evaluate } from '../dist/index.js';
 import { CALIBRATION_SHARE, DEFAULT_CALIBRATION_TEXT } from '../dist/calibrate/data.js';
-import { readFileSync } from 'node:fs';
 
-const Ts = (process.argv[2] ?? '4,5,6,7,8,10,12').split(',').map(Number);
+const pairs = (process.argv[2] ?? '0:6,0:7,0:8,1:7,1:8,1:9,2:8,2:9').split(',').map((p) => p.split(':').map(Number));
 const models = (process.argv[3] ?? 'fixtures/shakespeare-gpt2,fixtures/shakespeare-llama').split(',');
 const code = process.env.CODE ?? 'weighted';
-const maxWindows = Number(process.env.DEV_WINDOWS ?? 64);
+const maxWindows = Number(process.env.DEV_WINDOWS ?? 32);
+const calibSource = process.env.CALIB_SOURCE;
 const dir = mkdtempSync(join(tmpdir(), 'choose-'));
 const rows = [];
 try {
   for (const model of models) {
-    for (const T of Ts) {
-      const { bundlePath } = await convert(model, { timesteps: T, code, out: join(dir, `m-${T}.snn`), force: true });
+    const own = join(model, 'calib.txt');
+    for (const [headroom, T] of pairs) {
+      const started = Date.now();
+      const { bundlePath } = await convert(model, { timesteps: T, headroom, code, out: join(dir, `m-${T}.snn`), force: true, ...(calibSource ? { calibration: { source: calibSource } } : {}) });
+      const seconds = (Date.now() - started) / 1000;
       const bundle = await loadBundle(bundlePath);
-      const all = bundle.tokenizer.encode(readFileSync(DEFAULT_CALIBRATION_TEXT, 'utf8'));
-      const dev = all.slice(Math.floor(all.length * CALIBRATION_SHARE));
+      let dev;
+      if (existsSync(own)) dev = bundle.tokenizer.encode(readFileSync(own, 'utf8'));
+      else { const all = bundle.tokenizer.encode(readFileSync(DEFAULT_CALIBRATION_TEXT, 'utf8')); dev = all.slice(Math.floor(all.length * CALIBRATION_SHARE)); }
       const window = bundle.spec.maxPositions;
       const ids = dev.slice(0, Math.min(dev.length, maxWindows * window));
       const r = await evaluate(bundle, ids);
-      rows.push({ model, code, T, ratio: r.ratio, top1: r.top1_agreement, kl: r.kl, windows: r.windows });
+      rows.push({ model, code, headroom, T, kl: r.kl, top1: r.top1_agreement, ratio: r.ratio, clipped: r.clipped?.share ?? null, windows: r.windows, dev: existsSync(own) ? 'calib.txt' : 'corpus dev split', convertSeconds: seconds });
       console.log(JSON.stringify(rows.at(-1)));
       await bundle.release();
     }
@@ -32,5 +39,5 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log('| model | code | T | dev ratio | top-1 | KL |\n|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.model} | ${r.code} | ${r.T} | ${r.ratio.toFixed(4)} | ${(100 * r.top1).toFixed(1)} % | ${r.kl.toFixed(4)} |`);
+console.log('| model | dev text | headroom | T | KL | top-1 | ratio | clipped |\n|---|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.model} | ${r.dev} | ${r.headroom} | ${r.T} | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(1)} % | ${r.ratio.toFixed(4)} | ${r.clipped === null ? '—' : `${(100 * r.clipped).toFixed(4)} %`} |`);

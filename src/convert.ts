@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCalibrationData } from './calibrate/data.js';
+import { createCalibrationData, DEFAULT_CALIBRATION_TEXT } from './calibrate/data.js';
 import { calibrateThresholds } from './calibrate/observers.js';
 import { parseThreshold, type ThresholdMode } from './calibrate/thresholds.js';
 import { writeBundle } from './emit/bundle/write.js';
@@ -11,7 +11,9 @@ import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
-import { parseCode, type SpikeCode } from './ops/spike-code.js';
+import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
+import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
+import { sampleFromModel } from './calibrate/sample.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
@@ -21,12 +23,39 @@ import { neuronsOf } from './ops/spiking.js';
 export const DEFAULT_MODEL = fileURLToPath(new URL('../fixtures/shakespeare-gpt2', import.meta.url));
 
 /**
- * Default T per code. Weighted: the smallest T whose perplexity ratio on the dev split (the last 10 %
- * of the calibration corpus, training side) is ≤ 1.005 on both shipped models — GPT-2 / Llama dev
- * ratios T=5 1.034/1.030, T=6 1.0057/1.0047, T=7 1.0019/1.0028, T=8 1.0000/1.0007 (32 windows,
- * bench/choose-defaults.mjs; heldout.txt never looked at). Rate: the round-1 default.
+ * Default T per code. Weighted: with DEFAULT_HEADROOM's digit, the smallest T whose dev-split KL is
+ * ≤ 0.003 and perplexity ratio ≤ 1.005 on both shipped models (the dev split is the last 10 % of the
+ * calibration corpus, training side; bench/choose-defaults.mjs, 32 windows; heldout.txt never looked
+ * at). Dev KL / ratio GPT-2, Llama: h=1 T=7 0.0070 / 1.0073, 0.0056 / 1.0059; h=1 T=8 0.0017 / 1.0025,
+ * 0.0015 / 1.0016 (h=0 T=7 was 0.0018 / 1.0023 on GPT-2: the extra digit keeps the old resolution).
+ * Rate: the round-1 default.
  */
-export const DEFAULT_TIMESTEPS: Record<SpikeCode, number> = { weighted: 7, rate: 16 };
+export const DEFAULT_TIMESTEPS: Record<SpikeCode, number> = { weighted: 8, rate: 16 };
+/**
+ * Default headroom digits per code (ops/spike-code.ts unitCount): the weighted code reserves its top
+ * digit above the calibrated max, so a value up to ~2× anything calibration saw is coded, not cut.
+ * On the shipped dev split one digit cut the clipped share from 2.2e-4 to 2e-7 (GPT-2) at the same
+ * KL; a second digit gave no further dev gain (bench/choose-defaults.mjs). Rate coding has none.
+ */
+export const CALIBRATION_SOURCES = ['corpus', 'model'] as const;
+/**
+ * Where calibration text comes from when the user gives none: text sampled from the source ANN itself.
+ * Chosen on dev text (bench/choose-defaults.mjs, CALIB_SOURCE=model, headroom 1, T=8; each unseen
+ * fixture's training-side calib.txt, the shipped GPT-2's dev split): KL code-llama 0.0014 (shipped
+ * corpus) → 0.00015 (model-sampled), chat-gpt2 0.000026 → 0.000026, bpe-llama 0.00012 (model-sampled),
+ * shakespeare-gpt2 0.0017 → 0.0017. A model's own samples fit its domain; the shipped corpus fits
+ * only Shakespeare.
+ */
+export const DEFAULT_CALIBRATION_SOURCE: CalibrationSource = 'model';
+export type CalibrationSource = (typeof CALIBRATION_SOURCES)[number];
+
+function parseCalibrationSource(value: string, text: string | undefined): CalibrationSource {
+  if (!(CALIBRATION_SOURCES as readonly string[]).includes(value)) throw new SnnError('OPTION_INVALID', { message: `unknown calibration source ${JSON.stringify(value)} (valid: ${CALIBRATION_SOURCES.join(', ')})`, at: '--calib-source' });
+  if (text !== undefined && value === 'model') throw new SnnError('OPTION_INVALID', { message: '--calib-source model samples text from the model, but --calib-text gives a text', at: '--calib-source', hint: 'give one of them' });
+  return value as CalibrationSource;
+}
+
+export const DEFAULT_HEADROOM: Record<SpikeCode, number> = { weighted: 1, rate: 0 };
 /** Default θ statistic per code: the weighted code's range is cheap (one more digit doubles it), so it never clips calibration values. */
 export const DEFAULT_THRESHOLD: Record<SpikeCode, ThresholdMode> = { weighted: 'max', rate: 'p99.9' };
 
@@ -46,7 +75,14 @@ export interface ConvertOptions {
   /** Output bundle path; default `<model name>.snn` in the working directory. */
   readonly out?: string;
   readonly force?: boolean;
-  readonly calibration?: { readonly text?: string; readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean };
+  readonly calibration?: {
+    readonly text?: string;
+    /** Where calibration windows come from when no text is given: the shipped corpus (default) or text sampled from the source ANN. */
+    readonly source?: CalibrationSource | string;
+    readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean;
+  };
+  /** Weighted code: digits above the calibrated range (default DEFAULT_HEADROOM[code]). */
+  readonly headroom?: number;
   readonly threshold?: ThresholdMode | string;
   /**
    * Spike levels per step (multi-level neurons), overriding the recipe's default: a function of the
@@ -71,6 +107,9 @@ export interface ConvertSummary {
   readonly neuronSites: number;
   readonly passes: readonly string[];
   readonly threshold: ThresholdMode;
+  readonly headroom: number;
+  /** What calibration ran on: text, tokens, positions covered of the context. */
+  readonly calibration: CalibrationPlan & { readonly source: string; readonly text: string; readonly tokens: number; readonly seconds: number };
   readonly seconds: number;
 }
 
@@ -86,6 +125,10 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const timesteps = parseTimesteps(opts.timesteps ?? DEFAULT_TIMESTEPS[code]);
   const recipe = parseRecipe(opts.recipe ?? 'faithful');
   const threshold = parseThreshold(opts.threshold ?? DEFAULT_THRESHOLD[code]);
+  // The default headroom leaves at least one digit for the calibrated range (T=1 runs without it).
+  const headroom = recipe === 'exact' ? 0 : opts.headroom ?? Math.min(DEFAULT_HEADROOM[code], timesteps - 1);
+  checkHeadroom(code, timesteps, headroom);
+  const source = parseCalibrationSource(opts.calibration?.source ?? (opts.calibration?.text !== undefined ? 'corpus' : DEFAULT_CALIBRATION_SOURCE), opts.calibration?.text);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind === 'bundle') {
@@ -99,14 +142,21 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const out = resolve(opts.out ?? `${basename(onnxFile ? imported.dir : resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   if (existsSync(out) && !opts.force) throw new SnnError('OUTPUT_EXISTS', { message: `${out} already exists`, at: out }); // before the work, not after it
   const levels = opts.levels !== undefined ? parseLevels(opts.levels) : undefined;
-  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, ...(levels ? { levels } : {}) });
+  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, headroom, ...(levels ? { levels } : {}) });
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(imported.dir);
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
-  const length = opts.calibration?.length ?? Math.min(128, imported.graph.spec.maxPositions);
-  if (length > imported.graph.spec.maxPositions) throw new SnnError('OPTION_INVALID', { message: `--calib-length ${length} is longer than the model's context of ${imported.graph.spec.maxPositions} tokens`, at: '--calib-length' });
-  const data = createCalibrationData(tokenizer, { numSamples: opts.calibration?.samples ?? 32, maxLength: length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed: opts.calibration?.seed ?? 0, specialTokens: opts.calibration?.specialTokens ?? true });
+  const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
+  if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
+  const seed = opts.calibration?.seed ?? 0;
+  const calStarted = Date.now();
+  const data = source === 'model'
+    ? await sampleFromModel(imported.graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), onProgress: (done, total) => progress({ stage: 'calibrate', message: 'sampling calibration text from the model', done, total }) })
+    : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
+  const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
   const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
+  const calibration = { ...plan, source: kind, text: data.text, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
+  progress({ stage: 'calibrate', message: `calibration data: ${kind === 'shipped-corpus' ? 'the shipped TinyShakespeare corpus (give your model\'s own kind of text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
   const levelOf = new Map(neuronsOf(cal.graph.nodes).map(({ attrs }) => [attrs.site, attrs.levels]));
   const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
@@ -116,13 +166,22 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
       converterVersion: converterVersion(),
       source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
       recipe, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
-      calibration: { text: cal.tokens ? data.text : null, textSha256: cal.tokens ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens },
+      calibration: {
+        text: cal.tokens ? data.text : null, textSha256: cal.tokens && kind !== 'model' ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens,
+        source: kind, seed,
+        context: plan.context, positionsCovered: plan.length, uncoveredPositions: plan.uncovered, clippedShare: threshold === 'max' ? 0 : Number((1 - Number(threshold.slice(1)) / 100).toPrecision(3)),
+      },
       neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
     },
     ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
     onStep: (s) => progress({ stage: 'write', message: s }),
   });
-  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, seconds: (Date.now() - started) / 1000 };
+  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The token a model-sampled row starts from: BOS, else EOS (GPT-2's document separator), else 0. */
+function startToken(tokenizer: { readonly bosTokenId: number | null; readonly eosTokenId: number | null }): number {
+  return tokenizer.bosTokenId ?? tokenizer.eosTokenId ?? 0;
 }
 
 /** `--levels`: an integer for every site, or `suffix=k,…` for the sites whose name ends with a suffix. */

@@ -70,6 +70,15 @@ export const MetaSchema = z.object({
     length: z.number().int().nonnegative(),
     statistic: z.string(),
     tokens: z.number().int().nonnegative(),
+    /** Where the text came from ('shipped-corpus' | 'text'); absent in bundles from before it was recorded. */
+    source: z.string().optional(),
+    seed: z.number().int().optional(),
+    /** The model's context, the positions calibration windows covered (0 … covered−1) and the rest ('a–b') or null. */
+    context: z.number().int().nonnegative().optional(),
+    positionsCovered: z.number().int().nonnegative().optional(),
+    uncoveredPositions: z.string().nullable().optional(),
+    /** Share of calibration values beyond θ under the statistic (0 for max): eval warns far above it. */
+    clippedShare: z.number().optional(),
   }),
   neurons: z.array(SiteRecord),
   /** The ONNX forms of the spiking model, model.onnx first (T is graph.json's `spiking.timesteps`). */
@@ -110,7 +119,7 @@ export const GraphSchema = z.object({
     numKvHeads: z.number(), headDim: z.number(), maxPositions: z.number(), bosTokenId: z.number().nullable(),
     eosTokenId: z.union([z.number(), z.array(z.number())]).nullable(),
   }),
-  spiking: z.object({ timesteps: z.number().int().positive(), recipe: z.string(), code: z.enum(['weighted', 'rate']).default('rate'), tdConvention: z.literal('mean') }),
+  spiking: z.object({ timesteps: z.number().int().positive(), recipe: z.string(), code: z.enum(['weighted', 'rate']).default('rate'), headroom: z.number().int().min(0).max(8).optional(), tdConvention: z.literal('mean') }),
   inputs: z.array(Value),
   outputs: z.array(Value),
   nodes: z.array(NodeJson),

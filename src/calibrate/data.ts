@@ -49,7 +49,10 @@ export function createCalibrationData(tokenizer: Pick<Tokenizer, 'encode'> & Par
   const ids = opts.split === 'dev' ? all.slice(cut) : all.slice(0, cut);
   const needed = maxLength + numSamples - 1;
   if (ids.length < needed) {
-    throw new SnnError('CALIBRATION_TEXT', { message: `${ids.length} tokens in the ${opts.split ?? 'calibration'} split (${opts.split === 'dev' ? 'last 10 %' : 'first 90 %'} of the text), but ${numSamples} samples of ${maxLength} tokens need at least ${needed}`, at: path });
+    // How much text that is, at this text's own characters per token (the whole text when it gave none).
+    const perToken = all.length > 0 ? text.length / all.length : 1;
+    const chars = Math.ceil(Math.ceil(needed / (opts.split === 'dev' ? 1 - CALIBRATION_SHARE : CALIBRATION_SHARE)) * perToken);
+    throw new SnnError('CALIBRATION_TEXT', { message: `${ids.length} tokens in the ${opts.split ?? 'calibration'} split (${opts.split === 'dev' ? 'last 10 %' : 'first 90 %'} of the text), but ${numSamples} samples of ${maxLength} tokens need at least ${needed}: about ${chars} characters of text like this one (it has ${text.length})`, at: path });
   }
   const random = mulberry32(opts.seed ?? 0);
   const span = ids.length - maxLength;

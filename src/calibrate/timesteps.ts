@@ -5,13 +5,17 @@ import { readBundle } from '../bundle/read.js';
 import { writeBundle } from '../emit/bundle/write.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
-import { checkCodeSupports } from '../ops/spike-code.js';
+import { checkCodeSupports, checkHeadroom } from '../ops/spike-code.js';
 import { parseTimesteps, type Timesteps } from '../options/values.js';
 import { neuronsOf } from '../ops/spiking.js';
 
-/** The bundle's spiking graph with T replaced (thresholds kept: θ sets the range, T the resolution θ/T). */
+/**
+ * The bundle's spiking graph with T replaced (thresholds and headroom kept: θ sets the range, T the
+ * resolution). Throws before any work when the code cannot run T (a sweep checks every T first).
+ */
 export function retarget(graph: Graph, timesteps: Timesteps): Graph {
   if (!graph.spiking) throw new SnnError('GRAPH_INVALID', { message: 'graph is not spiking', at: 'retarget' });
+  checkHeadroom(graph.spiking.code, timesteps, graph.spiking.headroom ?? 0);
   for (const { attrs } of neuronsOf(graph.nodes)) checkCodeSupports(graph.spiking.code, timesteps, attrs.levels, attrs.site);
   return { ...graph, spiking: { ...graph.spiking, timesteps } };
 }

@@ -10,14 +10,17 @@ export function registerConvert(program: Command): void {
   program.command('convert', { isDefault: true })
     .description('convert a model (HF folder, hub id or the embedded default) into a spiking .snn bundle')
     .argument('[model]', 'HF model folder, .onnx export or hub id (ORG/NAME); default: the embedded Shakespeare GPT-2')
-    .option('-t, --timesteps <T>', 'timesteps per token (default: 7 for the weighted code, 16 for rate)', intOption('--timesteps'))
+    .option('-t, --timesteps <T>', 'timesteps per token (default: 8 for the weighted code, of which 1 headroom digit; 16 for rate)', intOption('--timesteps'))
     .option('-r, --recipe <recipe>', 'faithful | stac | exact', 'faithful')
     .option('-c, --code <code>', 'spike code: weighted (signed-digit, step t weighs 2^(T-1-t)) | rate', 'weighted')
     .option('-o, --out <path>', 'output bundle (default: <model name>.snn)')
     .option('--force', 'replace an existing output bundle')
-    .option('--calib-text <file>', 'calibration text (default: the shipped TinyShakespeare training split)')
-    .option('--calib-samples <N>', 'calibration windows', intOption('--calib-samples'), 32)
-    .option('--calib-length <L>', 'tokens per calibration window (default: min(128, context))', intOption('--calib-length'))
+    .option('--calib-text <file>', "calibration text: your model's own kind of text is the best choice (default: text sampled from the model itself, see --calib-source)")
+    .option('--calib-source <source>', 'without --calib-text: model (default: text sampled from the source model, seeded by --calib-seed) | corpus (the shipped TinyShakespeare text)')
+    .option('--calib-seed <S>', 'seed of the calibration windows (and of model-sampled text)', intOption('--calib-seed', 0), 0)
+    .option('--calib-samples <N>', 'calibration windows (default 32; fewer, at least 8, beyond 512-token windows: about 16 384 tokens)', intOption('--calib-samples'))
+    .option('--calib-length <L>', 'tokens per calibration window (default: the whole context, within a 1 GiB window budget)', intOption('--calib-length'))
+    .option('--headroom <H>', 'weighted code: digits of the T above the calibrated range; each doubles the range a value can reach before it clips (default 1)', intOption('--headroom', 0))
     .option('--levels <spec>', 'rate code only: spike levels per step, N for every site or suffix=k,… (default 1)')
     .option('--threshold <mode>', 'per-channel threshold statistic: max | p99 | p99.9 | p99.99 (default: max for weighted, p99.9 for rate)')
     .option('--no-special-tokens', 'calibrate without the special tokens (e.g. BOS) the tokenizer adds by default')
@@ -38,11 +41,14 @@ export function registerConvert(program: Command): void {
         force: Boolean(o['force']),
         calibration: {
           ...(o['calibText'] ? { text: o['calibText'] as string } : {}),
-          samples: o['calibSamples'] as number,
+          ...(o['calibSamples'] !== undefined ? { samples: o['calibSamples'] as number } : {}),
+          seed: o['calibSeed'] as number,
+          ...(o['calibSource'] ? { source: o['calibSource'] as string } : {}),
           specialTokens: o['specialTokens'] !== false,
           ...(o['calibLength'] ? { length: o['calibLength'] as number } : {}),
         },
         ...(o['threshold'] ? { threshold: o['threshold'] as string } : {}),
+        ...(o['headroom'] !== undefined ? { headroom: o['headroom'] as number } : {}),
         ...(o['levels'] ? { levels: o['levels'] as string } : {}),
         ...(o['revision'] ? { revision: o['revision'] as string } : {}),
         offline: Boolean(o['offline']),
@@ -57,6 +63,10 @@ export function registerConvert(program: Command): void {
       });
       progress.done();
       if (o['json']) printJson(summary);
-      else process.stdout.write(`wrote ${summary.bundlePath} (recipe ${summary.recipe}, code ${summary.code}, T=${summary.timesteps}, ${summary.neuronSites} neuron sites, ${summary.seconds.toFixed(1)} s)\n`);
+      else {
+        const c = summary.calibration;
+        process.stdout.write(`wrote ${summary.bundlePath} (recipe ${summary.recipe}, code ${summary.code}, T=${summary.timesteps}${summary.headroom ? ` with ${summary.headroom} headroom digit${summary.headroom > 1 ? 's' : ''}` : ''}, ${summary.neuronSites} neuron sites, ${summary.seconds.toFixed(1)} s)\n`);
+        process.stdout.write(`calibration: ${c.tokens} tokens in ${c.samples} windows, positions 0–${c.length - 1} of ${c.context}${c.uncovered ? ` (${c.uncovered} NOT calibrated)` : ''}, ${c.seconds.toFixed(1)} s, ~${(c.windowBytes / (1 << 20)).toFixed(0)} MiB per window\n`);
+      }
     });
 }

@@ -49,21 +49,25 @@ export function registerEval(program: Command): void {
       const sweep = o['timestepsSweep'] as string | undefined;
       if (sweep) {
         if (!(m instanceof Bundle)) throw new SnnError('OPTION_INVALID', { message: '--timesteps-sweep needs a .snn bundle', at: '--timesteps-sweep' });
-        const Ts = sweep.split(',').map((s) => parseTimesteps(s.trim(), '--timesteps-sweep'));
+        // Every T is checked before any is computed: a T the code cannot run fails first, not last.
         // Other Ts are emitted here from graph.json: loaded on demand, so a plain eval runs the bundle's stored forms only.
         const [{ retarget }, { openGraphSession }] = await Promise.all([import('../calibrate/timesteps.js'), import('../open/graph-session.js')]);
+        const graphs = sweep.split(',').map((s) => retarget(m.contents.graph, parseTimesteps(s.trim(), '--timesteps-sweep')));
         const rows: EvaluateResult[] = [];
-        for (const T of Ts) {
-          const session = await openGraphSession(retarget(m.contents.graph, T), 'snn');
+        for (const graph of graphs) {
+          const T = graph.spiking!.timesteps;
+          const session = await openGraphSession(graph, 'snn', { device: m.device, exposeSaturation: graph.spiking!.code === 'weighted' });
           rows.push(await evaluate(m, ids, { ...base, snnSession: session, onProgress: (d, t) => progress.update(`T=${T}`, d, t) }));
           await session.release();
         }
         progress.done();
-        if (o['json']) printJson({ recipe: m.recipe, ann: rows[0]!.ann, sweep: rows.map((r) => ({ timesteps: r.timesteps, snn: r.snn, ratio: r.ratio, top1_agreement: r.top1_agreement, kl: r.kl })), tokens: rows[0]!.tokens });
+        if (o['json']) printJson({ recipe: m.recipe, ann: rows[0]!.ann, sweep: rows.map((r) => ({ timesteps: r.timesteps, kl: r.kl, top1_agreement: r.top1_agreement, ratio: r.ratio, snn: r.snn, clipped_share: r.clipped?.share ?? null })), tokens: rows[0]!.tokens });
         else {
-          process.stdout.write(`recipe ${m.recipe}; ANN ppl ${rows[0]!.ann.ppl.toFixed(4)} on ${rows[0]!.tokens} tokens\n   T   SNN ppl   ratio   top-1     KL\n`);
-          for (const r of rows) process.stdout.write(`${String(r.timesteps).padStart(4)}  ${r.snn!.ppl.toFixed(4).padStart(8)}  ${r.ratio!.toFixed(4)}  ${(r.top1_agreement! * 100).toFixed(1).padStart(5)}%  ${r.kl!.toFixed(4)}\n`);
+          process.stdout.write(`recipe ${m.recipe}; ANN ppl ${rows[0]!.ann.ppl.toFixed(4)} on ${rows[0]!.tokens} tokens\n   T      KL   top-1   ratio   SNN ppl  clipped\n`);
+          for (const r of rows) process.stdout.write(`${String(r.timesteps).padStart(4)}  ${formatKl(r.kl!)}  ${(r.top1_agreement! * 100).toFixed(1).padStart(5)}%  ${r.ratio!.toFixed(4)}  ${r.snn!.ppl.toFixed(4).padStart(8)}  ${r.clipped ? `${(100 * r.clipped.share).toFixed(3)} %` : '—'}\n`);
         }
+        const last = rows.at(-1)?.clipped?.warning;
+        if (last) process.stderr.write(`warning: ${last}\n`);
         return;
       }
       const r = await evaluate(m, ids, { ...base, annOnly });
@@ -73,6 +77,18 @@ export function registerEval(program: Command): void {
       if (int8) process.stderr.write(`INT8 ANN (W8A8) ppl ${int8.snn!.ppl.toFixed(4)}  ratio ${int8.ratio!.toFixed(4)}  top-1 ${(int8.top1_agreement! * 100).toFixed(2)}%  KL ${int8.kl!.toFixed(5)}\n`);
       if (o['json']) printJson(int8 ? { ...r, int8: { ppl: int8.snn!.ppl, nll: int8.snn!.nll, ratio: int8.ratio, top1_agreement: int8.top1_agreement, kl: int8.kl } } : r);
       else if (!r.snn) process.stdout.write(`ANN perplexity ${r.ann.ppl.toFixed(4)} (${r.tokens} tokens, ${r.windows} windows of ${r.window})\n`);
-      else process.stdout.write(`ANN ppl ${r.ann.ppl.toFixed(4)}  SNN ppl ${r.snn.ppl.toFixed(4)}  ratio ${r.ratio!.toFixed(4)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  KL ${r.kl!.toFixed(5)}  (T=${r.timesteps}, ${r.tokens} tokens)\n`);
+      else {
+        process.stdout.write(`KL ${formatKl(r.kl!)}  top-1 ${(r.top1_agreement! * 100).toFixed(2)}%  ratio ${r.ratio!.toFixed(4)}  (ANN ppl ${r.ann.ppl.toFixed(4)}, SNN ppl ${r.snn.ppl.toFixed(4)}; T=${r.timesteps}, ${r.tokens} tokens)\n`);
+        if (r.clipped) {
+          const top = [...r.clipped.sites].sort((a, b) => b.share - a.share).slice(0, 3).filter((x) => x.clipped > 0);
+          process.stdout.write(`clipped ${(100 * r.clipped.share).toFixed(4)} % of neuron counts (calibration: ${(100 * r.clipped.calibrationShare).toFixed(2)} %)${top.length ? `; most at ${top.map((x) => `${x.site} ${(100 * x.share).toFixed(3)} %`).join(', ')}` : ''}\n`);
+        }
+      }
+      if (r.clipped?.warning) process.stderr.write(`warning: ${r.clipped.warning}\n`);
     });
+}
+
+/** KL in nats: four decimals, or two significant digits below 0.001 (the faithful range). */
+function formatKl(kl: number): string {
+  return kl >= 1e-3 || kl === 0 ? kl.toFixed(4) : kl.toExponential(1);
 }

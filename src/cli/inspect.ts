@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { FILES } from '../bundle/format.js';
 import { defaultExecution, pickForm } from '../bundle/forms.js';
 import { readBundle } from '../bundle/read.js';
+import { nafMax } from '../ops/spike-code.js';
 import { autoCandidates, type Device } from '../runtime/device.js';
 import { probePlacement, summarizePlacement, type Placement } from '../runtime/placement.js';
 import { parseDevice, printJson } from './common.js';
@@ -28,7 +29,7 @@ export function registerInspect(program: Command): void {
       const sizes = Object.fromEntries(Object.keys(b.meta.files).map((f) => [f, statSync(join(b.path, f)).size]));
       const total = Object.values(sizes).reduce((a, s) => a + s, 0);
       const summary = {
-        path: b.path, valid: true, recipe: b.meta.recipe, timesteps: b.timesteps, arch: b.meta.source.arch, source: b.meta.source.id,
+        path: b.path, valid: true, recipe: b.meta.recipe, timesteps: b.timesteps, headroom: b.graph.spiking?.headroom ?? 0, arch: b.meta.source.arch, source: b.meta.source.id,
         passes: b.meta.passes.map((p) => ({ name: p.name, matched: p.matched.length })),
         calibration: b.meta.calibration,
         neurons: b.meta.neurons.map(({ output: _o, ...n }) => n),
@@ -40,10 +41,10 @@ export function registerInspect(program: Command): void {
       const lines = [
         `${b.path}: valid (all ${Object.keys(b.meta.files).length} files match their sha256)`,
         `source ${b.meta.source.id} (${b.meta.source.arch}), converter ${b.meta.converterVersion}, created ${b.meta.created}`,
-        `recipe ${b.meta.recipe}, T=${b.timesteps}, code ${b.graph.spiking?.code ?? "rate"}, runtime ${b.graph.spiking?.code === "weighted" ? "closed form (model.onnx), step-by-step reference with --simulate steps" : "step by step"}`,
+        `recipe ${b.meta.recipe}, T=${b.timesteps}${b.graph.spiking?.headroom ? ` (${b.graph.spiking.headroom} headroom digit${b.graph.spiking.headroom > 1 ? 's' : ''}: θ maps to M_${b.timesteps - b.graph.spiking.headroom}, values up to ${(nafMax(b.timesteps) / nafMax(b.timesteps - b.graph.spiking.headroom)).toFixed(2)}·θ are coded)` : ''}, code ${b.graph.spiking?.code ?? "rate"}, runtime ${b.graph.spiking?.code === "weighted" ? "closed form (model.onnx), step-by-step reference with --simulate steps" : "step by step"}`,
         `forms: ${b.forms.map((f) => `${f.file} (${f.execution}${f.spikes ? ', spikes' : ''}${f.rounding === 'portable' ? ', portable rounding' : ''})`).join(', ')}`,
         `passes: ${b.meta.passes.map((p) => `${p.name} (${p.matched.length})`).join(' → ')}`,
-        `calibration: ${b.meta.calibration.samples} × ${b.meta.calibration.length} tokens, statistic ${b.meta.calibration.statistic}${b.meta.calibration.text ? `, text ${b.meta.calibration.text}` : ''}`,
+        `calibration: ${b.meta.calibration.samples} × ${b.meta.calibration.length} tokens, statistic ${b.meta.calibration.statistic}${b.meta.calibration.text ? `, text ${b.meta.calibration.text}` : ''}${b.meta.calibration.source ? ` (${b.meta.calibration.source})` : ''}${b.meta.calibration.context ? `, positions 0–${(b.meta.calibration.positionsCovered ?? 0) - 1} of ${b.meta.calibration.context}${b.meta.calibration.uncoveredPositions ? ` (${b.meta.calibration.uncoveredPositions} NOT calibrated)` : ''}` : ''}`,
         `neuron sites (${b.meta.neurons.length}):`,
         '  site                              kind      levels  channels   θ min     θ mean    θ max',
         ...b.meta.neurons.map((n) => `  ${n.site.padEnd(34)}${n.kind.padEnd(10)}${String(n.levels).padEnd(8)}${String(n.channels).padEnd(11)}${n.min.toFixed(4).padEnd(10)}${n.mean.toFixed(4).padEnd(10)}${n.max.toFixed(4)}`),

@@ -38,6 +38,8 @@ export interface EmitOptions {
   readonly observe?: readonly string[];
   /** Expose every neuron site's spike tensor as an output `spikes/<site>` ([T, B, S, D], integers). */
   readonly exposeSpikes?: boolean;
+  /** Expose only the saturation tensors `saturation/<site>` (weighted code: which counts clipped), not the planes. */
+  readonly exposeSaturation?: boolean;
   readonly metadata?: Readonly<Record<string, string>>;
   /** Emit the model outputs (logits, present K/V); default true. Without them only observed values remain. */
   readonly modelOutputs?: boolean;
@@ -116,6 +118,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       shared: (key, build) => { let v = shared.get(key); if (v === undefined) { v = build(); shared.set(key, v); } return v; },
       recordSpikes: (site, tensor) => { spikes.push({ site, tensor }); },
       exposeSpikes,
+      exposeSaturation: opts.exposeSaturation ?? false,
       portable: opts.portable ?? false,
       recordSaturation: (site, tensor) => { saturation.push({ site, tensor }); },
       countOf: (i) => counts.get(onnxName(node.inputs[i]!)) ?? null,
@@ -156,7 +159,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     return { site, output };
   });
   const spikeOutputs = exposeSpikes ? expose(spikes, 'spikes', ['T', 'batch', 'seq', 'width']) : [];
-  const saturationOutputs = exposeSpikes ? expose(saturation, 'saturation', ['batch', 'seq', 'width']) : [];
+  const saturationOutputs = exposeSpikes || opts.exposeSaturation ? expose(saturation, 'saturation', ['batch', 'seq', 'width']) : [];
   return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, execution, synapses, nodeCount: b.nodeCount };
 }
 

@@ -61,6 +61,8 @@ export const ERROR_CODES = {
   ARCH_UNSUPPORTED: { stage: 'import', title: 'model family is not supported', hint: 'convert a GPT-2, Llama, OPT or Qwen2 model (the README lists the supported families and layouts)' },
   ALREADY_A_BUNDLE: { stage: 'input', title: 'input is already a .snn bundle', hint: 'run the bundle with generate, chat, eval or inspect; to convert again, give the source model' },
   ONNX_QUANTIZED: { stage: 'import', title: 'quantized or float16 ONNX exports are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
+  // issue 16: calibration that covers the context within a stated memory budget
+  CALIBRATION_BUDGET: { stage: 'calibrate', title: 'calibration does not fit in memory', hint: 'use a smaller --calib-length; positions beyond it are recorded as uncalibrated and warned about' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -62,6 +62,8 @@ export interface SpikingSpec {
    * integrated values); 'rate': every spike weighs one unit (SPEC §2).
    */
   readonly code: 'weighted' | 'rate';
+  /** Weighted code: how many of the T digits lie above the calibrated range (θ maps to M_(T−h)); absent = 0. */
+  readonly headroom?: number;
   /** 'mean': y_t = t·f(m_t) − (t−1)·f(m_{t−1}); the model output is the mean over T. */
   readonly tdConvention: 'mean';
 }

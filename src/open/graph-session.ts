@@ -13,6 +13,8 @@ export interface SessionOptions {
   readonly device?: DeviceChoice;
   /** Extra outputs to fetch on request: spike tensors or observed values. */
   readonly exposeSpikes?: boolean;
+  /** Expose only the saturation tensors (clipped counts per site), not the spike planes. */
+  readonly exposeSaturation?: boolean;
   readonly observe?: readonly string[];
   /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
   readonly observeOnly?: boolean;
@@ -48,7 +50,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}) });
+    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
     return await use(modelPath, emitted);

@@ -3,7 +3,7 @@ import { weightData } from '../weights/weight-data.js';
 import type { Node } from '../ir/types.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
 import { boolAttr, numAttr, requireNumbers } from './op.js';
-import { nafMax } from './spike-code.js';
+import { nafMax, unitCount } from './spike-code.js';
 import { exactSign } from './exact-int.js';
 import { planSynapse } from './synapse.js';
 
@@ -53,16 +53,17 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
   const { b, node } = ctx;
   const source = ctx.countOf(0);
   const M = nafMax(ctx.timesteps);
+  const unitM = unitCount(ctx.timesteps, ctx.graph.spiking?.headroom ?? 0);
   const plan = source && ctx.graph.spiking?.code === 'weighted' ? planSynapse({
     weight: weightData(ctx.graph.weights.get(node.weights['weight']!)!),
     ...linearAttrs(node)!,
-    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / M)),
+    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / unitM)),
   }, M) : null;
   if (!source || !plan) {
     if (!source) return { outputs: lowerLinearAnn(ctx), timed: [false] };
     // Float weights: the Linear reads u·q, rebuilt from the count (the neuron may hand out q alone).
     ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null, groups: null });
-    const value = b.op('Mul', [source.count, b.op('Div', [source.threshold, b.scalar(M)], {}, node.id)], {}, node.id);
+    const value = b.op('Mul', [source.count, b.op('Div', [source.threshold, b.scalar(unitM)], {}, node.id)], {}, node.id);
     return { outputs: lowerLinearAnn({ ...ctx, input: () => value }), timed: [false] };
   }
   const { synapse, groups, chunkBits } = plan;

@@ -26,6 +26,8 @@ export interface LowerCtx {
   recordSpikes(site: string, onnxName: string): void;
   /** True when spike (and saturation) tensors are exposed: lowerings build them only then. */
   readonly exposeSpikes: boolean;
+  /** True when only the saturation tensors are exposed (clipped share in eval), without the spike planes. */
+  readonly exposeSaturation?: boolean;
   /**
    * Build integer rounding from Floor and comparisons instead of Round/Sign/Mod, which some execution
    * providers lack (WebGPU); same integers, more nodes.

@@ -30,6 +30,33 @@ export function checkCodeSupports(code: SpikeCode, timesteps: Timesteps, levels:
   }
 }
 
+/** Most headroom digits a weighted code may reserve above the calibrated range (each doubles the range). */
+export const MAX_HEADROOM = 4;
+
+/**
+ * Headroom (docs/design.md, calibration): of the T signed digits, the top `headroom` ones lie above the
+ * calibrated range. θ (the largest value calibration saw) maps to M_(T−h), the full scale of the T−h
+ * lower digits, so u = θ/M_(T−h) keeps the resolution of a (T−h)-step code, while counts up to M_T,
+ * about 2^h·θ, still pass: a value beyond what calibration saw is coded, not cut to θ. The top digits
+ * fire only for such values (|q| ≤ M_(T−h) never sets a digit above T−h), so they cost steps, not events.
+ */
+export function unitCount(timesteps: number, headroom: number): number {
+  return nafMax(timesteps - headroom);
+}
+
+/** Checks a headroom against T (typed error naming the valid range). */
+export function checkHeadroom(code: SpikeCode, timesteps: number, headroom: number): void {
+  if (!Number.isInteger(headroom) || headroom < 0 || headroom > MAX_HEADROOM) {
+    throw new SnnError('OPTION_INVALID', { message: `--headroom must be an integer from 0 to ${MAX_HEADROOM} (digits above the calibrated range), got ${JSON.stringify(headroom)}`, at: '--headroom' });
+  }
+  if (headroom > 0 && code !== 'weighted') {
+    throw new SnnError('OPTION_INVALID', { message: `--headroom ${headroom} needs the weighted code (rate coding has no high-order digits)`, at: '--headroom', hint: 'drop --headroom, or use --code weighted' });
+  }
+  if (headroom > 0 && timesteps - headroom < 1) {
+    throw new SnnError('OPTION_INVALID', { message: `T=${timesteps} leaves no digit for the calibrated range with --headroom ${headroom}`, at: '--timesteps', hint: `use --timesteps ≥ ${headroom + 1}, or a smaller --headroom` });
+  }
+}
+
 /** M_k = ⌊(2^(k+1) − 1)/3⌋: the largest count k signed NAF digits represent (M_1 = 1, M_4 = 10, M_6 = 42). */
 export function nafMax(digits: number): number {
   return Math.floor((2 ** (digits + 1) - 1) / 3);

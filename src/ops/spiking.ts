@@ -4,7 +4,7 @@ import type { LowerCtx, Lowered, OpDef } from './op.js';
 import type { Node } from '../ir/types.js';
 import { choiceAttr, numAttr, strAttr } from './op.js';
 import { exactRound, exactSign, parity } from './exact-int.js';
-import { nafMax, type SpikeCode } from './spike-code.js';
+import { nafMax, unitCount, type SpikeCode } from './spike-code.js';
 
 export const NEURON_KINDS = ['IF', 'SignedIF'] as const;
 export type NeuronKind = (typeof NEURON_KINDS)[number];
@@ -86,16 +86,19 @@ function lowerRateSteps(ctx: LowerCtx): Lowered {
   return { outputs: [b.op('Mul', [train, unit], {}, node.id)], timed: [true] };
 }
 
-/** Weighted code, shared by both forms: the count q = clip(round(x/u), lo, M_T) and the unit u = θ/M_T. */
+/**
+ * Weighted code, shared by both forms: the count q = clip(round(x/u), lo, M_T) with the unit
+ * u = θ/M_(T−h): θ is the top of the calibrated range and the h headroom digits extend it to ~2^h·θ.
+ */
 function weightedCount(ctx: LowerCtx, integrated: string): { q: string; unit: string; saturated: string | null } {
   const { b, node } = ctx;
   const M = nafMax(ctx.timesteps);
-  const unit = b.op('Div', [ctx.weight('threshold'), b.scalar(M)], {}, node.id);
+  const unit = b.op('Div', [ctx.weight('threshold'), b.scalar(unitCount(ctx.timesteps, ctx.graph.spiking?.headroom ?? 0))], {}, node.id);
   const scaled = b.op('Div', [integrated, unit], {}, node.id);
   const rounded = exactRound(b, scaled, ctx.portable, node.id);
   const lo = strAttr(node, 'kind') === 'SignedIF' ? -M : 0;
   const q = b.op('Clip', [rounded, b.scalar(lo), b.scalar(M)], {}, node.id);
-  const saturated = ctx.exposeSpikes ? b.op('Cast', [b.op('Not', [b.op('Equal', [rounded, q], {}, node.id)], {}, node.id)], { to: 1 }, node.id) : null;
+  const saturated = ctx.exposeSpikes || ctx.exposeSaturation ? b.op('Cast', [b.op('Not', [b.op('Equal', [rounded, q], {}, node.id)], {}, node.id)], { to: 1 }, node.id) : null;
   return { q, unit, saturated };
 }
 
@@ -135,10 +138,8 @@ function readOnlyBySynapses(ctx: LowerCtx): boolean {
 function lowerWeightedClosed(ctx: LowerCtx): Lowered {
   const { q, unit, saturated } = weightedCount(ctx, ctx.input(0));
   const site = strAttr(ctx.node, 'site');
-  if (ctx.exposeSpikes) {
-    ctx.recordSpikes(site, nafPlanes(ctx, q));
-    ctx.recordSaturation(site, saturated!);
-  }
+  if (ctx.exposeSpikes) ctx.recordSpikes(site, nafPlanes(ctx, q));
+  if (saturated) ctx.recordSaturation(site, saturated);
   // Read only by synapses (directly or through the readout): they take the count itself, so u·q is not built.
   const out = readOnlyBySynapses(ctx) ? q : ctx.b.op('Mul', [q, unit], {}, ctx.node.id);
   ctx.recordCount(out, q);

@@ -2,7 +2,7 @@
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { assertValid } from '../ops/verify.js';
-import { checkCodeSupports, type SpikeCode } from '../ops/spike-code.js';
+import { checkCodeSupports, checkHeadroom, type SpikeCode } from '../ops/spike-code.js';
 import { replaceAttentionWithSpike } from './attention-to-spike.js';
 import { replaceGeluWithRelu } from './gelu-to-relu.js';
 import { insertNeurons } from './insert-neurons.js';
@@ -19,6 +19,8 @@ export interface RecipeOptions {
   readonly levels?: (site: string) => number;
   /** The spike code (SPEC §2); default 'weighted'. */
   readonly code?: SpikeCode;
+  /** Weighted code: digits of the T reserved above the calibrated range (ops/spike-code.ts unitCount); default 0. */
+  readonly headroom?: number;
 }
 
 export interface PassStep {
@@ -63,6 +65,8 @@ export function runRecipe(graph: Graph, recipe: Recipe, T: Timesteps, opts: Reci
     passes.push({ name: step.name, why: step.why, matched: result.matched });
   }
   const code = recipe === 'exact' ? 'rate' : opts.code ?? 'weighted';
+  const headroom = opts.headroom ?? 0;
+  checkHeadroom(code, T, headroom);
   const neurons = neuronsOf(g.nodes);
   for (const { attrs } of neurons) checkCodeSupports(code, T, attrs.levels, attrs.site);
   if (recipe !== 'exact' && neurons.length === 0) {
@@ -73,5 +77,5 @@ export function runRecipe(graph: Graph, recipe: Recipe, T: Timesteps, opts: Reci
       hint: `use --recipe faithful (neurons on every Linear input) or exact`,
     });
   }
-  return { graph: { ...g, spiking: { timesteps: T, recipe, code, tdConvention: 'mean' } }, passes };
+  return { graph: { ...g, spiking: { timesteps: T, recipe, code, ...(code === 'weighted' ? { headroom } : {}), tdConvention: 'mean' } }, passes };
 }

@@ -2,7 +2,7 @@
 import { weightData } from '../weights/weight-data.js';
 import { openGraphSession } from '../open/graph-session.js';
 import { windowInput } from '../runtime/windows.js';
-import { nafMax } from '../ops/spike-code.js';
+import { unitCount } from '../ops/spike-code.js';
 import { timedValues, type SiteFacts } from './graph-facts.js';
 import { checkReplay, replayNeuron, type MembraneInput } from './membrane.js';
 import type { ReportSource } from './source.js';
@@ -89,6 +89,7 @@ export async function collectMembrane(source: ReportSource, site: SiteFacts, ids
       timesteps: source.timesteps,
       seq: ids.length,
       code: source.graph.spiking?.code ?? 'rate',
+      headroom: source.graph.spiking?.headroom ?? 0,
     };
     const token = raster.tokens[0] ?? 0;
     const active = raster.channels.filter((c) => raster.cells.some((x) => x.token === token && x.channel === c));
@@ -97,7 +98,7 @@ export async function collectMembrane(source: ReportSource, site: SiteFacts, ids
       site: site.site, token,
       method: input.code === 'weighted' ? 'reconstructed: the neuron input (integrated over the phase) was observed on the SNN (an extra output of the same graph) and the weighted neuron replayed from it: q = clip(round(x/u)), u = θ/M_T, then at step t fire sign(r) when |r| > M_k (k = T−1−t) and subtract 2^k; membrane = the remaining count r; the replay re-derives every spike of the site on window 0 (check)' : 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on window 0 (check)',
       check: checkReplay(input),
-      traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / (input.code === 'weighted' ? nafMax(source.timesteps) : site.levels)), steps: replayNeuron(input, token, channel) })),
+      traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / (input.code === 'weighted' ? unitCount(source.timesteps, input.headroom ?? 0) : site.levels)), steps: replayNeuron(input, token, channel) })),
     };
   } finally {
     await session.release();

@@ -40,8 +40,8 @@ function tables(r: SpikeReport): string {
     r.layers.map((l) => [l.label, l.sites, l.spikes, pct(l.firingRate), l.snn.sops, l.snn.macs, l.ann.macs, (l.energy.annPicojoules / 1e3).toFixed(2), (l.energy.snnPicojoules / 1e3).toFixed(2), l.energy.ratio.toFixed(3)]));
   const ops = table(['node', 'op', 'ANN MACs', 'ANN elementwise (add/mult/transc.)', 'SNN SOPs', 'SNN float MACs', 'SNN elementwise (add/mult/transc.)', 'SNN membrane', 'why'],
     r.ops.map((m) => [m.node, m.op, m.ann.macs, `${formatCount(m.ann.adds)}/${formatCount(m.ann.mults)}/${formatCount(m.ann.transcendentals)}`, m.snn.sops, m.snn.macs, `${formatCount(m.snn.adds)}/${formatCount(m.snn.mults)}/${formatCount(m.snn.transcendentals)}`, m.snn.membrane, m.why]));
-  const fid = table(['T', 'ANN ppl', 'SNN ppl', 'ratio', 'top-1 agreement', 'KL (nats)'],
-    r.fidelity.rows.map((x) => [x.timesteps, x.annPpl.toFixed(3), x.snnPpl.toFixed(3), x.ratio.toFixed(4), pct(x.top1Agreement), x.kl.toFixed(4)]));
+  const fid = table(['T', 'KL (nats)', 'top-1 agreement', 'ratio', 'ANN ppl', 'SNN ppl'],
+    r.fidelity.rows.map((x) => [x.timesteps, x.kl.toFixed(4), pct(x.top1Agreement), x.ratio.toFixed(4), x.annPpl.toFixed(3), x.snnPpl.toFixed(3)]));
   const thr = table(['seq', 'ANN tok/s', 'SNN tok/s', 'SNN/ANN', 'ANN peak RSS', 'SNN peak RSS'],
     r.throughput.rows.map((x) => [`${x.seq}${x.capped ? ` (capped from ${x.requested.filter((q) => q > x.seq).join(', ')})` : ''}`, x.ann.tokensPerSecond.toFixed(1), x.snn.tokensPerSecond.toFixed(1), x.ratio.toFixed(4), `${(x.ann.rssPeakBytes / 2 ** 20).toFixed(0)} MiB`, `${(x.snn.rssPeakBytes / 2 ** 20).toFixed(0)} MiB`]));
   const defs = `<dl>${Object.entries(r.definitions).map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;

@@ -1,5 +1,5 @@
 // Membrane traces: the neuron's membrane re-derived from its observed input current, checked against its spikes.
-import { nafMax } from '../ops/spike-code.js';
+import { nafMax, unitCount } from '../ops/spike-code.js';
 import type { MembraneStep } from './types.js';
 
 export interface MembraneInput {
@@ -15,6 +15,8 @@ export interface MembraneInput {
   readonly seq: number;
   /** Spike code of the site (default rate). */
   readonly code?: 'weighted' | 'rate';
+  /** Weighted code: digits above the calibrated range (u = θ/M_(T−h)); default 0. */
+  readonly headroom?: number;
 }
 
 /** ONNX Round: half to even. */
@@ -56,7 +58,7 @@ function replayWeighted(input: MembraneInput, token: number, channel: number): M
   const { current, thresholds, signed, timesteps: T } = input;
   const D = thresholds.length;
   const M = nafMax(T);
-  const unit = Math.fround(thresholds[channel]! / M);
+  const unit = Math.fround(thresholds[channel]! / unitCount(T, input.headroom ?? 0));
   const x = current[token * D + channel]!;
   let rest = Math.min(M, Math.max(signed ? -M : 0, roundHalfEven(Math.fround(x / unit))));
   const steps: MembraneStep[] = [];

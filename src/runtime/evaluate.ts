@@ -1,6 +1,7 @@
 // evaluate(): perplexity of the ANN and the SNN on the same windows, their ratio, top-1 agreement and KL (SPEC §6).
 import { SnnError } from '../errors/index.js';
-import type { RunnableModel } from './model.js';
+import { ClippingCounter, type ClippingReport } from './clipping.js';
+import { Bundle, type RunnableModel } from './model.js';
 import type { ModelSession } from './session.js';
 import { logSoftmaxRow, windowInput, windowStarts } from './windows.js';
 
@@ -15,18 +16,24 @@ export interface EvaluateOptions {
   readonly batch?: number;
   /** Evaluate this SNN session instead of the model's own (a T sweep). */
   readonly snnSession?: ModelSession;
+  /**
+   * Count clipped neuron counts per site (weighted-code bundles; default true): the SNN then runs on
+   * the bundle's stored form with spike planes and saturation outputs (same logits, more nodes).
+   */
+  readonly clipping?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/** KL and top-1 agreement lead (the fidelity figures), the perplexity ratio follows. */
 export interface EvaluateResult {
-  readonly ann: { readonly ppl: number; readonly nll: number };
-  readonly snn: { readonly ppl: number; readonly nll: number } | null;
-  /** SNN / ANN perplexity. */
-  readonly ratio: number | null;
-  /** Share of positions where the SNN's argmax equals the ANN's. */
-  readonly top1_agreement: number | null;
   /** Mean KL(ANN ‖ SNN) per position, in nats. */
   readonly kl: number | null;
+  /** Share of positions where the SNN's argmax equals the ANN's. */
+  readonly top1_agreement: number | null;
+  /** SNN / ANN perplexity. */
+  readonly ratio: number | null;
+  readonly ann: { readonly ppl: number; readonly nll: number };
+  readonly snn: { readonly ppl: number; readonly nll: number } | null;
   /** Largest |logit difference| seen. */
   readonly max_abs_logit_diff: number | null;
   readonly tokens: number;
@@ -34,6 +41,8 @@ export interface EvaluateResult {
   readonly window: number;
   readonly stride: number;
   readonly timesteps: number | null;
+  /** Clipped neuron counts on this text, per site, with a warning when far above calibration; null when not counted. */
+  readonly clipped: ClippingReport | null;
 }
 
 /**
@@ -49,6 +58,10 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
   const starts = windowStarts(ids.length, window, stride);
   const ann = await model.session(true);
   const snn = opts.annOnly ? null : opts.snnSession ?? await model.session(false);
+  // A weighted bundle's own session counts clipping on its stored spike-plane form (same logits, bit for bit).
+  const saturation = !opts.snnSession && model instanceof Bundle && model.contents.graph.spiking?.code === 'weighted'
+    ? model.contents.meta.neurons.map((n) => `saturation/${n.site}`) : snn ? ClippingCounter.outputsOf(snn) : [];
+  const counter = snn && (opts.clipping ?? true) ? new ClippingCounter(saturation) : null;
   const V = model.spec.vocabSize;
   const pa = new Float64Array(V);
   const ps = new Float64Array(V);
@@ -58,7 +71,9 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
     const chunk = starts.slice(i, i + per);
     const input = windowInput(ids, chunk, window);
     const la = (await ann.run(input)).logits;
-    const ls = snn ? (await snn.run(input)).logits : null;
+    const out = snn ? await snn.run(input, counter?.outputs ?? []) : null;
+    if (out) counter?.add(out.extra);
+    const ls = out ? out.logits : null;
     chunk.forEach((s, r) => {
       for (let j = 0; j < window - 1; j++) {
         const off = (r * window + j) * V;
@@ -84,13 +99,15 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
   }
   const annR = { ppl: Math.exp(nllA / tokens), nll: nllA / tokens };
   const snnR = snn ? { ppl: Math.exp(nllS / tokens), nll: nllS / tokens } : null;
+  const calibrationShare = model instanceof Bundle ? model.meta.calibration.clippedShare ?? 0 : 0;
   return {
-    ann: annR, snn: snnR,
-    ratio: snnR ? snnR.ppl / annR.ppl : null,
-    top1_agreement: snn ? agree / tokens : null,
     kl: snn ? kl / tokens : null,
+    top1_agreement: snn ? agree / tokens : null,
+    ratio: snnR ? snnR.ppl / annR.ppl : null,
+    ann: annR, snn: snnR,
     max_abs_logit_diff: snn ? maxDiff : null,
     tokens, windows: starts.length, window, stride,
     timesteps: snn ? snn.timesteps : null,
+    clipped: counter && counter.outputs.length > 0 ? counter.report(calibrationShare) : null,
   };
 }

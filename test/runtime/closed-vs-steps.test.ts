@@ -29,7 +29,7 @@ describe.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s, default conversio
   it('model.onnx has no node per step: under 8 extra nodes per neuron site over the ANN (a step-by-step neuron needs ≥ 5 per step)', () => {
     const nodes = (file: string) => onnx.ModelProto.decode(readFileSync(join(closed.path, file))).graph!.node!.length;
     const sites = closed.meta.neurons.length;
-    expect(closed.timesteps).toBe(7);
+    expect(closed.timesteps).toBe(DEFAULT_TIMESTEPS.weighted);
     expect(nodes('model.onnx') - nodes('ann.onnx')).toBeLessThan(8 * sites);
   });
 

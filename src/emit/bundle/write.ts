@@ -92,12 +92,19 @@ function snnSection(graph: Graph, neurons: readonly { kind: string; levels: numb
     v_init: weighted ? 'the integrated input, rounded to the count q = round(x/u), u = θ/M_T' : kinds.includes('IF') ? 'IF: θ/2; SignedIF: 0' : '0 (fires at ±θ/2)',
     code,
     ...(weighted ? { step_weights: `2^(T-1-t) units for step t = 0..${T - 1} (signed NAF digits, most significant first); M_T = ${nafMax(T)}` } : {}),
+    ...(weighted ? { headroom: headroomRecord(T, graph.spiking!.headroom ?? 0) } : {}),
     execution: execution ?? 'steps',
     td_convention: 'mean',
     layout: execution === 'closed' ? '[B, S, D] (closed form: counts; spikes/<site> outputs are [T, B, S, D] digit planes)' : '[T, B, S, D]',
     readout: weighted ? 'the LM head acts once on the integrated (counted) input' : 'mean over T of the LM head input (the head is linear)',
     levels,
   };
+}
+
+/** The weighted code's range above calibration: θ ↦ M_(T−h), counts clip only beyond M_T. */
+function headroomRecord(T: number, h: number): Record<string, unknown> {
+  const unit = nafMax(T - h);
+  return { digits: h, unit: `u = θ/M_${T - h} = θ/${unit} (θ: the largest value calibration saw)`, range: `values up to M_${T}·u = ${(nafMax(T) / unit).toFixed(3)}·θ are coded; only beyond that a count clips (counted per site)` };
 }
 
 /** Integer synapses (weighted code): how many Linears got them, their bits, and the largest certified accumulator. */
