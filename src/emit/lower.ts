@@ -5,6 +5,7 @@ import type { LowerCtx, Lowered, OpDef, SynapseRecord } from '../ops/op.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef } from './onnx-builder.js';
+import { emitSpikeCounts, SPIKE_COUNT_ROWS, spikeCountOutput } from './spike-counts.js';
 
 export const EXECUTIONS = ['closed', 'steps'] as const;
 export type Execution = (typeof EXECUTIONS)[number];
@@ -28,6 +29,13 @@ export interface EmitOptions {
   readonly observe?: readonly string[];
   /** Expose every neuron site's spike tensor as an output `spikes/<site>` ([T, B, S, D], integers). */
   readonly exposeSpikes?: boolean;
+  /**
+   * The spike-counts form (the report): every site's spike planes are derived in the graph, but only
+   * their per-channel sums come back, as `spikecounts/<site>` ([SPIKE_COUNT_ROWS, D]; spike-counts.ts),
+   * so memory does not grow with sites × T × tokens. `planes` names sites whose planes (and saturation)
+   * are exposed too (the raster). Without exposeSpikes, no other site's planes are outputs.
+   */
+  readonly spikeCounts?: { readonly planes?: readonly string[] };
   readonly metadata?: Readonly<Record<string, string>>;
   /** Emit the model outputs (logits, present K/V); default true. Without them only observed values remain. */
   readonly modelOutputs?: boolean;
@@ -39,6 +47,8 @@ export interface Emitted {
   readonly spikeOutputs: readonly { readonly site: string; readonly output: string }[];
   /** Saturation outputs by site ([B, S, D]: clipped steps per train), present when exposeSpikes. */
   readonly saturationOutputs: readonly { readonly site: string; readonly output: string }[];
+  /** Count outputs by site, in graph order (present with spikeCounts). */
+  readonly countOutputs: readonly { readonly site: string; readonly output: string }[];
   readonly execution: Execution | null;
   /** Integer synapses of a weighted-code graph: bits and certified accumulator bound per Linear (float: none could be certified). */
   readonly synapses: readonly SynapseRecord[];
@@ -64,6 +74,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const counts = new Map<string, { count: string; threshold: string; thresholdWeight: string }>();
   const synapses: SynapseRecord[] = [];
   const exposeSpikes = opts.exposeSpikes ?? false;
+  const planesWanted = (site: string) => exposeSpikes || (opts.spikeCounts?.planes ?? []).includes(site);
 
   for (const v of graph.inputs) { b.input(v.name, v.dtype, v.shape); names.set(v.name, v.name); }
 
@@ -105,7 +116,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       lead: (isTimed) => (isTimed ? 2 : 1),
       shared: (key, build) => { let v = shared.get(key); if (v === undefined) { v = build(); shared.set(key, v); } return v; },
       recordSpikes: (site, tensor) => { spikes.push({ site, tensor }); },
-      exposeSpikes,
+      exposeSpikes: exposeSpikes || opts.spikeCounts !== undefined,
       portable: opts.portable ?? false,
       recordSaturation: (site, tensor) => { saturation.push({ site, tensor }); },
       countOf: (i) => counts.get(onnxName(node.inputs[i]!)) ?? null,
@@ -143,9 +154,16 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     b.output(output, 'float32', shape);
     return { site, output };
   });
-  const spikeOutputs = exposeSpikes ? expose(spikes, 'spikes', ['T', 'batch', 'seq', 'width']) : [];
-  const saturationOutputs = exposeSpikes ? expose(saturation, 'saturation', ['batch', 'seq', 'width']) : [];
-  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, execution, synapses, nodeCount: b.nodeCount };
+  const spikeOutputs = expose(spikes.filter((s) => planesWanted(s.site)), 'spikes', ['T', 'batch', 'seq', 'width']);
+  const saturationOutputs = expose(saturation.filter((s) => planesWanted(s.site)), 'saturation', ['batch', 'seq', 'width']);
+  const countOutputs = opts.spikeCounts === undefined ? [] : spikes.map(({ site, tensor }) => {
+    const output = spikeCountOutput(site);
+    const counts = emitSpikeCounts(b, tensor, saturation.find((s) => s.site === site)?.tensor, `spikecounts/${site}`);
+    b.add('Identity', [counts], {}, { outputs: [output], scope: 'spikecounts' });
+    b.output(output, 'float32', [SPIKE_COUNT_ROWS.length, 'width']);
+    return { site, output };
+  });
+  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, countOutputs, execution, synapses, nodeCount: b.nodeCount };
 }
 
 /** The execution form of a spiking graph: `closed` needs the weighted code. */

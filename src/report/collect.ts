@@ -9,7 +9,8 @@ import { capLengths, timePrefill } from '../bench/throughput.js';
 import { evaluate } from '../runtime/evaluate.js';
 import { openGraphSession } from '../runtime/session.js';
 import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
-import { collectMembrane, collectSpikes, defaultRasterSite } from './collect-spikes.js';
+import { checkReportBudget } from './budget.js';
+import { collectSpikes, defaultRasterSite } from './collect-spikes.js';
 import { ENERGY_MODEL } from './energy.js';
 import { neuronSites } from './graph-facts.js';
 import { countOps } from './op-costs.js';
@@ -22,24 +23,35 @@ export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../fixtures/shakesp
 export interface ReportOptions {
   /** UTF-8 text file; default DEFAULT_REPORT_TEXT. */
   readonly text?: string;
-  /** Windows of `window` tokens, taken one after another from the start of the text (default 4). */
+  /** Windows of `window` tokens, taken one after another from the start of the text (default REPORT_DEFAULTS.windows). */
   readonly windows?: number;
-  /** Default: the model's context length (SPEC §6 counts energy over windows of the context). */
+  /** Default: the model's context length (energy is counted over windows of the context). */
   readonly window?: number;
-  /** T values for the fidelity curve (default 4, 8, 16, 32 and the bundle's T). */
+  /** T values for the fidelity curve besides the bundle's own T (default REPORT_DEFAULTS.sweep). */
   readonly sweep?: readonly number[];
-  /** Prefill lengths for throughput and memory (default 32, 128, 512; capped at the context). */
+  /** Prefill lengths for throughput and memory (default REPORT_DEFAULTS.lengths; capped at the context). */
   readonly lengths?: readonly number[];
+  /**
+   * Bytes the report may use beyond the loaded weights (default: none checked). Windows run one at a
+   * time, so the budget must hold one; a smaller budget is refused (REPORT_BUDGET) before any run.
+   */
+  readonly memoryBudget?: number;
   /** Site of the raster and membrane traces (default: the middle block's MLP activation). */
   readonly site?: string;
   readonly onProgress?: (message: string, done?: number, total?: number) => void;
 }
 
-/** Lighter settings for the report written during conversion, to keep its overhead small (`snnconvert report` runs the full set). */
-export const CONVERSION_REPORT_OPTIONS: ReportOptions = { windows: 2, sweep: [4, 8, 16], lengths: [16, 64] };
+/**
+ * Defaults of the report, at conversion and from `snnconvert report`, chosen so the report costs less
+ * than the conversion (distilgpt2-shaped: bench/RESULTS.md): one window of the context for the spike
+ * counts and the fidelity figures, the bundle's own T and T − 2 on the fidelity curve (each
+ * further T costs a session build and a window through both models), and two short prefill lengths.
+ * Ask for more with --windows, --sweep and --lengths.
+ */
+export const REPORT_DEFAULTS = { windows: 1, sweep: (T: number): number[] => (T > 2 ? [T - 2] : []), lengths: [16, 64] } as const;
 
 export const DEFINITIONS: Readonly<Record<string, string>> = {
-  spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes (SPEC §2); for the weighted code each value is one signed NAF digit',
+  spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes; for the weighted code each value is one signed NAF digit',
   events: 'non-zero entries of the spike tensors',
   firingRate: 'spikes / (T × tokens × channels): spikes per neuron per timestep (can exceed 1 for multi-level neurons)',
   sparsity: 'share of spike-tensor entries that are zero',
@@ -63,7 +75,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
   }
   const ids = source.tokenizer.encode(text);
   const window = Math.min(opts.window ?? spec.maxPositions, spec.maxPositions);
-  const count = opts.windows ?? 4;
+  const count = opts.windows ?? REPORT_DEFAULTS.windows;
   if (ids.length < count * window) throw new SnnError('TEXT_INVALID', { message: `the report text has ${ids.length} tokens; ${count} windows of ${window} need ${count * window}`, at: textPath, hint: 'give a longer --text or fewer --windows' });
   const windows = Array.from({ length: count }, (_, w) => ids.slice(w * window, (w + 1) * window));
   const site = opts.site === undefined ? defaultRasterSite(source.sites, spec.numLayers) : source.sites.find((s) => s.site === opts.site);
@@ -71,6 +83,9 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     throw new SnnError('OPTION_INVALID', { message: `no neuron site ${JSON.stringify(opts.site)} (valid: ${source.sites.map((s) => s.site).join(', ') || `none: the ${source.recipe} recipe has no neurons`})`, at: '--site' });
   }
 
+  if (opts.memoryBudget !== undefined) {
+    checkReportBudget({ spec, timesteps: T, window, maxChannels: source.sites.reduce((m, s) => Math.max(m, s.channels), 0) }, opts.memoryBudget);
+  }
   const phaseSeconds: Record<string, number> = {};
   const phase = async <R>(name: string, run: () => Promise<R>): Promise<R> => {
     progress(name);
@@ -78,13 +93,12 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     try { return await run(); } finally { phaseSeconds[name] = (performance.now() - t0) / 1000; }
   };
   const pass = await phase('spikes', () => collectSpikes(source, { windows, site, onWindow: (d, t) => progress('spikes', d, t) }));
-  const membrane = await phase('membrane', async () => (site && pass.raster ? collectMembrane(source, site, windows[0]!, pass.raster) : null));
   const tokens = count * window;
   const sites = siteReports(neuronSites(source.graph, window), pass.counters, T);
   const spikesPerToken = new Map(source.sites.map((s, i) => [s.node.outputs[0]!, pass.counters[i]!.spikes / tokens]));
   const ops = countOps(source.graph, { window, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
-  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows.flat(), window, opts.sweep ?? (source.graph.spiking?.code === 'weighted' ? [4, 6, 8, 12, 16] : [4, 8, 16, 32]), progress));
-  const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? [32, 128, 512], progress));
+  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows.flat(), window, opts.sweep ?? REPORT_DEFAULTS.sweep(T), progress));
+  const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? REPORT_DEFAULTS.lengths, progress));
   return {
     format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
     model: {
@@ -94,12 +108,12 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     input: { text: textPath, textSha256: createHash('sha256').update(text).digest('hex'), window, windows },
     definitions: DEFINITIONS, energyModel: { ...ENERGY_MODEL, window: `per token, averaged over ${count} window(s) of ${window} tokens${window === spec.maxPositions ? ' (the model context)' : ''}; attention sees L̄ = (window + 1)/2 keys` },
     totals: totals(sites, ops, tokens), layers: layerReports(sites, ops), sites, ops,
-    raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane,
+    raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane: pass.membrane,
     fidelity, throughput,
   };
 }
 
-/** SNN/ANN perplexity ratio per T on the report's windows (evaluate(), SPEC §6), the bundle retargeted per T. */
+/** SNN/ANN perplexity ratio per T on the report's windows (evaluate()), the bundle retargeted per T. */
 async function fidelityCurve(source: ReportSource, ids: readonly number[], window: number, sweep: readonly number[], progress: NonNullable<ReportOptions['onProgress']>): Promise<FidelityReport> {
   const Ts = [...new Set([...sweep, source.timesteps])].sort((a, b) => a - b);
   const rows = [];

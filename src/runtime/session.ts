@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { SnnError } from '../errors/index.js';
-import { emitOnnx, type Emitted, type Execution, type WeightPlacement } from '../emit/lower.js';
+import { emitOnnx, type EmitOptions, type Emitted, type Execution, type WeightPlacement } from '../emit/lower.js';
 import { weightData } from '../weights/weight-data.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { Graph, ModelSpec, Weight } from '../ir/types.js';
@@ -17,6 +17,8 @@ export interface SessionOptions {
   readonly device?: DeviceChoice;
   /** Extra outputs to fetch on request: spike tensors or observed values. */
   readonly exposeSpikes?: boolean;
+  /** The spike-counts form (the report): per-channel spike sums per site as `spikecounts/<site>`; see emitOnnx. */
+  readonly spikeCounts?: EmitOptions['spikeCounts'];
   readonly observe?: readonly string[];
   /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
   readonly observeOnly?: boolean;
@@ -232,7 +234,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
+    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
     return await use(modelPath, emitted);
@@ -246,7 +248,7 @@ export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: 
   return withEmittedModel(graph, mode, opts, async (modelPath, emitted) => {
     const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
     const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
-    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
+    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...emitted.countOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
     return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);
   });
 }
