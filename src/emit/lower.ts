@@ -73,6 +73,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const saturation: { site: string; tensor: string }[] = [];
   const counts = new Map<string, { count: string; threshold: string; thresholdWeight: string }>();
   const synapses: SynapseRecord[] = [];
+  const counted: { site: string; tensor: string }[] = [];
   const exposeSpikes = opts.exposeSpikes ?? false;
   const planesWanted = (site: string) => exposeSpikes || (opts.spikeCounts?.planes ?? []).includes(site);
 
@@ -135,6 +136,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       names.set(out, lowered.outputs[k]!);
       if (lowered.timed[k]) timed.add(out);
     });
+    // Counted right after the neuron, so onnxruntime frees its planes before the next site makes its own.
+    if (opts.spikeCounts !== undefined) for (const s of spikes.slice(counted.length)) counted.push({ site: s.site, tensor: emitSpikeCounts(b, s.tensor, saturation.find((x) => x.site === s.site)?.tensor, `spikecounts/${s.site}`) });
   }
 
   for (const out of opts.modelOutputs === false ? [] : graph.outputs) {
@@ -156,10 +159,9 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   });
   const spikeOutputs = expose(spikes.filter((s) => planesWanted(s.site)), 'spikes', ['T', 'batch', 'seq', 'width']);
   const saturationOutputs = expose(saturation.filter((s) => planesWanted(s.site)), 'saturation', ['batch', 'seq', 'width']);
-  const countOutputs = opts.spikeCounts === undefined ? [] : spikes.map(({ site, tensor }) => {
+  const countOutputs = counted.map(({ site, tensor }) => {
     const output = spikeCountOutput(site);
-    const counts = emitSpikeCounts(b, tensor, saturation.find((s) => s.site === site)?.tensor, `spikecounts/${site}`);
-    b.add('Identity', [counts], {}, { outputs: [output], scope: 'spikecounts' });
+    b.add('Identity', [tensor], {}, { outputs: [output], scope: 'spikecounts' });
     b.output(output, 'float32', [SPIKE_COUNT_ROWS.length, 'width']);
     return { site, output };
   });

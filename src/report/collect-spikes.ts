@@ -1,11 +1,11 @@
 // Runs the SNN on the report's windows, counting spikes in the graph: per-site counts, a raster, and membrane traces.
 import { weightData } from '../weights/weight-data.js';
 import { openGraphSession } from '../runtime/session.js';
-import { windowInput } from '../runtime/windows.js';
 import { nafMax } from '../ops/spike-code.js';
 import { timedValues, type SiteFacts } from './graph-facts.js';
 import { checkReplay, replayNeuron, type MembraneInput } from './membrane.js';
 import type { ReportSource } from './source.js';
+import { runInChunks } from './chunks.js';
 import { SpikeCounter } from './spike-count.js';
 import { spikeCountOutput } from '../emit/spike-counts.js';
 import type { MembraneReport, Raster, RasterCell } from './types.js';
@@ -18,6 +18,8 @@ export interface SpikePassOptions {
   readonly rasterChannels?: number;
   readonly rasterTokens?: number;
   readonly membraneChannels?: number;
+  /** Tokens per call (default REPORT_CHUNK). */
+  readonly chunk?: number;
   readonly onWindow?: (done: number, total: number) => void;
 }
 
@@ -41,10 +43,11 @@ export function rasterPositions(seq: number, count: number): number[] {
 }
 
 /**
- * Runs the SNN over the windows one at a time in its spike-counts form: every site's planes are summed
- * per channel inside the graph, so a window returns [rows, D] per site, never sites × T × tokens × D.
- * Only the raster site's planes and its neuron input come back, on window 0, for the raster and the
- * membrane replay (checked against the spikes this same run emitted).
+ * Runs the SNN over the windows one at a time, each in chunks over its KV cache (chunks.ts), in its
+ * spike-counts form: every site's planes are summed per channel inside the graph, so a call returns
+ * [rows, D] per site, never sites × T × tokens × D. Only the raster site's planes and its neuron input
+ * come back, for the first chunk of window 0: the raster and the membrane replay (checked against the
+ * spikes this same run emitted).
  */
 export async function collectSpikes(source: ReportSource, opts: SpikePassOptions): Promise<SpikePass> {
   const site = opts.site;
@@ -55,14 +58,14 @@ export async function collectSpikes(source: ReportSource, opts: SpikePassOptions
     let raster: Raster | null = null;
     let membrane: MembraneReport | null = null;
     for (const [w, ids] of opts.windows.entries()) {
-      const first = w === 0 && site !== undefined;
-      const out = await session.run(windowInput(ids, [0], ids.length), [...countOutputs, ...(first ? [site.output, `observe/${site.input}`] : [])]);
-      source.sites.forEach((s, i) => counters[i]!.addCounts(out.extra.get(countOutputs[i]!)!.data, source.timesteps * ids.length * s.channels));
-      if (first) {
-        const spikes = out.extra.get(site.output)!.data;
-        raster = buildRaster(spikes, site, opts, source.timesteps, ids.length);
-        membrane = membraneReport(source, site, ids.length, raster, out.extra.get(`observe/${site.input}`)!.data, spikes, opts.membraneChannels ?? 4);
-      }
+      const shown = (start: number) => w === 0 && start === 0 && site !== undefined;
+      await runInChunks(session, ids, { ...(opts.chunk ? { chunk: opts.chunk } : {}), extra: (start) => [...countOutputs, ...(shown(start) ? [site!.output, `observe/${site!.input}`] : [])] }, (out, start, length) => {
+        source.sites.forEach((s, i) => counters[i]!.addCounts(out.extra.get(countOutputs[i]!)!.data, source.timesteps * length * s.channels));
+        if (!shown(start)) return;
+        const spikes = out.extra.get(site!.output)!.data;
+        raster = buildRaster(spikes, site!, opts, source.timesteps, length);
+        membrane = membraneReport(source, site!, length, raster, out.extra.get(`observe/${site!.input}`)!.data, spikes, opts.membraneChannels ?? 4);
+      });
       opts.onWindow?.(w + 1, opts.windows.length);
     }
     return { counters, raster, membrane };
@@ -105,7 +108,7 @@ function membraneReport(source: ReportSource, site: SiteFacts, seq: number, rast
   const chosen = [...active, ...raster.channels.filter((c) => !active.includes(c))].slice(0, channels);
   return {
     site: site.site, token,
-    method: input.code === 'weighted' ? 'reconstructed: the neuron input (integrated over the phase) was observed on the SNN (an extra output of the same graph) and the weighted neuron replayed from it: q = clip(round(x/u)), u = θ/M_T, then at step t fire sign(r) when |r| > M_k (k = T−1−t) and subtract 2^k; membrane = the remaining count r; the replay re-derives every spike of the site on window 0 (check)' : 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on window 0 (check)',
+    method: input.code === 'weighted' ? 'reconstructed: the neuron input (integrated over the phase) was observed on the SNN (an extra output of the same graph) and the weighted neuron replayed from it: q = clip(round(x/u)), u = θ/M_T, then at step t fire sign(r) when |r| > M_k (k = T−1−t) and subtract 2^k; membrane = the remaining count r; the replay re-derives every spike of the site on the first chunk of window 0 (check)' : 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on the first chunk of window 0 (check)',
     check: checkReplay(input),
     traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / (input.code === 'weighted' ? nafMax(source.timesteps) : site.levels)), steps: replayNeuron(input, token, channel) })),
   };

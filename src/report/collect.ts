@@ -2,20 +2,19 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { retarget } from '../calibrate/timesteps.js';
 import { SnnError } from '../errors/index.js';
 import { RssSampler } from '../bench/rss-sampler.js';
 import { capLengths, timePrefill } from '../bench/throughput.js';
-import { evaluate } from '../runtime/evaluate.js';
-import { openGraphSession } from '../runtime/session.js';
 import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
 import { checkReportBudget } from './budget.js';
+import { REPORT_CHUNK } from './chunks.js';
+import { fidelityCurve } from './fidelity.js';
 import { collectSpikes, defaultRasterSite } from './collect-spikes.js';
 import { ENERGY_MODEL } from './energy.js';
 import { neuronSites } from './graph-facts.js';
 import { countOps } from './op-costs.js';
 import type { ReportSource } from './source.js';
-import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type FidelityReport, type SpikeReport, type ThroughputReport } from './types.js';
+import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type SpikeReport, type ThroughputReport } from './types.js';
 
 /** The default report text: the held-out TinyShakespeare split shipped with the package (never used for calibration). */
 export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../fixtures/shakespeare-gpt2/heldout.txt', import.meta.url));
@@ -36,6 +35,8 @@ export interface ReportOptions {
    * time, so the budget must hold one; a smaller budget is refused (REPORT_BUDGET) before any run.
    */
   readonly memoryBudget?: number;
+  /** Tokens per call when a window runs through the KV cache (default REPORT_CHUNK; chunks.ts). */
+  readonly chunk?: number;
   /** Site of the raster and membrane traces (default: the middle block's MLP activation). */
   readonly site?: string;
   readonly onProgress?: (message: string, done?: number, total?: number) => void;
@@ -92,12 +93,12 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     const t0 = performance.now();
     try { return await run(); } finally { phaseSeconds[name] = (performance.now() - t0) / 1000; }
   };
-  const pass = await phase('spikes', () => collectSpikes(source, { windows, site, onWindow: (d, t) => progress('spikes', d, t) }));
+  const pass = await phase('spikes', () => collectSpikes(source, { windows, site, ...(opts.chunk ? { chunk: opts.chunk } : {}), onWindow: (d, t) => progress('spikes', d, t) }));
   const tokens = count * window;
   const sites = siteReports(neuronSites(source.graph, window), pass.counters, T);
   const spikesPerToken = new Map(source.sites.map((s, i) => [s.node.outputs[0]!, pass.counters[i]!.spikes / tokens]));
   const ops = countOps(source.graph, { window, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
-  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows.flat(), window, opts.sweep ?? REPORT_DEFAULTS.sweep(T), progress));
+  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows, opts.sweep ?? REPORT_DEFAULTS.sweep(T), { chunk: opts.chunk ?? REPORT_CHUNK, progress }));
   const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? REPORT_DEFAULTS.lengths, progress));
   return {
     format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
@@ -111,24 +112,6 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane: pass.membrane,
     fidelity, throughput,
   };
-}
-
-/** SNN/ANN perplexity ratio per T on the report's windows (evaluate()), the bundle retargeted per T. */
-async function fidelityCurve(source: ReportSource, ids: readonly number[], window: number, sweep: readonly number[], progress: NonNullable<ReportOptions['onProgress']>): Promise<FidelityReport> {
-  const Ts = [...new Set([...sweep, source.timesteps])].sort((a, b) => a - b);
-  const rows = [];
-  for (const [i, T] of Ts.entries()) {
-    progress('fidelity vs T', i, Ts.length);
-    const own = T === source.timesteps;
-    const snnSession = own ? await source.session(false) : await openGraphSession(retarget(source.graph, T), 'snn');
-    try {
-      const r = await evaluate(source, ids, { window, stride: window, snnSession });
-      rows.push({ timesteps: T, annPpl: r.ann.ppl, snnPpl: r.snn!.ppl, ratio: r.ratio!, top1Agreement: r.top1_agreement!, kl: r.kl! });
-    } finally {
-      if (!own) await snnSession.release();
-    }
-  }
-  return { tokens: ids.length, windows: ids.length / window, window, rows };
 }
 
 /** Prefill tokens/s and peak RSS, ANN then SNN at each length (ascending), one timed run each after one warm-up. */
