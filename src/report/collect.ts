@@ -85,7 +85,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
   }
 
   if (opts.memoryBudget !== undefined) {
-    checkReportBudget({ spec, timesteps: T, window, maxChannels: source.sites.reduce((m, s) => Math.max(m, s.channels), 0) }, opts.memoryBudget);
+    checkReportBudget({ spec, timesteps: T, window, chunk: opts.chunk ?? REPORT_CHUNK, maxChannels: source.sites.reduce((m, s) => Math.max(m, s.channels), 0) }, opts.memoryBudget);
   }
   const phaseSeconds: Record<string, number> = {};
   const phase = async <R>(name: string, run: () => Promise<R>): Promise<R> => {
