@@ -24,7 +24,7 @@ export interface ReportOptions {
   readonly text?: string;
   /** Windows of `window` tokens, taken one after another from the start of the text (default REPORT_DEFAULTS.windows). */
   readonly windows?: number;
-  /** Default: the model's context length (energy is counted over windows of the context). */
+  /** Default: the model's context length up to REPORT_DEFAULTS.maxWindow (energy is counted over windows of this length). */
   readonly window?: number;
   /** T values for the fidelity curve besides the bundle's own T (default REPORT_DEFAULTS.sweep). */
   readonly sweep?: readonly number[];
@@ -44,12 +44,13 @@ export interface ReportOptions {
 
 /**
  * Defaults of the report, at conversion and from `snnconvert report`, chosen so the report costs less
- * than the conversion (distilgpt2-shaped: bench/RESULTS.md): one window of the context for the spike
+ * than the conversion (distilgpt2-shaped: bench/RESULTS.md): one window of the context, at most
+ * 1024 tokens (a longer context costs minutes per window; report.json states the window), for the spike
  * counts and the fidelity figures, the bundle's own T and T − 2 on the fidelity curve (each
  * further T costs a session build and a window through both models), and two short prefill lengths.
  * Ask for more with --windows, --sweep and --lengths.
  */
-export const REPORT_DEFAULTS = { windows: 1, sweep: (T: number): number[] => (T > 2 ? [T - 2] : []), lengths: [16, 64] } as const;
+export const REPORT_DEFAULTS = { windows: 1, maxWindow: 1024, sweep: (T: number): number[] => (T > 2 ? [T - 2] : []), lengths: [16, 64] } as const;
 
 export const DEFINITIONS: Readonly<Record<string, string>> = {
   spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes; for the weighted code each value is one signed NAF digit',
@@ -75,7 +76,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     throw new SnnError('TEXT_INVALID', { message: `cannot read the report text: ${(e as Error).message}`, at: textPath, cause: e });
   }
   const ids = source.tokenizer.encode(text);
-  const window = Math.min(opts.window ?? spec.maxPositions, spec.maxPositions);
+  const window = Math.min(opts.window ?? REPORT_DEFAULTS.maxWindow, spec.maxPositions);
   const count = opts.windows ?? REPORT_DEFAULTS.windows;
   if (ids.length < count * window) throw new SnnError('TEXT_INVALID', { message: `the report text has ${ids.length} tokens; ${count} windows of ${window} need ${count * window}`, at: textPath, hint: 'give a longer --text or fewer --windows' });
   const windows = Array.from({ length: count }, (_, w) => ids.slice(w * window, (w + 1) * window));
