@@ -120,23 +120,26 @@ async function throughputCurve(source: ReportSource, ids: readonly number[], len
   const ctx = source.spec.maxPositions;
   const wanted = capLengths(lengths, ctx);
   const long = ids.length >= ctx ? ids : Array.from({ length: ctx }, (_, i) => ids[i % ids.length]!);
-  const ann = await source.session(true);
-  const snn = await source.session(false);
   const sampler = new RssSampler();
   try {
-    const first = wanted[0]!.seq;
-    await timePrefill(ann, long, first, { reps: 1, sampler });
-    await timePrefill(snn, long, first, { reps: 1, sampler });
-    const rows = [];
-    for (const [i, { requested, seq, capped }] of wanted.entries()) {
-      progress('throughput', i, wanted.length);
-      const a = await timePrefill(ann, long, seq, { reps: 1, sampler });
-      const s = await timePrefill(snn, long, seq, { reps: 1, sampler });
-      const side = (r: typeof a) => ({ seconds: r.seconds, tokensPerSecond: r.tokensPerSecond, rssBeforeBytes: r.rssBeforeBytes, rssPeakBytes: r.rssPeakBytes });
-      rows.push({ requested, seq, capped, ann: side(a), snn: side(s), ratio: s.tokensPerSecond / a.tokensPerSecond });
-    }
+    // One model in memory at a time: the ANN at every length, then the SNN.
+    const side = async (wantAnn: boolean) => {
+      const session = await source.session(wantAnn);
+      await timePrefill(session, long, wanted[0]!.seq, { reps: 1, sampler });
+      const runs = [];
+      for (const [i, { seq }] of wanted.entries()) {
+        progress(`throughput ${wantAnn ? 'ANN' : 'SNN'}`, i, wanted.length);
+        const r = await timePrefill(session, long, seq, { reps: 1, sampler });
+        runs.push({ seconds: r.seconds, tokensPerSecond: r.tokensPerSecond, rssBeforeBytes: r.rssBeforeBytes, rssPeakBytes: r.rssPeakBytes });
+      }
+      await source.releaseSession(wantAnn);
+      return runs;
+    };
+    const ann = await side(true);
+    const snn = await side(false);
+    const rows = wanted.map(({ requested, seq, capped }, i) => ({ requested, seq, capped, ann: ann[i]!, snn: snn[i]!, ratio: snn[i]!.tokensPerSecond / ann[i]!.tokensPerSecond }));
     return {
-      method: `prefill of seq tokens (batch 1, no cache) in this process, ANN then SNN at each length in ascending order, one timed run each after one warm-up run at the smallest length; peak process RSS sampled every ${sampler.intervalMs} ms by a worker thread during the run (includes the loaded models and memory kept by earlier runs). Lengths above the context (${ctx}) are capped to it. snnconvert bench repeats runs and also times decode.`,
+      method: `prefill of seq tokens (batch 1, no cache) in this process, the ANN at every length in ascending order, then the SNN (one model loaded at a time), one timed run each after one warm-up run at the smallest length; peak process RSS sampled every ${sampler.intervalMs} ms by a worker thread during the run (includes the loaded model and memory kept by earlier runs). Lengths above the context (${ctx}) are capped to it. snnconvert bench repeats runs and also times decode.`,
       rows,
     };
   } finally {

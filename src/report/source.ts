@@ -15,6 +15,8 @@ export interface ReportSource extends RunnableModel {
   readonly timesteps: number;
   readonly recipe: string;
   readonly sites: readonly SiteFacts[];
+  /** Releases the SNN (`ann: false`) or ANN session if open; the next session() call opens it again. */
+  releaseSession(ann: boolean): Promise<void>;
 }
 
 /** The spiking IR of a bundle folder, weights pointing into its weights.safetensors. */
@@ -40,9 +42,15 @@ export async function openReportSource(dir: string): Promise<ReportSource> {
       ann ??= createSession(join(dir, FILES.annModel)).then((s) => new ModelSession(graph.spec, s, null, []));
       return ann;
     },
+    releaseSession: async (wantAnn) => {
+      const open = wantAnn ? ann : snn;
+      if (wantAnn) ann = null; else snn = null;
+      if (open) await (await open).release();
+    },
     release: async () => {
       if (snn) await (await snn).release();
       if (ann) await (await ann).release();
+      snn = ann = null;
     },
   };
 }
