@@ -57,7 +57,7 @@ export function quantizeSynapse(s: SynapseInput): IntegerSynapse | null {
       weights[i] = w;
       rowSum[j]! += Math.abs(w);
     }
-    const bound = Math.max(...rowSum) * s.maxCount;
+    const bound = rowSum.reduce((m, v) => Math.max(m, v), 0) * s.maxCount; // no spread: a vocabulary-wide head has 10⁵+ rows
     if (bound < EXACT_FLOAT_INTEGER) return { weights, scale, bits, bound };
   }
   return null;
