@@ -47,7 +47,7 @@ export const ERROR_CODES = {
   SERVE_QUEUE_FULL: { stage: 'runtime', title: 'server is busy', hint: 'retry after the Retry-After seconds, or start the server with a larger --max-queue' },
   SERVE_BIND_FAILED: { stage: 'cli', title: 'the server could not listen', hint: 'choose another --port (0 picks a free one) or stop the process that holds it' },
   // issue 21: conversion at real sizes
-  MEMORY_INSUFFICIENT: { stage: 'input', title: 'the model does not fit in the memory available', hint: 'convert with --no-report, a smaller --calib-length, or on a machine with more memory' },
+  MEMORY_INSUFFICIENT: { stage: 'input', title: 'the model does not fit in the memory available', hint: 'convert with --no-report, or on a machine with more memory' },
   REPORT_BUDGET: { stage: 'input', title: 'the report budget is too small for one window', hint: 'raise --report-memory or give a smaller --window' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
