@@ -11,6 +11,7 @@ import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
+import { checkConversionMemory } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
 import { sampleFromModel } from './calibrate/sample.js';
@@ -97,6 +98,8 @@ export interface ConvertOptions {
   readonly onProgress?: (p: ConvertProgress) => void;
   /** Writes extra content into the bundle before it is sealed (the spike report). */
   readonly addExtra?: (tempDir: string) => Promise<void>;
+  /** Bytes the conversion may use (default: the memory available now); a model estimated not to fit is refused before loading. */
+  readonly memoryLimit?: number;
 }
 
 export interface ConvertSummary {
@@ -139,6 +142,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const fromOnnx = onnxFile ? importOnnxModel(onnxFile, { ...(opts.tokenizer ? { configDir: opts.tokenizer } : resolved.kind === 'hf-dir' ? { configDir: resolved.path } : {}), allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) }) : null;
   const imported = fromOnnx ?? importHfModel(resolved.path, { allowNonFinite: opts.allowNonFinite ?? false, onWarning: (m) => progress({ stage: 'import', message: m }) });
   if (fromOnnx) progress({ stage: 'import', message: `lifted ${fromOnnx.onnxPath}: ${Object.entries(fromOnnx.lifted).map(([rule, n]) => `${rule} ×${n}`).join(', ')}` });
+  checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
   const out = resolve(opts.out ?? `${basename(onnxFile ? imported.dir : resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   if (existsSync(out) && !opts.force) throw new SnnError('OUTPUT_EXISTS', { message: `${out} already exists`, at: out }); // before the work, not after it
   const levels = opts.levels !== undefined ? parseLevels(opts.levels) : undefined;

@@ -1,7 +1,6 @@
 // `snnconvert [convert] [model]`: convert a model into a .snn bundle.
 import type { Command } from 'commander';
 import { convert } from '../convert.js';
-import { CONVERSION_REPORT_OPTIONS } from '../report/collect.js';
 import { writeSpikeReport } from '../report/write.js';
 import { intOption, printJson } from './common.js';
 import { createProgress } from './progress.js';
@@ -56,7 +55,7 @@ export function registerConvert(program: Command): void {
         ...(o['tokenizer'] ? { tokenizer: o['tokenizer'] as string } : {}),
         ...(o['report'] === false ? {} : {
           addExtra: async (dir: string) => {
-            await writeSpikeReport(dir, { ...CONVERSION_REPORT_OPTIONS, onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(`report: ${m}`, d, t) : progress.note(`[report] ${m}`)) });
+            await writeSpikeReport(dir, { onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(`report: ${m}`, d, t) : progress.note(`[report] ${m}`)) });
           },
         }),
         onProgress: (p) => (p.done !== undefined && p.total !== undefined ? progress.update(p.message, p.done, p.total) : progress.note(`[${p.stage}] ${p.message}`)),

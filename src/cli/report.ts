@@ -1,6 +1,7 @@
 // `snnconvert report <bundle> [--text F]`: regenerate a bundle's SpikeScope report (spike.report/report.json + report.html).
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { REPORT_DEFAULTS } from '../report/collect.js';
 import { regenerateSpikeReport } from '../report/write.js';
 import { REPORT_DIR, REPORT_HTML, REPORT_JSON } from '../report/types.js';
 import { intOption, printJson } from './common.js';
@@ -11,10 +12,11 @@ export function registerReport(program: Command): void {
     .description('regenerate the SpikeScope report of a .snn bundle (spike counts, SOPs, energy proxy, raster, membrane, fidelity vs T, throughput)')
     .argument('<bundle>', '.snn bundle folder')
     .option('--text <file>', 'UTF-8 text to run (default: the shipped held-out TinyShakespeare split)')
-    .option('--windows <N>', 'windows of text to count spikes on', intOption('--windows'), 4)
-    .option('--window <N>', 'tokens per window (default: the model context, as SPEC §6 counts energy)', intOption('--window', 2))
-    .option('--sweep <list>', 'T values of the fidelity curve (default: 4,6,8,12,16 for the weighted code, 4,8,16,32 for rate)')
-    .option('--lengths <list>', 'prefill lengths of the throughput curve (capped at the context)', '32,128,512')
+    .option('--windows <N>', 'windows of text to count spikes and measure fidelity on, run one at a time', intOption('--windows'), REPORT_DEFAULTS.windows)
+    .option('--window <N>', 'tokens per window, over which energy is counted (default: the model context, at most 1024)', intOption('--window', 2))
+    .option('--sweep <list>', 'T values of the fidelity curve besides the bundle\'s own (default: T-2; e.g. 4,6,8,12,16)')
+    .option('--lengths <list>', 'prefill lengths of the throughput curve (capped at the context)', REPORT_DEFAULTS.lengths.join(','))
+    .option('--report-memory <MiB>', 'memory the report may use beyond the weights; refused before any run if one window does not fit', intOption('--report-memory'))
     .option('--site <site>', 'neuron site of the raster and membrane traces (default: the middle block\'s MLP activation)')
     .option('--json', 'print the report\'s totals as JSON on stdout')
     .option('-q, --quiet', 'no progress output')
@@ -28,6 +30,7 @@ export function registerReport(program: Command): void {
         ...(o['sweep'] ? { sweep: list('--sweep', o['sweep']) } : {}),
         lengths: list('--lengths', o['lengths']),
         ...(o['site'] ? { site: o['site'] as string } : {}),
+        ...(o['reportMemory'] !== undefined ? { memoryBudget: (o['reportMemory'] as number) * 1024 * 1024 } : {}),
         onProgress: (m, d, t) => (d !== undefined && t !== undefined ? progress.update(m, d, t) : progress.note(`[report] ${m}`)),
       });
       progress.done();

@@ -9,6 +9,7 @@ import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef, type PlaceDerived } from './onnx-builder.js';
 import { isNeuron } from '../ops/spiking.js';
 import { lowerInt8Linear, lowerQuantizer } from './w8a8.js';
+import { emitSpikeCounts, SPIKE_COUNT_ROWS, spikeCountOutput } from './spike-counts.js';
 
 export { EXECUTIONS, type Execution } from '../bundle/format.js';
 
@@ -40,6 +41,13 @@ export interface EmitOptions {
   readonly exposeSpikes?: boolean;
   /** Expose only the saturation tensors `saturation/<site>` (weighted code: which counts clipped), not the planes. */
   readonly exposeSaturation?: boolean;
+  /**
+   * The spike-counts form (the report): every site's spike planes are derived in the graph, but only
+   * their per-channel sums come back, as `spikecounts/<site>` ([SPIKE_COUNT_ROWS, D]; spike-counts.ts),
+   * so memory does not grow with sites × T × tokens. `planes` names sites whose planes (and saturation)
+   * are exposed too (the raster). Without exposeSpikes, no other site's planes are outputs.
+   */
+  readonly spikeCounts?: { readonly planes?: readonly string[] };
   readonly metadata?: Readonly<Record<string, string>>;
   /** Emit the model outputs (logits, present K/V); default true. Without them only observed values remain. */
   readonly modelOutputs?: boolean;
@@ -51,6 +59,8 @@ export interface Emitted {
   readonly spikeOutputs: readonly { readonly site: string; readonly output: string }[];
   /** Saturation outputs by site ([B, S, D]: clipped steps per train), present when exposeSpikes. */
   readonly saturationOutputs: readonly { readonly site: string; readonly output: string }[];
+  /** Count outputs by site, in graph order (present with spikeCounts). */
+  readonly countOutputs: readonly { readonly site: string; readonly output: string }[];
   readonly execution: Execution | null;
   /** Integer synapses of a weighted-code graph: bits and certified accumulator bound per Linear (float: none could be certified). */
   readonly synapses: readonly SynapseRecord[];
@@ -75,7 +85,9 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const saturation: { site: string; tensor: string }[] = [];
   const counts = new Map<string, { count: string; threshold: string; thresholdWeight: string }>();
   const synapses: SynapseRecord[] = [];
+  const counted: { site: string; tensor: string }[] = [];
   const exposeSpikes = opts.exposeSpikes ?? false;
+  const planesWanted = (site: string) => exposeSpikes || (opts.spikeCounts?.planes ?? []).includes(site);
 
   for (const v of graph.inputs) { b.input(v.name, v.dtype, v.shape); names.set(v.name, v.name); }
 
@@ -117,7 +129,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       lead: (isTimed) => (isTimed ? 2 : 1),
       shared: (key, build) => { let v = shared.get(key); if (v === undefined) { v = build(); shared.set(key, v); } return v; },
       recordSpikes: (site, tensor) => { spikes.push({ site, tensor }); },
-      exposeSpikes,
+      exposeSpikes: exposeSpikes || opts.spikeCounts !== undefined,
       exposeSaturation: opts.exposeSaturation ?? false,
       portable: opts.portable ?? false,
       recordSaturation: (site, tensor) => { saturation.push({ site, tensor }); },
@@ -139,6 +151,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       names.set(out, lowered.outputs[k]!);
       if (lowered.timed[k]) timed.add(out);
     });
+    // Counted right after the neuron, so onnxruntime frees its planes before the next site makes its own.
+    if (opts.spikeCounts !== undefined) for (const s of spikes.slice(counted.length)) counted.push({ site: s.site, tensor: emitSpikeCounts(b, s.tensor, saturation.find((x) => x.site === s.site)?.tensor, `spikecounts/${s.site}`) });
   }
 
   for (const out of opts.modelOutputs === false ? [] : graph.outputs) {
@@ -158,9 +172,15 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     b.output(output, 'float32', shape);
     return { site, output };
   });
-  const spikeOutputs = exposeSpikes ? expose(spikes, 'spikes', ['T', 'batch', 'seq', 'width']) : [];
-  const saturationOutputs = exposeSpikes || opts.exposeSaturation ? expose(saturation, 'saturation', ['batch', 'seq', 'width']) : [];
-  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, execution, synapses, nodeCount: b.nodeCount };
+  const spikeOutputs = expose(spikes.filter((s) => planesWanted(s.site)), 'spikes', ['T', 'batch', 'seq', 'width']);
+  const saturationOutputs = expose(saturation.filter((s) => planesWanted(s.site) || (opts.exposeSaturation ?? false)), 'saturation', ['batch', 'seq', 'width']);
+  const countOutputs = counted.map(({ site, tensor }) => {
+    const output = spikeCountOutput(site);
+    b.add('Identity', [tensor], {}, { outputs: [output], scope: 'spikecounts' });
+    b.output(output, 'float32', [SPIKE_COUNT_ROWS.length, 'width']);
+    return { site, output };
+  });
+  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, countOutputs, execution, synapses, nodeCount: b.nodeCount };
 }
 
 /** The execution form of a spiking graph: `closed` needs the weighted code. */

@@ -63,6 +63,9 @@ export const ERROR_CODES = {
   ONNX_QUANTIZED: { stage: 'import', title: 'quantized or float16 ONNX exports are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
   // issue 16: calibration that covers the context within a stated memory budget
   CALIBRATION_BUDGET: { stage: 'calibrate', title: 'calibration does not fit in memory', hint: 'use a smaller --calib-length; positions beyond it are recorded as uncalibrated and warned about' },
+  // issue 21: conversion at real sizes
+  MEMORY_INSUFFICIENT: { stage: 'input', title: 'the model does not fit in the memory available', hint: 'convert with --no-report, or on a machine with more memory' },
+  REPORT_BUDGET: { stage: 'input', title: 'the report budget is too small for one window', hint: 'raise --report-memory or give a smaller --window' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,7 +3,7 @@ import { copyFileSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Execution } from '../bundle/format.js';
-import { emitOnnx, type Emitted, type WeightPlacement } from '../emit/lower.js';
+import { emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
 import type { Graph, Weight } from '../ir/types.js';
 import type { DeviceChoice } from '../runtime/device.js';
 import { createDeviceSession, kvOutputNames, ModelSession } from '../runtime/session.js';
@@ -15,6 +15,8 @@ export interface SessionOptions {
   readonly exposeSpikes?: boolean;
   /** Expose only the saturation tensors (clipped counts per site), not the spike planes. */
   readonly exposeSaturation?: boolean;
+  /** The spike-counts form (the report): per-channel spike sums per site as `spikecounts/<site>`; see emitOnnx. */
+  readonly spikeCounts?: EmitOptions['spikeCounts'];
   readonly observe?: readonly string[];
   /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
   readonly observeOnly?: boolean;
@@ -50,7 +52,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}) });
+    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
     return await use(modelPath, emitted);
@@ -64,7 +66,7 @@ export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: 
   return withEmittedModel(graph, mode, opts, async (modelPath, emitted) => {
     const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
     const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
-    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
+    const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...emitted.countOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
     return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);
   });
 }

@@ -1,12 +1,13 @@
-// Runs the SNN on the report's windows with every spike output fetched: counts, a raster, and membrane traces.
+// Runs the SNN on the report's windows, counting spikes in the graph: per-site counts, a raster, and membrane traces.
 import { weightData } from '../weights/weight-data.js';
 import { openGraphSession } from '../open/graph-session.js';
-import { windowInput } from '../runtime/windows.js';
 import { unitCount } from '../ops/spike-code.js';
 import { timedValues, type SiteFacts } from './graph-facts.js';
 import { checkReplay, replayNeuron, type MembraneInput } from './membrane.js';
 import type { ReportSource } from './source.js';
+import { runInChunks } from './chunks.js';
 import { SpikeCounter } from './spike-count.js';
+import { spikeCountOutput } from '../emit/spike-counts.js';
 import type { MembraneReport, Raster, RasterCell } from './types.js';
 
 export interface SpikePassOptions {
@@ -17,12 +18,15 @@ export interface SpikePassOptions {
   readonly rasterChannels?: number;
   readonly rasterTokens?: number;
   readonly membraneChannels?: number;
+  /** Tokens per call (default REPORT_CHUNK). */
+  readonly chunk?: number;
   readonly onWindow?: (done: number, total: number) => void;
 }
 
 export interface SpikePass {
   readonly counters: readonly SpikeCounter[];
   readonly raster: Raster | null;
+  readonly membrane: MembraneReport | null;
 }
 
 /** The default raster site: the MLP activation of the middle block (wide, sparse), else the first site. */
@@ -38,21 +42,36 @@ export function rasterPositions(seq: number, count: number): number[] {
   return Array.from({ length: n }, (_, i) => first + i);
 }
 
+/**
+ * Runs the SNN over the windows one at a time, each in chunks over its KV cache (chunks.ts), in its
+ * spike-counts form: every site's planes are summed per channel inside the graph, so a call returns
+ * [rows, D] per site, never sites × T × tokens × D. Only the raster site's planes and its neuron input
+ * come back, for the first chunk of window 0: the raster and the membrane replay (checked against the
+ * spikes this same run emitted).
+ */
 export async function collectSpikes(source: ReportSource, opts: SpikePassOptions): Promise<SpikePass> {
-  const snn = await source.session(false);
-  const counters = source.sites.map((s) => new SpikeCounter(s.site, s.channels));
-  const outputs = [...source.sites.map((s) => s.output), ...(source.hasSaturation ? source.sites.map((s) => s.saturation) : [])];
-  let raster: Raster | null = null;
-  for (const [w, ids] of opts.windows.entries()) {
-    const out = await snn.run(windowInput(ids, [0], ids.length), outputs);
-    source.sites.forEach((s, i) => {
-      counters[i]!.add(out.extra.get(s.output)!.data);
-      if (source.hasSaturation) counters[i]!.addSaturation(out.extra.get(s.saturation)!.data);
-    });
-    if (w === 0 && opts.site) raster = buildRaster(out.extra.get(opts.site.output)!.data, opts.site, opts, source.timesteps, ids.length);
-    opts.onWindow?.(w + 1, opts.windows.length);
+  const site = opts.site;
+  const session = await openGraphSession(source.graph, 'snn', { spikeCounts: { planes: site ? [site.site] : [] }, ...(site ? { observe: [site.input] } : {}) });
+  try {
+    const counters = source.sites.map((s) => new SpikeCounter(s.site, s.channels));
+    const countOutputs = source.sites.map((s) => spikeCountOutput(s.site));
+    let raster: Raster | null = null;
+    let membrane: MembraneReport | null = null;
+    for (const [w, ids] of opts.windows.entries()) {
+      const shown = (start: number) => w === 0 && start === 0 && site !== undefined;
+      await runInChunks(session, ids, { ...(opts.chunk ? { chunk: opts.chunk } : {}), extra: (start) => [...countOutputs, ...(shown(start) ? [site!.output, `observe/${site!.input}`] : [])] }, (out, start, length) => {
+        source.sites.forEach((s, i) => counters[i]!.addCounts(out.extra.get(countOutputs[i]!)!.data, source.timesteps * length * s.channels));
+        if (!shown(start)) return;
+        const spikes = out.extra.get(site!.output)!.data;
+        raster = buildRaster(spikes, site!, opts, source.timesteps, length);
+        membrane = membraneReport(source, site!, length, raster, out.extra.get(`observe/${site!.input}`)!.data, spikes, opts.membraneChannels ?? 4);
+      });
+      opts.onWindow?.(w + 1, opts.windows.length);
+    }
+    return { counters, raster, membrane };
+  } finally {
+    await session.release();
   }
-  return { counters, raster };
 }
 
 function buildRaster(spikes: Float32Array, site: SiteFacts, opts: SpikePassOptions, T: number, seq: number): Raster {
@@ -71,36 +90,27 @@ function buildRaster(spikes: Float32Array, site: SiteFacts, opts: SpikePassOptio
   return { site: site.site, tokens, channels, steps: T, cells };
 }
 
-/**
- * Observes the site's input current on a second SNN session over the same graph, replays the neuron
- * from it (membrane.ts), checks the replay against the spikes that session emitted, and keeps a few traces.
- */
-export async function collectMembrane(source: ReportSource, site: SiteFacts, ids: readonly number[], raster: Raster, channels = 4): Promise<MembraneReport> {
-  const session = await openGraphSession(source.graph, 'snn', { exposeSpikes: true, observe: [site.input] });
-  try {
-    const out = await session.run(windowInput(ids, [0], ids.length), [`observe/${site.input}`, site.output]);
-    const input: MembraneInput = {
-      current: out.extra.get(`observe/${site.input}`)!.data,
-      timed: timedValues(source.graph).has(site.input),
-      spikes: out.extra.get(site.output)!.data,
-      thresholds: weightData(source.graph.weights.get(site.node.weights['threshold']!)!),
-      levels: site.levels,
-      signed: site.kind === 'SignedIF',
-      timesteps: source.timesteps,
-      seq: ids.length,
-      code: source.graph.spiking?.code ?? 'rate',
-      headroom: source.graph.spiking?.headroom ?? 0,
-    };
-    const token = raster.tokens[0] ?? 0;
-    const active = raster.channels.filter((c) => raster.cells.some((x) => x.token === token && x.channel === c));
-    const chosen = [...active, ...raster.channels.filter((c) => !active.includes(c))].slice(0, channels);
-    return {
-      site: site.site, token,
-      method: input.code === 'weighted' ? 'reconstructed: the neuron input (integrated over the phase) was observed on the SNN (an extra output of the same graph) and the weighted neuron replayed from it: q = clip(round(x/u)), u = θ/M_T, then at step t fire sign(r) when |r| > M_k (k = T−1−t) and subtract 2^k; membrane = the remaining count r; the replay re-derives every spike of the site on window 0 (check)' : 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on window 0 (check)',
-      check: checkReplay(input),
-      traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / (input.code === 'weighted' ? unitCount(source.timesteps, input.headroom ?? 0) : site.levels)), steps: replayNeuron(input, token, channel) })),
-    };
-  } finally {
-    await session.release();
-  }
+/** Replays the neuron of `site` from its observed input (membrane.ts), checks the replay against the spikes, and keeps a few traces. */
+function membraneReport(source: ReportSource, site: SiteFacts, seq: number, raster: Raster, current: Float32Array, spikes: Float32Array, channels: number): MembraneReport {
+  const input: MembraneInput = {
+    current,
+    timed: timedValues(source.graph).has(site.input),
+    spikes,
+    thresholds: weightData(source.graph.weights.get(site.node.weights['threshold']!)!),
+    levels: site.levels,
+    signed: site.kind === 'SignedIF',
+    timesteps: source.timesteps,
+    seq,
+    code: source.graph.spiking?.code ?? 'rate',
+    headroom: source.graph.spiking?.headroom ?? 0,
+  };
+  const token = raster.tokens[0] ?? 0;
+  const active = raster.channels.filter((c) => raster.cells.some((x) => x.token === token && x.channel === c));
+  const chosen = [...active, ...raster.channels.filter((c) => !active.includes(c))].slice(0, channels);
+  return {
+    site: site.site, token,
+    method: input.code === 'weighted' ? 'reconstructed: the neuron input (integrated over the phase) was observed on the SNN (an extra output of the same graph) and the weighted neuron replayed from it: q = clip(round(x/u)), u = θ/M_T, then at step t fire sign(r) when |r| > M_k (k = T−1−t) and subtract 2^k; membrane = the remaining count r; the replay re-derives every spike of the site on the first chunk of window 0 (check)' : 'reconstructed: the neuron input current was observed on the SNN (an extra output of the same graph) and the neuron replayed in float32 from it, w_t = Σ_{≤t} x/u − Σ_{<t} s with u = θ/levels; the replay re-derives every spike of the site on the first chunk of window 0 (check)',
+    check: checkReplay(input),
+    traces: chosen.map((channel) => ({ channel, threshold: input.thresholds[channel]!, unit: Math.fround(input.thresholds[channel]! / (input.code === 'weighted' ? unitCount(source.timesteps, input.headroom ?? 0) : site.levels)), steps: replayNeuron(input, token, channel) })),
+  };
 }

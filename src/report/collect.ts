@@ -2,20 +2,19 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { retarget } from '../calibrate/timesteps.js';
 import { SnnError } from '../errors/index.js';
 import { RssSampler } from '../bench/rss-sampler.js';
 import { capLengths, timePrefill } from '../bench/throughput.js';
-import { evaluate } from '../runtime/evaluate.js';
-import { parseTimesteps } from '../options/values.js';
-import { openGraphSession } from '../open/graph-session.js';
 import { firingRateHistogram, layerReports, siteReports, totals } from './assemble.js';
-import { collectMembrane, collectSpikes, defaultRasterSite } from './collect-spikes.js';
+import { checkReportBudget } from './budget.js';
+import { REPORT_CHUNK } from './chunks.js';
+import { fidelityCurve } from './fidelity.js';
+import { collectSpikes, defaultRasterSite } from './collect-spikes.js';
 import { ENERGY_MODEL } from './energy.js';
 import { neuronSites } from './graph-facts.js';
 import { countOps } from './op-costs.js';
 import type { ReportSource } from './source.js';
-import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type FidelityReport, type SpikeReport, type ThroughputReport } from './types.js';
+import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type SpikeReport, type ThroughputReport } from './types.js';
 
 /** The default report text: the held-out TinyShakespeare split shipped with the package (never used for calibration). */
 export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../fixtures/shakespeare-gpt2/heldout.txt', import.meta.url));
@@ -23,24 +22,38 @@ export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../fixtures/shakesp
 export interface ReportOptions {
   /** UTF-8 text file; default DEFAULT_REPORT_TEXT. */
   readonly text?: string;
-  /** Windows of `window` tokens, taken one after another from the start of the text (default 4). */
+  /** Windows of `window` tokens, taken one after another from the start of the text (default REPORT_DEFAULTS.windows). */
   readonly windows?: number;
-  /** Default: the model's context length (SPEC §6 counts energy over windows of the context). */
+  /** Default: the model's context length up to REPORT_DEFAULTS.maxWindow (energy is counted over windows of this length). */
   readonly window?: number;
-  /** T values for the fidelity curve (default 4, 8, 16, 32 and the bundle's T). */
+  /** T values for the fidelity curve besides the bundle's own T (default REPORT_DEFAULTS.sweep). */
   readonly sweep?: readonly number[];
-  /** Prefill lengths for throughput and memory (default 32, 128, 512; capped at the context). */
+  /** Prefill lengths for throughput and memory (default REPORT_DEFAULTS.lengths; capped at the context). */
   readonly lengths?: readonly number[];
+  /**
+   * Bytes the report may use beyond the loaded weights (default: none checked). Windows run one at a
+   * time, so the budget must hold one; a smaller budget is refused (REPORT_BUDGET) before any run.
+   */
+  readonly memoryBudget?: number;
+  /** Tokens per call when a window runs through the KV cache (default REPORT_CHUNK; chunks.ts). */
+  readonly chunk?: number;
   /** Site of the raster and membrane traces (default: the middle block's MLP activation). */
   readonly site?: string;
   readonly onProgress?: (message: string, done?: number, total?: number) => void;
 }
 
-/** Lighter settings for the report written during conversion, to keep its overhead small (`snnconvert report` runs the full set). */
-export const CONVERSION_REPORT_OPTIONS: ReportOptions = { windows: 2, sweep: [4, 8, 16], lengths: [16, 64] };
+/**
+ * Defaults of the report, at conversion and from `snnconvert report`, chosen so the report costs less
+ * than the conversion (distilgpt2-shaped: bench/RESULTS.md): one window of the context, at most
+ * 1024 tokens (a longer context costs minutes per window; report.json states the window), for the spike
+ * counts and the fidelity figures, the bundle's own T and T − 2 on the fidelity curve (each
+ * further T costs a session build and a window through both models), and two short prefill lengths.
+ * Ask for more with --windows, --sweep and --lengths.
+ */
+export const REPORT_DEFAULTS = { windows: 1, maxWindow: 1024, sweep: (T: number): number[] => (T > 2 ? [T - 2] : []), lengths: [16, 64] } as const;
 
 export const DEFINITIONS: Readonly<Record<string, string>> = {
-  spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes (SPEC §2); for the weighted code each value is one signed NAF digit',
+  spikes: 'Σ|value| over the spike tensors [T, B, S, D]: a multi-level event of value v counts as |v| spikes; for the weighted code each value is one signed NAF digit',
   events: 'non-zero entries of the spike tensors',
   firingRate: 'spikes / (T × tokens × channels): spikes per neuron per timestep (can exceed 1 for multi-level neurons)',
   sparsity: 'share of spike-tensor entries that are zero',
@@ -63,8 +76,8 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     throw new SnnError('TEXT_INVALID', { message: `cannot read the report text: ${(e as Error).message}`, at: textPath, cause: e });
   }
   const ids = source.tokenizer.encode(text);
-  const window = Math.min(opts.window ?? spec.maxPositions, spec.maxPositions);
-  const count = opts.windows ?? 4;
+  const window = Math.min(opts.window ?? REPORT_DEFAULTS.maxWindow, spec.maxPositions);
+  const count = opts.windows ?? REPORT_DEFAULTS.windows;
   if (ids.length < count * window) throw new SnnError('TEXT_INVALID', { message: `the report text has ${ids.length} tokens; ${count} windows of ${window} need ${count * window}`, at: textPath, hint: 'give a longer --text or fewer --windows' });
   const windows = Array.from({ length: count }, (_, w) => ids.slice(w * window, (w + 1) * window));
   const site = opts.site === undefined ? defaultRasterSite(source.sites, spec.numLayers) : source.sites.find((s) => s.site === opts.site);
@@ -72,20 +85,22 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     throw new SnnError('OPTION_INVALID', { message: `no neuron site ${JSON.stringify(opts.site)} (valid: ${source.sites.map((s) => s.site).join(', ') || `none: the ${source.recipe} recipe has no neurons`})`, at: '--site' });
   }
 
+  if (opts.memoryBudget !== undefined) {
+    checkReportBudget({ spec, timesteps: T, window, chunk: opts.chunk ?? REPORT_CHUNK, maxChannels: source.sites.reduce((m, s) => Math.max(m, s.channels), 0) }, opts.memoryBudget);
+  }
   const phaseSeconds: Record<string, number> = {};
   const phase = async <R>(name: string, run: () => Promise<R>): Promise<R> => {
     progress(name);
     const t0 = performance.now();
     try { return await run(); } finally { phaseSeconds[name] = (performance.now() - t0) / 1000; }
   };
-  const pass = await phase('spikes', () => collectSpikes(source, { windows, site, onWindow: (d, t) => progress('spikes', d, t) }));
-  const membrane = await phase('membrane', async () => (site && pass.raster ? collectMembrane(source, site, windows[0]!, pass.raster) : null));
+  const pass = await phase('spikes', () => collectSpikes(source, { windows, site, ...(opts.chunk ? { chunk: opts.chunk } : {}), onWindow: (d, t) => progress('spikes', d, t) }));
   const tokens = count * window;
   const sites = siteReports(neuronSites(source.graph, window), pass.counters, T);
   const spikesPerToken = new Map(source.sites.map((s, i) => [s.node.outputs[0]!, pass.counters[i]!.spikes / tokens]));
   const ops = countOps(source.graph, { window, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
-  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows.flat(), window, opts.sweep ?? (source.graph.spiking?.code === 'weighted' ? [4, 6, 8, 12, 16] : [4, 8, 16, 32]), progress));
-  const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? [32, 128, 512], progress));
+  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows, opts.sweep ?? REPORT_DEFAULTS.sweep(T), { chunk: opts.chunk ?? REPORT_CHUNK, progress }));
+  const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? REPORT_DEFAULTS.lengths, progress));
   return {
     format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
     model: {
@@ -95,27 +110,9 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     input: { text: textPath, textSha256: createHash('sha256').update(text).digest('hex'), window, windows },
     definitions: DEFINITIONS, energyModel: { ...ENERGY_MODEL, window: `per token, averaged over ${count} window(s) of ${window} tokens${window === spec.maxPositions ? ' (the model context)' : ''}; attention sees L̄ = (window + 1)/2 keys` },
     totals: totals(sites, ops, tokens), layers: layerReports(sites, ops), sites, ops,
-    raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane,
+    raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane: pass.membrane,
     fidelity, throughput,
   };
-}
-
-/** SNN/ANN perplexity ratio per T on the report's windows (evaluate(), SPEC §6), the bundle retargeted per T. */
-async function fidelityCurve(source: ReportSource, ids: readonly number[], window: number, sweep: readonly number[], progress: NonNullable<ReportOptions['onProgress']>): Promise<FidelityReport> {
-  const Ts = [...new Set([...sweep, source.timesteps])].sort((a, b) => a - b);
-  const rows = [];
-  for (const [i, T] of Ts.entries()) {
-    progress('fidelity vs T', i, Ts.length);
-    const own = T === source.timesteps;
-    const snnSession = own ? await source.session(false) : await openGraphSession(retarget(source.graph, parseTimesteps(T, '--sweep')), 'snn');
-    try {
-      const r = await evaluate(source, ids, { window, stride: window, snnSession });
-      rows.push({ timesteps: T, annPpl: r.ann.ppl, snnPpl: r.snn!.ppl, ratio: r.ratio!, top1Agreement: r.top1_agreement!, kl: r.kl! });
-    } finally {
-      if (!own) await snnSession.release();
-    }
-  }
-  return { tokens: ids.length, windows: ids.length / window, window, rows };
 }
 
 /** Prefill tokens/s and peak RSS, ANN then SNN at each length (ascending), one timed run each after one warm-up. */
@@ -123,23 +120,26 @@ async function throughputCurve(source: ReportSource, ids: readonly number[], len
   const ctx = source.spec.maxPositions;
   const wanted = capLengths(lengths, ctx);
   const long = ids.length >= ctx ? ids : Array.from({ length: ctx }, (_, i) => ids[i % ids.length]!);
-  const ann = await source.session(true);
-  const snn = await source.session(false);
   const sampler = new RssSampler();
   try {
-    const first = wanted[0]!.seq;
-    await timePrefill(ann, long, first, { reps: 1, sampler });
-    await timePrefill(snn, long, first, { reps: 1, sampler });
-    const rows = [];
-    for (const [i, { requested, seq, capped }] of wanted.entries()) {
-      progress('throughput', i, wanted.length);
-      const a = await timePrefill(ann, long, seq, { reps: 1, sampler });
-      const s = await timePrefill(snn, long, seq, { reps: 1, sampler });
-      const side = (r: typeof a) => ({ seconds: r.seconds, tokensPerSecond: r.tokensPerSecond, rssBeforeBytes: r.rssBeforeBytes, rssPeakBytes: r.rssPeakBytes });
-      rows.push({ requested, seq, capped, ann: side(a), snn: side(s), ratio: s.tokensPerSecond / a.tokensPerSecond });
-    }
+    // One model in memory at a time: the ANN at every length, then the SNN.
+    const side = async (wantAnn: boolean) => {
+      const session = await source.session(wantAnn);
+      await timePrefill(session, long, wanted[0]!.seq, { reps: 1, sampler });
+      const runs = [];
+      for (const [i, { seq }] of wanted.entries()) {
+        progress(`throughput ${wantAnn ? 'ANN' : 'SNN'}`, i, wanted.length);
+        const r = await timePrefill(session, long, seq, { reps: 1, sampler });
+        runs.push({ seconds: r.seconds, tokensPerSecond: r.tokensPerSecond, rssBeforeBytes: r.rssBeforeBytes, rssPeakBytes: r.rssPeakBytes });
+      }
+      await source.releaseSession(wantAnn);
+      return runs;
+    };
+    const ann = await side(true);
+    const snn = await side(false);
+    const rows = wanted.map(({ requested, seq, capped }, i) => ({ requested, seq, capped, ann: ann[i]!, snn: snn[i]!, ratio: snn[i]!.tokensPerSecond / ann[i]!.tokensPerSecond }));
     return {
-      method: `prefill of seq tokens (batch 1, no cache) in this process, ANN then SNN at each length in ascending order, one timed run each after one warm-up run at the smallest length; peak process RSS sampled every ${sampler.intervalMs} ms by a worker thread during the run (includes the loaded models and memory kept by earlier runs). Lengths above the context (${ctx}) are capped to it. snnconvert bench repeats runs and also times decode.`,
+      method: `prefill of seq tokens (batch 1, no cache) in this process, the ANN at every length in ascending order, then the SNN (one model loaded at a time), one timed run each after one warm-up run at the smallest length; peak process RSS sampled every ${sampler.intervalMs} ms by a worker thread during the run (includes the loaded model and memory kept by earlier runs). Lengths above the context (${ctx}) are capped to it. snnconvert bench repeats runs and also times decode.`,
       rows,
     };
   } finally {

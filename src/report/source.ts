@@ -1,6 +1,5 @@
-// What the report runs on: a bundle folder's spiking IR, tokenizer, and its two emitted models (SNN with spikes, ANN).
+// What the report runs on: a bundle folder's spiking IR, tokenizer, and its two emitted models (SNN, ANN).
 import { join } from 'node:path';
-import { SnnError } from '../errors/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { Graph } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
@@ -17,8 +16,8 @@ export interface ReportSource extends RunnableModel {
   readonly timesteps: number;
   readonly recipe: string;
   readonly sites: readonly SiteFacts[];
-  /** Whether model.onnx exposes `saturation/<site>` outputs (bundles from before saturation counting do not). */
-  readonly hasSaturation: boolean;
+  /** Releases the SNN (`ann: false`) or ANN session if open; the next session() call opens it again. */
+  releaseSession(ann: boolean): Promise<void>;
 }
 
 /** The spiking IR of a bundle folder, weights pointing into its weights.safetensors. */
@@ -31,33 +30,28 @@ export async function openReportSource(dir: string): Promise<ReportSource> {
   const spiking = graph.spiking!;
   const sites = neuronSites(graph, graph.spec.maxPositions);
   const tokenizer: Tokenizer = await loadTokenizer(dir);
-  let snn: ModelSession;
-  let hasSaturation: boolean;
-  if (spiking.code === 'weighted') {
-    // model.onnx leaves the spike planes out; the same closed form with them exposed is emitted from graph.json.
-    snn = await openGraphSession(graph, 'snn', { exposeSpikes: true });
-    hasSaturation = sites.length > 0;
-  } else {
-    const snnOrt = await createSession(join(dir, FILES.snnModel));
-    const missing = sites.filter((s) => !snnOrt.outputNames.includes(s.output)).map((s) => s.output);
-    if (missing.length) {
-      await snnOrt.release();
-      throw new SnnError('BUNDLE_INVALID', { message: `${FILES.snnModel} does not expose the spike outputs ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`, at: dir });
-    }
-    hasSaturation = sites.length > 0 && sites.every((s) => snnOrt.outputNames.includes(s.saturation));
-    snn = new ModelSession(graph.spec, snnOrt, spiking.timesteps, sites.map((s) => s.output));
-  }
+  // Opened when first asked for, so the spike pass (its own spike-counts session, collect-spikes.ts) runs beside neither.
+  let snn: Promise<ModelSession> | null = null;
   let ann: Promise<ModelSession> | null = null;
   return {
-    dir, graph, sites, hasSaturation, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe, device: 'cpu',
+    dir, graph, sites, tokenizer, name: dir, spec: graph.spec, timesteps: spiking.timesteps, recipe: spiking.recipe, device: 'cpu',
     session: (wantAnn) => {
-      if (!wantAnn) return Promise.resolve(snn);
+      if (!wantAnn) {
+        snn ??= createSession(join(dir, FILES.snnModel)).then((s) => new ModelSession(graph.spec, s, spiking.timesteps, []));
+        return snn;
+      }
       ann ??= createSession(join(dir, FILES.annModel)).then((s) => new ModelSession(graph.spec, s, null, []));
       return ann;
     },
+    releaseSession: async (wantAnn) => {
+      const open = wantAnn ? ann : snn;
+      if (wantAnn) ann = null; else snn = null;
+      if (open) await (await open).release();
+    },
     release: async () => {
-      await snn.release();
+      if (snn) await (await snn).release();
       if (ann) await (await ann).release();
+      snn = ann = null;
     },
   };
 }

@@ -1,7 +1,10 @@
-// Counting spikes in raw spike tensors ([T, B, S, D] integers), per site and per channel.
+// Counting spikes per site and per channel: from raw spike tensors ([T, B, S, D] integers), or from the graph's per-channel sums.
 import { SnnError } from '../errors/index.js';
+import { SPIKE_COUNT_ROWS } from '../emit/spike-counts.js';
 
-/** Running totals of one site's spike tensors. A multi-level event of value v counts as |v| spikes (SPEC §2). */
+const ROW = Object.fromEntries(SPIKE_COUNT_ROWS.map((r, i) => [r, i])) as Record<(typeof SPIKE_COUNT_ROWS)[number], number>;
+
+/** Running totals of one site's spike tensors. A multi-level event of value v counts as |v| spikes. */
 export class SpikeCounter {
   elements = 0;
   events = 0;
@@ -39,6 +42,29 @@ export class SpikeCounter {
     this.negativeSpikes += neg;
     this.spikes += pos + neg;
     this.nonBinaryEvents += nonBinary;
+  }
+
+  /**
+   * Adds a window's counts computed in the graph (`spikecounts/<site>`, [SPIKE_COUNT_ROWS, D]: spike-counts.ts)
+   * over `elements` spike-tensor entries: the same totals as add() and addSaturation() on the tensors themselves.
+   */
+  addCounts(rows: Float32Array, elements: number): void {
+    const D = this.channels;
+    if (rows.length !== SPIKE_COUNT_ROWS.length * D) throw new SnnError('GRAPH_INVALID', { message: `spike counts of ${rows.length} values, expected ${SPIKE_COUNT_ROWS.length} rows of ${D} channels`, at: `spikecounts/${this.site}` });
+    const total = (row: number): number => { let t = 0; for (let d = 0; d < D; d++) t += rows[row * D + d]!; return t; };
+    const nonInteger = total(ROW.nonInteger);
+    if (nonInteger !== 0) throw new SnnError('GRAPH_INVALID', { message: `spike tensor holds values that are not integers (Σ|v − round(v)| = ${nonInteger})`, at: `spikes/${this.site}` });
+    for (let d = 0; d < D; d++) this.perChannel[d]! += rows[ROW.spikes * D + d]!;
+    const spikes = total(ROW.spikes);
+    const pos = total(ROW.positive);
+    this.elements += elements;
+    this.events += total(ROW.events);
+    this.positiveSpikes += pos;
+    this.negativeSpikes += spikes - pos;
+    this.spikes += spikes;
+    this.nonBinaryEvents += total(ROW.nonBinary);
+    this.trainsClipped += total(ROW.trainsClipped);
+    this.stepsClipped += total(ROW.stepsClipped);
   }
 
   /** Adds a saturation tensor ([B, S, D]: clipped steps per train). */

@@ -1,0 +1,66 @@
+// Memory before loading: what a conversion will need, what the machine has, and the refusal when it cannot fit.
+import { existsSync, readFileSync } from 'node:fs';
+import { freemem } from 'node:os';
+import { SnnError } from '../errors/index.js';
+import type { Graph } from '../ir/types.js';
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+/**
+ * Peak RSS of a conversion over its weights in float32, measured (bench/RESULTS.md): without the
+ * report the peak is the bundle write (int weights and the encoded model beside the process), 2.7× on
+ * distilgpt2-shaped; with the report its spike-counts session, 4.5× there and 4.9× on SmolLM2-shaped.
+ * Rounded up, plus a fixed part: node, onnxruntime and the tokenizer.
+ */
+export const PEAK_OVER_WEIGHTS = { convert: 2.75, withReport: 5.5 } as const;
+const FIXED_BYTES = 300 * MIB;
+
+/** Bytes of the graph's weights as float32 (how every stage but the file itself holds them). */
+export function float32WeightBytes(graph: Graph): number {
+  let n = 0;
+  for (const w of graph.weights.values()) n += w.shape.reduce((a, d) => a * d, 1) * 4;
+  return n;
+}
+
+export function estimateConversionBytes(weightBytes: number, opts: { readonly report: boolean }): number {
+  return Math.ceil(weightBytes * (opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert) + FIXED_BYTES);
+}
+
+/** Memory this process can still take: the kernel's MemAvailable, bounded by a cgroup limit when there is one. */
+export function availableMemoryBytes(): number {
+  const meminfo = readIf('/proc/meminfo');
+  const avail = meminfo ? /MemAvailable:\s+(\d+) kB/.exec(meminfo) : null;
+  let bytes = avail ? Number(avail[1]) * 1024 : freemem();
+  const max = readIf('/sys/fs/cgroup/memory.max')?.trim();
+  const current = readIf('/sys/fs/cgroup/memory.current')?.trim();
+  if (max && current && /^\d+$/.test(max) && /^\d+$/.test(current)) bytes = Math.min(bytes, Number(max) - Number(current));
+  return bytes;
+}
+
+/**
+ * Refuses a conversion whose estimated peak exceeds `availableBytes` (default: availableMemoryBytes()),
+ * before anything is loaded: a typed MEMORY_INSUFFICIENT, never an out-of-memory kill halfway.
+ */
+export function checkConversionMemory(graph: Graph, opts: { readonly report: boolean; readonly availableBytes?: number; readonly at: string }): void {
+  const weights = float32WeightBytes(graph);
+  const need = estimateConversionBytes(weights, { report: opts.report });
+  const available = opts.availableBytes ?? availableMemoryBytes();
+  if (need <= available) return;
+  const withoutReport = estimateConversionBytes(weights, { report: false });
+  const options = [
+    ...(opts.report && withoutReport <= available ? [`--no-report (about ${gib(withoutReport)}; run snnconvert report later on a larger machine)`] : opts.report ? ['--no-report'] : []),
+    'close other programs or use a machine with more memory',
+  ];
+  throw new SnnError('MEMORY_INSUFFICIENT', {
+    message: `converting this model needs about ${gib(need)} (${gib(weights)} of float32 weights × ${opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert}${opts.report ? ', the report included' : ''}), but only ${gib(available)} is available`,
+    at: opts.at,
+    hint: `options that reduce it: ${options.join('; ')}`,
+  });
+}
+
+const gib = (bytes: number): string => `${(bytes / GIB).toFixed(2)} GiB`;
+
+function readIf(path: string): string | null {
+  try { return existsSync(path) ? readFileSync(path, 'utf8') : null; } catch { return null; }
+}

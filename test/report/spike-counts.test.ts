@@ -1,0 +1,88 @@
+// Streamed spike counts (per-channel sums computed in the graph, windows fed in chunks over the KV cache)
+// against whole-tensor counts of the same windows' spike planes; the chunked fidelity against evaluate();
+// and the report budget refusal.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert } from '../../src/convert.js';
+import { isSnnError } from '../../src/errors/index.js';
+import { collectSpikes } from '../../src/report/collect-spikes.js';
+import { buildSpikeReport } from '../../src/report/collect.js';
+import { fidelityCurve } from '../../src/report/fidelity.js';
+import { openReportSource, type ReportSource } from '../../src/report/source.js';
+import { SpikeCounter } from '../../src/report/spike-count.js';
+import { evaluate } from '../../src/runtime/evaluate.js';
+import { openGraphSession } from '../../src/runtime/session.js';
+import { windowInput } from '../../src/runtime/windows.js';
+import { GPT2_DIR, tempDir } from '../helpers.js';
+
+const FAST = { calibration: { samples: 8, length: 64 } } as const;
+const WINDOW = 128;
+
+/** Every count of a site, the per-channel sums included, as plain data for toEqual. */
+const view = (c: SpikeCounter) => ({
+  site: c.site, elements: c.elements, events: c.events, spikes: c.spikes, positive: c.positiveSpikes, negative: c.negativeSpikes,
+  nonBinary: c.nonBinaryEvents, trainsClipped: c.trainsClipped, stepsClipped: c.stepsClipped, perChannel: [...c.perChannel],
+});
+
+/** The reference: each window run whole, every site's spike and saturation tensors fetched and counted in JS. */
+async function wholeTensorCounts(source: ReportSource, windows: readonly (readonly number[])[]): Promise<SpikeCounter[]> {
+  const session = await openGraphSession(source.graph, 'snn', { exposeSpikes: true });
+  try {
+    const counters = source.sites.map((s) => new SpikeCounter(s.site, s.channels));
+    for (const ids of windows) {
+      const out = await session.run(windowInput(ids, [0], ids.length), source.sites.flatMap((s) => [s.output, s.saturation]));
+      source.sites.forEach((s, i) => {
+        counters[i]!.add(out.extra.get(s.output)!.data);
+        counters[i]!.addSaturation(out.extra.get(s.saturation)!.data);
+      });
+    }
+    return counters;
+  } finally {
+    await session.release();
+  }
+}
+
+describe.each([
+  { code: 'weighted', timesteps: 7 },
+  { code: 'rate', timesteps: 4 },
+])('spike counts of a $code bundle', ({ code, timesteps }) => {
+  let source: ReportSource;
+  let windows: number[][];
+  beforeAll(async () => {
+    const dir = tempDir('snn-counts-');
+    const { bundlePath } = await convert(undefined, { ...FAST, code, timesteps, out: join(dir, 'model.snn') });
+    source = await openReportSource(bundlePath);
+    const ids = source.tokenizer.encode(readFileSync(join(GPT2_DIR, 'heldout.txt'), 'utf8'));
+    windows = [ids.slice(0, WINDOW), ids.slice(WINDOW, 2 * WINDOW)];
+  });
+  afterAll(async () => { await source?.release(); });
+
+  it('streamed in chunks of 16 tokens, equal the whole-tensor counts of the same windows, site by site and channel by channel', async () => {
+    const site = source.sites[Math.floor(source.sites.length / 2)]!;
+    const streamed = await collectSpikes(source, { windows, site, chunk: 16 });
+    const whole = await wholeTensorCounts(source, windows);
+    expect(streamed.counters.map(view)).toEqual(whole.map(view));
+    expect(whole.reduce((a, c) => a + c.spikes, 0)).toBeGreaterThan(0);
+    expect(whole.every((c) => c.elements === timesteps * 2 * WINDOW * c.channels)).toBe(true);
+    expect(streamed.membrane?.check).toBeDefined();
+  });
+
+  it('gives, window fed in chunks, the perplexities, agreement and KL of evaluate() on whole windows', async () => {
+    const curve = await fidelityCurve(source, windows, [], { chunk: 16, progress: () => undefined });
+    const r = await evaluate(source, windows.flat(), { window: WINDOW });
+    const row = curve.rows[0]!;
+    expect(row.timesteps).toBe(timesteps);
+    expect(row.annPpl).toBeCloseTo(r.ann.ppl, 6);
+    expect(row.snnPpl).toBeCloseTo(r.snn!.ppl, 6);
+    expect(row.top1Agreement).toBe(r.top1_agreement);
+    expect(row.kl).toBeCloseTo(r.kl!, 9);
+    expect(curve.tokens).toBe(2 * WINDOW);
+  });
+
+  it('refuses a report budget too small for one window before running anything, naming what one window needs', async () => {
+    const err = await buildSpikeReport(source, { window: WINDOW, windows: 1, memoryBudget: 1024 }).then(() => null, (e: unknown) => e);
+    expect(isSnnError(err) && err.code).toBe('REPORT_BUDGET');
+    expect(String((err as Error).message)).toMatch(/needs about \d+ MiB .* budget is 0 MiB/);
+  });
+});

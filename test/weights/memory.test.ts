@@ -1,0 +1,45 @@
+// The memory check before loading: estimate from the weights, refusal with the estimate, the memory available and the ways out.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { convert } from '../../src/convert.js';
+import { isSnnError } from '../../src/errors/index.js';
+import { importHfModel } from '../../src/import/hf/index.js';
+import { availableMemoryBytes, checkConversionMemory, estimateConversionBytes, float32WeightBytes, PEAK_OVER_WEIGHTS } from '../../src/weights/memory.js';
+import { GPT2_DIR, tempDir } from '../helpers.js';
+
+describe('conversion memory check', () => {
+  const graph = importHfModel(GPT2_DIR).graph;
+
+  it('counts the weights as float32 from their shapes: 4 layers of 128 wide, 257 tokens, 128 positions (tied head)', () => {
+    const d = 128;
+    const perLayer = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d);
+    const expected = (257 * d + 128 * d + 4 * perLayer + 2 * d) * 4;
+    expect(float32WeightBytes(graph)).toBe(expected);
+  });
+
+  it('estimates more with the report than without, and reads a positive amount of available memory', () => {
+    const w = 1e9;
+    expect(estimateConversionBytes(w, { report: true })).toBeGreaterThan(estimateConversionBytes(w, { report: false }));
+    expect(estimateConversionBytes(w, { report: false })).toBeGreaterThanOrEqual(w * PEAK_OVER_WEIGHTS.convert);
+    expect(availableMemoryBytes()).toBeGreaterThan(0);
+  });
+
+  it('refuses before loading with MEMORY_INSUFFICIENT naming the estimate, the memory available and --no-report', () => {
+    const need = estimateConversionBytes(float32WeightBytes(graph), { report: true });
+    const noReport = estimateConversionBytes(float32WeightBytes(graph), { report: false });
+    const err = (() => { try { checkConversionMemory(graph, { report: true, availableBytes: noReport, at: GPT2_DIR }); return null; } catch (e) { return e; } })();
+    expect(isSnnError(err) && err.code).toBe('MEMORY_INSUFFICIENT');
+    expect((err as Error).message).toContain(`${(need / 2 ** 30).toFixed(2)} GiB`);
+    expect((err as Error).message).toContain(`only ${(noReport / 2 ** 30).toFixed(2)} GiB is available`);
+    expect(isSnnError(err) && err.hint).toMatch(/--no-report/);
+    expect(() => checkConversionMemory(graph, { report: false, availableBytes: noReport, at: GPT2_DIR })).not.toThrow();
+  });
+
+  it('makes convert() refuse a model that does not fit before writing anything', async () => {
+    const out = join(tempDir('snn-mem-'), 'model.snn');
+    const err = await convert(undefined, { out, memoryLimit: 1024 * 1024 }).then(() => null, (e: unknown) => e);
+    expect(isSnnError(err) && err.code).toBe('MEMORY_INSUFFICIENT');
+    expect(existsSync(out)).toBe(false);
+  });
+});
