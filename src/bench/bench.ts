@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import os from 'node:os';
 import ort from 'onnxruntime-node';
-import { DEFAULT_REPORT_TEXT } from '../report/collect.js';
+import { DEFAULT_REPORT_TEXT } from '../calibrate/data.js';
 import { SnnError } from '../errors/index.js';
 import { adapterLabel, type Device, type DeviceChoice } from '../runtime/device.js';
 import { loadBundle, type Bundle } from '../runtime/model.js';

@@ -9,6 +9,9 @@ import { readTextFile } from '../util/read-text-file.js';
 /** The shipped corpus: the first 90% of TinyShakespeare (public domain), disjoint from the held-out text. */
 export const DEFAULT_CALIBRATION_TEXT = fileURLToPath(new URL('../../fixtures/calibration/tinyshakespeare-train.txt', import.meta.url));
 
+/** The text the spike report and bench measure on by default: the embedded model's held-out text, never calibrated on. */
+export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../fixtures/shakespeare-gpt2/heldout.txt', import.meta.url));
+
 export interface CalibrationDataOptions {
   readonly numSamples: number;
   readonly maxLength: number;

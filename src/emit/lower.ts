@@ -6,7 +6,7 @@ import { isOp, type LowerCtx, type Lowered, type OpDef, type SynapseRecord } fro
 import { linear } from '../ops/linear.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
-import { OnnxBuilder, type ExternalRef, type PlaceDerived } from './onnx-builder.js';
+import { OnnxBuilder, type ExternalRef, type PlaceDerived } from '../onnx/onnx-builder.js';
 import { isNeuron } from '../ops/spiking.js';
 import { lowerInt8Linear, lowerQuantizer } from './w8a8.js';
 import { emitSpikeCounts, SPIKE_COUNT_ROWS, spikeCountOutput } from './spike-counts.js';

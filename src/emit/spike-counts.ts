@@ -1,5 +1,5 @@
 // The spike-counts form: per-channel sums of a site's spike planes, computed in the graph so only counts leave it.
-import type { OnnxBuilder } from './onnx-builder.js';
+import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 
 /**
  * Rows of a `spikecounts/<site>` output ([rows, D], float32), each a per-channel sum over the window:

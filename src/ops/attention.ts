@@ -1,7 +1,7 @@
 // Causal multi-head attention with KV cache, RoPE and grouped-query heads; and SpikeAttention (SPEC §2).
 // Inputs: q, k, v, attention_mask [B, L], position_ids [B, S] (always given: S is read from it), past_key, past_value [B, KVH, P, hd].
 // Outputs: attention output [.., S, D], present_key, present_value [B, KVH, L, hd] (L = P + S).
-import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 import type { Node } from '../ir/types.js';
 import type { LowerCtx, OpDef } from './op.js';
 import { numAttr, optNumAttr, requireNumbers } from './op.js';

@@ -1,6 +1,6 @@
 // Exact integer arithmetic in float32 ONNX graphs, with a portable form for execution providers that lack
 // Round, Sign or Mod (WebGPU): the same integers from Floor, comparisons and casts.
-import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 
 /**
  * Exact integer helpers from ops every execution provider has (WebGPU lacks Round, Sign and Mod):

@@ -1,5 +1,5 @@
 // Rank-generic ONNX building blocks shared by the op lowerings (heads, time axis, TD differences).
-import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 
 /** [..lead, S, heads·hd] → [..lead, heads, S, hd]. */
 export function splitHeads(b: OnnxBuilder, x: string, lead: number, heads: number, headDim: number): string {

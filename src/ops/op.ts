@@ -1,5 +1,5 @@
 // The contract every op definition fulfils: schema, ANN lowering to ONNX, and its spiking story.
-import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 import type { Attrs, Graph, ModelSpec, Node } from '../ir/types.js';
 
 /** What a lowering sees: the builder, the node, and ONNX names for its inputs and weights. */

@@ -1,5 +1,5 @@
 // Spiking neurons (IF, SignedIF, multi-level; rate or weighted code) and the readout that integrates spikes over T (SPEC §2).
-import type { OnnxBuilder } from '../emit/onnx-builder.js';
+import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
 import type { Node } from '../ir/types.js';
 import { choiceAttr, numAttr, strAttr } from './op.js';

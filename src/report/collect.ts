@@ -17,7 +17,8 @@ import type { ReportSource } from './source.js';
 import { REPORT_FORMAT, REPORT_FORMAT_VERSION, type SpikeReport, type ThroughputReport } from './types.js';
 
 /** The default report text: the held-out TinyShakespeare split shipped with the package (never used for calibration). */
-export const DEFAULT_REPORT_TEXT = fileURLToPath(new URL('../../fixtures/shakespeare-gpt2/heldout.txt', import.meta.url));
+import { DEFAULT_REPORT_TEXT } from '../calibrate/data.js';
+export { DEFAULT_REPORT_TEXT };
 
 export interface ReportOptions {
   /** UTF-8 text file; default DEFAULT_REPORT_TEXT. */

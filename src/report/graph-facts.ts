@@ -1,9 +1,9 @@
 // What the report reads off the spiking IR: each neuron site's fan-out, and the weight-multiply work of ANN and SNN.
 import type { Graph, Node } from '../ir/types.js';
+import { layerOf, timedValues } from './graph-walk.js';
+export { layerOf, timedValues };
 import { spikeFanOut, spikeValues } from './op-costs.js';
-import { isNeuron, neuronsOf, temporalMean } from '../ops/spiking.js';
-import { spikeAttention } from '../ops/attention.js';
-import { embedding } from '../ops/linear.js';
+import { neuronsOf, temporalMean } from '../ops/spiking.js';
 import { isOp } from '../ops/op.js';
 
 export interface SiteFacts {
@@ -25,12 +25,6 @@ export interface SiteFacts {
   readonly consumers: readonly string[];
 }
 
-/** `h.3.mlp.act` → layer 3, role `mlp.act`; `ln_f` → layer null. Covers GPT-2 and Llama names. */
-export function layerOf(name: string): { layer: number | null; role: string } {
-  const m = /^(?:(?:transformer|model)\.)?(?:h|layers)\.(\d+)\.(.+)$/.exec(name);
-  return m ? { layer: Number(m[1]), role: m[2]! } : { layer: null, role: name };
-}
-
 /** Every Neuron of a spiking graph, in graph order, with its fan-out over windows of `window` tokens (op-costs.ts rules). */
 export function neuronSites(graph: Graph, window: number): SiteFacts[] {
   const code = graph.spiking?.code ?? 'rate';
@@ -50,17 +44,4 @@ export function neuronSites(graph: Graph, window: number): SiteFacts[] {
   });
 }
 
-/** Values carrying the time axis in the SNN lowering (mirrors emit/lower.ts: TD and linear ops keep their inputs' axis). */
-export function timedValues(graph: Graph): Set<string> {
-  const timed = new Set<string>();
-  for (const n of graph.nodes) {
-    const any = n.inputs.some((v) => timed.has(v));
-    const outs = isNeuron(n) ? [true]
-      : isOp(n, temporalMean, embedding) ? [false]
-        : isOp(n, spikeAttention) ? [true, false, false]
-          : n.outputs.map(() => any);
-    n.outputs.forEach((o, i) => { if (outs[i]) timed.add(o); });
-  }
-  return timed;
-}
 

@@ -23,7 +23,7 @@ import { attention, attentionAttrs, spikeAttention } from '../ops/attention.js';
 import { embedding, linear, linearAttrs } from '../ops/linear.js';
 import { isOp } from '../ops/op.js';
 import { isNeuron, neuronsOf, temporalMean } from '../ops/spiking.js';
-import { layerOf, timedValues } from './graph-facts.js';
+import { layerOf, timedValues } from './graph-walk.js';
 import type { OpCostRecord, OpCounts } from './types.js';
 
 export const ZERO: OpCounts = { macs: 0, sops: 0, adds: 0, mults: 0, transcendentals: 0, membrane: 0, intAdds: 0, intMacs: 0, conversions: 0 };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { FILES } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
 import { EXECUTIONS, type BundleForm, type Execution } from '../bundle/format.js';
+import { SIMULATIONS } from '../options/values.js';
 import { defaultExecution, pickForm } from '../bundle/forms.js';
 import { readBundle, type BundleContents } from '../bundle/read.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
@@ -92,7 +93,7 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   if (opts.simulate !== undefined && !(EXECUTIONS as readonly string[]).includes(opts.simulate)) {
     const events = (opts.simulate as string) === 'events';
     throw new SnnError('OPTION_INVALID', {
-      message: `${events ? 'the event reference is not a stored form' : `unknown execution form ${JSON.stringify(opts.simulate)}`} (valid here: ${EXECUTIONS.join(', ')})`,
+      message: events ? `the event reference is not a stored form (loadBundle runs: ${EXECUTIONS.join(', ')})` : `unknown execution form ${JSON.stringify(opts.simulate)} (valid: ${SIMULATIONS.join(', ')})`,
       at: '--simulate',
       ...(events ? { hint: 'load it with loadEventBundle(path) (the reference sits above the runtime), or run the CLI with --simulate events' } : {}),
     });

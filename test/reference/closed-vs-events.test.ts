@@ -9,6 +9,7 @@ import { isSnnError } from '../../src/errors/index.js';
 import { countOps } from '../../src/report/op-costs.js';
 import { EventSession } from '../../src/reference/session.js';
 import { loadBundle, type Bundle } from '../../src/runtime/model.js';
+import { loadEventBundle } from '../../src/reference/load.js';
 import { windowInput } from '../../src/runtime/windows.js';
 import { GPT2_DIR, LLAMA_DIR, tempDir } from '../helpers.js';
 
@@ -19,7 +20,7 @@ describe.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s, default conversio
   beforeAll(async () => {
     const { bundlePath } = await convert(dir, { out: join(tempDir('snn-events-'), 'm.snn') });
     closed = await loadBundle(bundlePath);
-    events = await loadBundle(bundlePath, { simulate: 'events' });
+    events = await loadEventBundle(bundlePath);
   });
   afterAll(async () => { await closed?.release(); await events?.release(); });
 
@@ -81,7 +82,7 @@ describe.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s, default conversio
 describe('--simulate events, bad input', () => {
   it('a rate-coded bundle has no event reference: a typed error lists the forms it has', async () => {
     const { bundlePath } = await convert(GPT2_DIR, { code: 'rate', timesteps: 2, calibration: { samples: 4, length: 32 }, out: join(tempDir('snn-rate-'), 'r.snn') });
-    const err = await loadBundle(bundlePath, { simulate: 'events' }).then(() => null, (e: unknown) => e);
+    const err = await loadEventBundle(bundlePath).then(() => null, (e: unknown) => e);
     expect(isSnnError(err) && err.code).toBe('OPTION_INVALID');
     expect((err as Error).message).toMatch(/rate code \(valid here: steps\)/);
   });

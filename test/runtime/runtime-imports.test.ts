@@ -11,7 +11,7 @@ import { GPT2_DIR, tempDir } from '../helpers.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/[\\/]test[\\/]?$/, '');
 const SRC = join(ROOT, 'src');
 /** What running a bundle may load: the runtime, the bundle reader, and what they stand on. */
-const RUNTIME_FOLDERS = ['runtime', 'bundle', 'ir', 'errors', 'tokenizer', 'weights', 'util'] as const;
+const RUNTIME_FOLDERS = ['runtime', 'bundle', 'ir', 'errors', 'tokenizer', 'weights', 'util', 'options'] as const;
 const COMPILER_FOLDERS = ['emit', 'ops', 'passes'];
 
 /** Relative module specifiers of a source file (static, type-only, re-export and dynamic imports). */

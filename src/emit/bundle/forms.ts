@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FILES, formsFor, type BundleForm } from '../../bundle/format.js';
 import type { Graph, Weight } from '../../ir/types.js';
 import { emitOnnx, type Emitted, type WeightPlacement } from '../lower.js';
-import type { ExternalRef } from '../onnx-builder.js';
+import type { ExternalRef } from '../../onnx/onnx-builder.js';
 
 /** External data offsets are aligned like safetensors data, so a mapped tensor starts on a word boundary. */
 const ALIGN = 64;

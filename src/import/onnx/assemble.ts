@@ -5,8 +5,7 @@ import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, modelInputs, modelOutp
 import type { Graph, ModelSpec, Weight } from '../../ir/types.js';
 import { geluAttrs } from '../../ops/activation.js';
 import type { Const, Lifted } from '../../ops/lift.js';
-import type { Gpt2ConfigT, HfConfig, LlamaConfigT, Qwen2ConfigT } from '../hf/config.js';
-import { assembleOpt } from './assemble-opt.js';
+import type { Gpt2ConfigT, LlamaConfigT, Qwen2ConfigT } from '../hf/config.js';
 
 /** Finds lifted ops by the values they read and write, and fails with what was expected where. */
 export class Walk {
@@ -213,10 +212,4 @@ export function assembleLlama(ops: readonly Lifted[], config: LlamaConfigT | Qwe
   addHead(g, w, walk, rms(nf, 'norm', h), spec, embed);
   for (const weight of w.map.values()) g.addWeight(weight);
   return g.build(modelInputs(spec), modelOutputs(spec));
-}
-
-export function assembleIr(ops: readonly Lifted[], config: HfConfig, spec: ModelSpec, at: string): Graph {
-  if (config.model_type === 'gpt2') return assembleGpt2(ops, config, spec, at);
-  if (config.model_type === 'opt') return assembleOpt(ops, config, spec, at);
-  return assembleLlama(ops, config, spec, at);
 }

@@ -7,7 +7,7 @@ import type { Graph } from '../../ir/types.js';
 import { assertValid } from '../../ops/verify.js';
 import { modelSpecOf, readGenerationConfig, readHfConfig } from '../hf/config.js';
 import type { ImportedModel } from '../hf/index.js';
-import { assembleIr } from './assemble.js';
+import { assembleIr } from './assemble-ir.js';
 import { foldConstants } from './fold.js';
 import { liftGraph } from './lift.js';
 import { assertOpset, readOnnxGraph, type OnnxGraph } from './read.js';
