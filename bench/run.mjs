@@ -73,7 +73,7 @@ function modelSection({ model, bench: b, report: r }) {
     `SpikeScope (the bundle's spike.report/report.json, written at conversion on ${t.tokens} tokens of ${r.input.text.replace(ROOT + '/', '')}): `
       + `firing rate ${(100 * t.firingRate).toFixed(1)}%, sparsity ${(100 * t.sparsity).toFixed(1)}%, non-binary events ${(100 * t.nonBinaryShare).toFixed(1)}%; `
       + `per token ${sci(t.perToken.snn.sops)} SOPs and ${sci(t.perToken.snn.macs)} float MACs vs ${sci(t.perToken.ann.macs)} ANN MACs; clipped trains ${t.trainsClipped}; `
-      + `energy proxy SNN/ANN ${ratio(t.perToken.energy.ratio)} (a proxy, SPEC §6; ${r.energyModel.window}). SNN/ANN perplexity ratio on those tokens: ${fid}.`,
+      + `energy proxy SNN/ANN ${ratio(t.perToken.energy.ratio)} (a proxy, docs/design.md §6; ${r.energyModel.window}). SNN/ANN perplexity ratio on those tokens: ${fid}.`,
     '',
   ].join('\n');
 }

@@ -71,7 +71,7 @@ export interface ConvertOptions {
   /** Default DEFAULT_TIMESTEPS[code]. */
   readonly timesteps?: number;
   readonly recipe?: Recipe | string;
-  /** Spike code (SPEC §2): 'weighted' (default) or 'rate'. */
+  /** Spike code (docs/design.md §2): 'weighted' (default) or 'rate'. */
   readonly code?: SpikeCode | string;
   /** Output bundle path; default `<model name>.snn` in the working directory. */
   readonly out?: string;

@@ -1,4 +1,4 @@
-// The public API of snnconvert: re-exports only (SPEC §5).
+// The public API of snnconvert: re-exports only (docs/design.md §5).
 export { convert, parseLevels, DEFAULT_MODEL, DEFAULT_TIMESTEPS, DEFAULT_THRESHOLD, DEFAULT_HEADROOM, DEFAULT_CALIBRATION_SOURCE, CALIBRATION_SOURCES, type CalibrationSource, type ConvertOptions, type ConvertSummary, type ConvertProgress } from './convert.js';
 export { loadBundle, Bundle, type RunnableModel, type LoadBundleOptions } from './runtime/model.js';
 export { loadHfAnn, HfAnnModel } from './open/hf-ann.js';

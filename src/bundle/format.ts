@@ -89,7 +89,7 @@ export const MetaSchema = z.object({
 export type BundleMeta = z.infer<typeof MetaSchema>;
 export type NeuronSiteRecord = z.infer<typeof SiteRecord>;
 
-/** The spiking section of config.json (SPEC §4). */
+/** The spiking section of config.json (docs/design.md §4). */
 export interface SnnConfigSection {
   readonly timesteps: number;
   readonly recipe: string;

@@ -1,4 +1,4 @@
-// Calibration data: token windows sampled from real text (never random ids), reproducibly (SPEC §3).
+// Calibration data: token windows sampled from real text (never random ids), reproducibly (docs/design.md §3).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SnnError } from '../errors/index.js';
@@ -20,7 +20,7 @@ export interface CalibrationDataOptions {
   readonly seed?: number;
   /**
    * Which part of the text: `calibration` (default) samples the first 90 % of its tokens; `dev` the
-   * last 10 %, a dev split cut from the training side on which defaults are chosen (SPEC §2's tuning rule).
+   * last 10 %, a dev split cut from the training side on which defaults are chosen (docs/design.md §2's tuning rule).
    */
   readonly split?: 'calibration' | 'dev';
   /** Add the tokenizer's default special tokens (BOS) to the text, as its model saw inputs (default true). */

@@ -28,7 +28,7 @@ export interface CalibrateOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** Observes every neuron's input on the ANN and returns the graph with calibrated thresholds (SPEC §3). */
+/** Observes every neuron's input on the ANN and returns the graph with calibrated thresholds (docs/design.md §3). */
 export async function calibrateThresholds(graph: Graph, data: CalibrationData, opts: CalibrateOptions): Promise<CalibrationResult> {
   const neurons = neuronsOf(graph.nodes).map(({ node }) => node);
   if (neurons.length === 0) return { graph, sites: [], samples: data.samples.length, tokens: 0 };

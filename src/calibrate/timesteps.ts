@@ -1,4 +1,4 @@
-// Timestep calibration: retarget a bundle to another T without re-importing (SPEC §3).
+// Timestep calibration: retarget a bundle to another T without re-importing (docs/design.md §3).
 import { basename, dirname, join } from 'node:path';
 import { FILES } from '../bundle/format.js';
 import { readBundle } from '../bundle/read.js';

@@ -1,4 +1,4 @@
-// The snnconvert command line: commander setup, one module per command, one-line typed errors (SPEC §7).
+// The snnconvert command line: commander setup, one module per command, one-line typed errors (docs/design.md §7).
 import { Command, CommanderError } from 'commander';
 import { converterVersion } from '../convert.js';
 import { isSnnError } from '../errors/index.js';

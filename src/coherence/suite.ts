@@ -15,7 +15,7 @@ import { runDialogues } from './run-dialogues.js';
 import type { CheckResult, CoherenceOptions, CoherenceReport } from './types.js';
 
 export const DEFAULT_DIALOGUE_COUNT = 20;
-/** Cached ≡ recomputed bit for bit (SPEC §5): any difference fails, with its position. */
+/** Cached ≡ recomputed bit for bit (docs/design.md §5): any difference fails, with its position. */
 export const DEFAULT_TOLERANCE = 0;
 export const DEFAULT_MAX_NLL_RATIO = 1.25;
 

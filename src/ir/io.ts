@@ -1,4 +1,4 @@
-// The model I/O contract shared by every architecture, with HF/Optimum names (SPEC §4: a bundle is a contract).
+// The model I/O contract shared by every architecture, with HF/Optimum names (docs/design.md §4: a bundle is a contract).
 import type { ModelSpec, ValueInfo } from './types.js';
 
 export const INPUT_IDS = 'input_ids';

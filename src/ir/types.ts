@@ -53,13 +53,13 @@ export interface ModelSpec {
   readonly eosTokenId: number | readonly number[] | null;
 }
 
-/** The spiking configuration of a graph once it has a time axis (SPEC §2). */
+/** The spiking configuration of a graph once it has a time axis (docs/design.md §2). */
 export interface SpikingSpec {
   readonly timesteps: number;
   readonly recipe: string;
   /**
    * 'weighted': signed-digit weighted spikes (step t weighs 2^(T−1−t) units; nonlinear ops act once on
-   * integrated values); 'rate': every spike weighs one unit (SPEC §2).
+   * integrated values); 'rate': every spike weighs one unit (docs/design.md §2).
    */
   readonly code: 'weighted' | 'rate';
   /** Weighted code: how many of the T digits lie above the calibrated range (θ maps to M_(T−h)); absent = 0. */

@@ -1,4 +1,4 @@
-// Causal multi-head attention with KV cache, RoPE and grouped-query heads; and SpikeAttention (SPEC §2).
+// Causal multi-head attention with KV cache, RoPE and grouped-query heads; and SpikeAttention (docs/design.md §2).
 // Inputs: q, k, v, attention_mask [B, L], position_ids [B, S] (always given: S is read from it), past_key, past_value [B, KVH, P, hd].
 // Outputs: attention output [.., S, D], present_key, present_value [B, KVH, L, hd] (L = P + S).
 import type { OnnxBuilder } from '../onnx/onnx-builder.js';
@@ -136,7 +136,7 @@ function lowerAttentionAnn(ctx: LowerCtx): string[] {
 /**
  * SpikeAttention over T steps. Token j at step t attends to the final (T-aggregated) K/V of every
  * other visible token and to its own running-mean K/V at step t; the attention result is emitted as a
- * temporal difference, so its mean over T equals attention on the final means (SPEC §2). The cache keeps
+ * temporal difference, so its mean over T equals attention on the final means (docs/design.md §2). The cache keeps
  * the T-aggregated K/V, which makes incremental decoding equal to a full recompute.
  */
 function lowerSpikeAttention(ctx: LowerCtx): { outputs: string[]; timed: boolean[] } {

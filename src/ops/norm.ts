@@ -1,4 +1,4 @@
-// LayerNorm and RMSNorm, and their spiking forms: temporal-difference norms (SPEC §2, SpikeLayerNorm).
+// LayerNorm and RMSNorm, and their spiking forms: temporal-difference norms (docs/design.md §2, SpikeLayerNorm).
 import type { LowerCtx, OpDef } from './op.js';
 import { numAttr, requireNumbers } from './op.js';
 

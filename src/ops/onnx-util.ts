@@ -39,7 +39,7 @@ export function runningMean(b: OnnxBuilder, x: string, timesteps: number, rank: 
 }
 
 /**
- * The temporal difference of f over running means (SPEC §2, mean convention):
+ * The temporal difference of f over running means (docs/design.md §2, mean convention):
  * y_t = t·f(m_t) − (t−1)·f(m_{t−1}), so that (y_1 + … + y_T)/T = f(m_T) exactly.
  */
 export function temporalDifference(b: OnnxBuilder, fOfMean: string, timesteps: number, rank: number): string {
@@ -51,7 +51,7 @@ export function temporalDifference(b: OnnxBuilder, fOfMean: string, timesteps: n
   return b.op('Sub', [scaled, shifted]);
 }
 
-/** The value of a timed tensor at its last step (for T-aggregated K/V: SPEC §2). */
+/** The value of a timed tensor at its last step (for T-aggregated K/V: docs/design.md §2). */
 export function lastStep(b: OnnxBuilder, x: string, timesteps: number): string {
   return b.op('Gather', [x, b.constant({ dtype: 'int64', dims: [], values: [timesteps - 1] })], { axis: 0 });
 }

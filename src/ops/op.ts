@@ -66,7 +66,7 @@ export interface Lowered {
 /**
  * How an op runs in a spiking graph:
  * - `linear`: the ANN lowering applies unchanged over the time axis (exact: it commutes with the mean);
- * - `td`: a temporal-difference operator around the ANN lowering (SPEC §2, mean convention);
+ * - `td`: a temporal-difference operator around the ANN lowering (docs/design.md §2, mean convention);
  * - `custom`: a lowering of its own (neurons, spike attention, embeddings, readout);
  * - `unsupported`: no spiking form; `why` names the pass that makes one.
  */

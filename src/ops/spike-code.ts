@@ -1,4 +1,4 @@
-// Spike codes (SPEC §2): rate coding, and the signed-digit weighted code whose step t weighs 2^(T−1−t) units.
+// Spike codes (docs/design.md §2): rate coding, and the signed-digit weighted code whose step t weighs 2^(T−1−t) units.
 //
 // Weighted code (few-spike / bit-plane neurons, Stöckl & Maass 2021; signed digits as in ST-BIF):
 // a neuron integrates its input over one phase, rounds it to the integer count q = round(x/u),

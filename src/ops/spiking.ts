@@ -1,4 +1,4 @@
-// Spiking neurons (IF, SignedIF, multi-level; rate or weighted code) and the readout that integrates spikes over T (SPEC §2).
+// Spiking neurons (IF, SignedIF, multi-level; rate or weighted code) and the readout that integrates spikes over T (docs/design.md §2).
 import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
 import type { Node } from '../ir/types.js';
@@ -50,7 +50,7 @@ function widthOf(ctx: LowerCtx): number {
 /**
  * Rate code: integrate-and-fire with soft reset, unrolled over T steps, on a membrane measured in
  * units of θ/levels. For IF v₀ = θ/2 and it fires when v > θ; for SignedIF v₀ = 0 and it fires ±1 when
- * |v| > θ/2; both reset by subtraction, so counts round to nearest (SPEC §2). Written on the shifted
+ * |v| > θ/2; both reset by subtraction, so counts round to nearest (docs/design.md §2). Written on the shifted
  * membrane w = v/u − ½ (IF) or v/u (SignedIF), both become: w += x_t; s_t = clip(round(w), lo, hi);
  * w −= s_t. A multi-level neuron (levels k > 1) may emit an integer in [−k, k] per step. A step
  * saturates when round(w) falls outside [lo, hi]; those steps are counted per site.

@@ -1,4 +1,4 @@
-// Integer synapses for the weighted code (SPEC §5: spikes decided by exact arithmetic): a Linear fed by a
+// Integer synapses for the weighted code (docs/design.md §5: spikes decided by exact arithmetic): a Linear fed by a
 // neuron multiplies the neuron's integer count by integer weights, an exact sum in any order.
 //
 // y_j = Σ_k W_kj·u_k·q_k + b_j with u_k = θ_k/M_T the neuron's unit. The folded weights W_kj·u_k are

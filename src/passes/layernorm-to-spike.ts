@@ -2,7 +2,7 @@
 import type { Graph } from '../ir/types.js';
 import { renameOp, rewrite, type PassResult } from './rewrite.js';
 
-/** Exact: the TD form's mean over T equals the norm of the mean input (SPEC §2). */
+/** Exact: the TD form's mean over T equals the norm of the mean input (docs/design.md §2). */
 export function replaceLayerNormWithSpike(graph: Graph): PassResult {
   return rewrite(graph, [renameOp('layernorm→spike', 'LayerNorm', 'SpikeLayerNorm'), renameOp('rmsnorm→spike', 'RMSNorm', 'SpikeRMSNorm')]);
 }

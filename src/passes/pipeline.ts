@@ -1,4 +1,4 @@
-// The recipes (SPEC §2): each a flat list of named passes with a one-line why; the pipeline records what ran.
+// The recipes (docs/design.md §2): each a flat list of named passes with a one-line why; the pipeline records what ran.
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { assertValid } from '../ops/verify.js';
@@ -17,7 +17,7 @@ export { RECIPES, parseRecipe, parseTimesteps, type Recipe } from '../options/va
 export interface RecipeOptions {
   /** Spike levels per step at a neuron site (multi-level neurons); default 1. */
   readonly levels?: (site: string) => number;
-  /** The spike code (SPEC §2); default 'weighted'. */
+  /** The spike code (docs/design.md §2); default 'weighted'. */
   readonly code?: SpikeCode;
   /** Weighted code: digits of the T reserved above the calibrated range (ops/spike-code.ts unitCount); default 0. */
   readonly headroom?: number;

@@ -168,7 +168,7 @@ function nodeCounts(w: Walk, node: Node, side: Side, spikesPerToken: (value: str
 }
 
 export interface CountOptions {
-  /** Tokens per window (the report's window; SPEC §6 asks for the model's context length). */
+  /** Tokens per window (the report's window; docs/design.md §6 asks for the model's context length). */
   readonly window: number;
   /** Spikes per token of each neuron site's output value (Σ|value| over T, averaged over tokens). */
   readonly spikesPerToken: (value: string) => number;

@@ -21,7 +21,7 @@ export interface SiteReport {
   readonly elements: number;
   /** Non-zero entries (spike events). */
   readonly events: number;
-  /** Σ|value|: a multi-level event of value v counts as |v| spikes (SPEC §2). */
+  /** Σ|value|: a multi-level event of value v counts as |v| spikes (docs/design.md §2). */
   readonly spikes: number;
   readonly positiveSpikes: number;
   readonly negativeSpikes: number;
@@ -39,7 +39,7 @@ export interface SiteReport {
   readonly consumers: readonly string[];
   /** spikes × fanOut (what the energy proxy uses). */
   readonly sops: number;
-  /** events × fanOut: SPEC §6's Σ_t nnz(spikes_t) × fan-out, counting a multi-level event once. */
+  /** events × fanOut: docs/design.md §6's Σ_t nnz(spikes_t) × fan-out, counting a multi-level event once. */
   readonly sopsEvents: number;
   readonly saturation: SaturationReport;
 }
@@ -78,7 +78,7 @@ export interface OpCostRecord {
   readonly why: string;
 }
 
-/** Clipping of one site over the report's windows (SPEC §6). */
+/** Clipping of one site over the report's windows (docs/design.md §6). */
 export interface SaturationReport {
   /** Trains (token × channel) whose count clipped at the neuron's range. */
   readonly trainsClipped: number;
@@ -106,7 +106,7 @@ export interface LayerReport {
   readonly energy: EnergyProxy;
 }
 
-/** SPEC §6's energy proxy. It is a proxy: operation counts priced at 45 nm figures, not a measurement. */
+/** docs/design.md §6's energy proxy. It is a proxy: operation counts priced at 45 nm figures, not a measurement. */
 export interface EnergyProxy {
   readonly annPicojoules: number;
   readonly snnPicojoules: number;

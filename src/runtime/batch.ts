@@ -14,7 +14,7 @@ export interface ConversationState {
   readonly positions: readonly number[];
   /**
    * Per layer K then V, each [kvHeads, tokens.length, headDim]. For a spiking model these are the
-   * T-aggregated K/V of past tokens (SPEC §2), so a cached step equals a full recompute. On WebGPU
+   * T-aggregated K/V of past tokens (docs/design.md §2), so a cached step equals a full recompute. On WebGPU
    * they stay on the device (DeviceKv) while the conversation runs alone.
    */
   readonly cache: readonly KvBlock[];

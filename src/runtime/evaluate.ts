@@ -1,4 +1,4 @@
-// evaluate(): perplexity of the ANN and the SNN on the same windows, their ratio, top-1 agreement and KL (SPEC §6).
+// evaluate(): perplexity of the ANN and the SNN on the same windows, their ratio, top-1 agreement and KL (docs/design.md §6).
 import { SnnError } from '../errors/index.js';
 import { ClippingCounter, type ClippingReport } from './clipping.js';
 import { Bundle, type RunnableModel } from './model.js';

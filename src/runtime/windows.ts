@@ -1,4 +1,4 @@
-// Perplexity windows (SPEC §6): `window` tokens every `stride` tokens, incomplete windows dropped.
+// Perplexity windows (docs/design.md §6): `window` tokens every `stride` tokens, incomplete windows dropped.
 import { SnnError } from '../errors/index.js';
 import type { ModelSession, StepInput } from './session.js';
 

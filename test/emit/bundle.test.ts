@@ -19,7 +19,7 @@ describe('.snn bundle', () => {
     bundle = (await convert(undefined, { ...FAST, out: join(dir, 'model.snn'), timesteps: 8 })).bundlePath;
   });
 
-  it('holds the files of SPEC §4 with the sha256 of every file in meta.json', () => {
+  it('holds the files of docs/design.md §4 with the sha256 of every file in meta.json', () => {
     const files = readdirSync(bundle).sort();
     expect(files).toEqual(expect.arrayContaining(['config.json', 'weights.safetensors', 'model.onnx', 'ann.onnx', 'graph.json', 'meta.json', 'tokenizer.json', 'tokenizer_config.json']));
     const meta = JSON.parse(readFileSync(join(bundle, 'meta.json'), 'utf8')) as { files: Record<string, string>; passes: { name: string }[]; recipe: string; timesteps?: number };

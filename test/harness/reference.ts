@@ -1,4 +1,4 @@
-// Independent plain-JS references (float64), written from the papers and SPEC §2 — never from src/.
+// Independent plain-JS references (float64), written from the papers and docs/design.md §2 — never from src/.
 
 /** erf via erfc's Chebyshev fit (Numerical Recipes 2nd ed. §6.2, fractional error < 1.2e-7). */
 export function erf(x: number): number {
@@ -50,17 +50,17 @@ export interface NeuronRun {
   readonly train: number[];
   /**
    * The smallest distance, in units of θ/levels, between the membrane and a firing boundary over all
-   * steps. Where it is ~0 the SPEC's `v ≥ θ` and a lowering's `v > θ` (or round-half-even) may differ.
+   * steps. Where it is ~0 the design's `v ≥ θ` and a lowering's `v > θ` (or round-half-even) may differ.
    */
   readonly margin: number;
 }
 
 /**
- * One neuron's spike train, straight from SPEC §2, on the membrane v in input units (not rescaled).
+ * One neuron's spike train, straight from docs/design.md §2, on the membrane v in input units (not rescaled).
  * A spike is worth `unit = θ/levels`; at most `levels` spikes per step (a multi-level neuron).
  * - IF: v₀ = unit/2; v ← v + x_t; while v ≥ unit (and fewer than `levels` fired): emit +1, v ← v − unit.
  * - SignedIF: v₀ = 0; v ← v + x_t; while v ≥ unit/2: emit +1, v ← v − unit; while v ≤ −unit/2: emit −1, v ← v + unit.
- * With levels = 1 these are the binary IF and ternary SignedIF of the SPEC (θ/2 start, fire at θ or ±θ/2, soft reset).
+ * With levels = 1 these are the binary IF and ternary SignedIF of the design (docs/design.md §2) (θ/2 start, fire at θ or ±θ/2, soft reset).
  */
 export function runNeuron(kind: NeuronKind, theta: number, levels: number, inputs: readonly number[]): NeuronRun {
   const unit = theta / levels;
@@ -85,7 +85,7 @@ export function runNeuron(kind: NeuronKind, theta: number, levels: number, input
   return { train, margin };
 }
 
-/** Mean-convention TD (SPEC §2): y_t = t·f(m_t) − (t−1)·f(m_{t−1}) with m_t the running mean of xs[0..t]. */
+/** Mean-convention TD (docs/design.md §2): y_t = t·f(m_t) − (t−1)·f(m_{t−1}) with m_t the running mean of xs[0..t]. */
 export function runningMeans(steps: readonly (readonly number[])[]): number[][] {
   const sum = new Array<number>(steps[0]!.length).fill(0);
   return steps.map((x, t) => x.map((v, i) => (sum[i]! += v) / (t + 1)));

@@ -1,6 +1,6 @@
-// The Neuron lowering (IF / SignedIF, multi-level, per-channel θ) against a plain-JS loop written from SPEC §2.
+// The Neuron lowering (IF / SignedIF, multi-level, per-channel θ) against a plain-JS loop written from docs/design.md §2.
 //
-// Boundary note: the SPEC fires when v ≥ θ (IF) and at ±θ/2 (SignedIF); our lowering rounds a shifted
+// Boundary note: the design (docs/design.md §2) fires when v ≥ θ (IF) and at ±θ/2 (SignedIF); our lowering rounds a shifted
 // membrane (ONNX Round is half-to-even), so it may fire strictly above. The two differ only when the
 // membrane sits exactly on a boundary, so inputs here are kept away from boundaries: constant inputs
 // are drawn with a margin ≥ 0.02 units, and for time-varying inputs elements closer than 1e-3 units
@@ -71,7 +71,7 @@ async function runNeuronGraph(o: NeuronGraphOptions, x: Float32Array): Promise<N
 /** Element e's values over T from a [T, ...N] tensor (−0, which ONNX Round gives for small negatives, read as 0). */
 const trainOf = (t: Tensor, e: number, T: number): number[] => Array.from({ length: T }, (_, s) => t.data[s * N + e]! + 0);
 
-/** A constant input per element, drawn so that the SPEC loop never comes within `minMargin` units of a boundary. */
+/** A constant input per element, drawn so that the design (docs/design.md §2) loop never comes within `minMargin` units of a boundary. */
 function constantInputs(kind: NeuronKind, levels: number, T: number, lo: number, hi: number, seed: number, minMargin = 0.02): Float32Array {
   const u = rng(seed);
   return Float32Array.from({ length: N }, (_, e) => {
@@ -93,7 +93,7 @@ function expectAllowedValues(spikes: Tensor, kind: NeuronKind, levels: number): 
   }
 }
 
-/** Per element: the lowering's train equals the SPEC loop's; its per-step output is s_t·θ/levels; the mean is θ·count/(levels·T). */
+/** Per element: the lowering's train equals the design (docs/design.md §2) loop's; its per-step output is s_t·θ/levels; the mean is θ·count/(levels·T). */
 function expectMatchesReference(r: NeuronResult, kind: NeuronKind, levels: number, T: number, inputOf: (e: number) => number[]): { checked: number } {
   expect(r.spikes.dims).toEqual([T, B, S, D]);
   expect(r.perStep.dims).toEqual([T, B, S, D]);
@@ -115,7 +115,7 @@ function expectMatchesReference(r: NeuronResult, kind: NeuronKind, levels: numbe
   return { checked };
 }
 
-describe('a constant input over T: trains equal the SPEC §2 loop, counts round to nearest', () => {
+describe('a constant input over T: trains equal the docs/design.md §2 loop, counts round to nearest', () => {
   const cases: readonly (readonly [NeuronKind, number, number, number])[] = [
     // kind, levels, input range in units of θ (lo, hi) — covering negative, in-range and saturating inputs
     ['IF', 1, -0.5, 1.5],
@@ -130,7 +130,7 @@ describe('a constant input over T: trains equal the SPEC §2 loop, counts round 
         const r = await runNeuronGraph({ kind, levels, timesteps: T }, x);
         const { checked } = expectMatchesReference(r, kind, levels, T, (e) => new Array<number>(T).fill(x[e]!));
         expect(checked).toBe(N);
-        // The closed form of SPEC §2, independent of the loop: count = round(a·T/unit), clipped.
+        // The closed form of docs/design.md §2, independent of the loop: count = round(a·T/unit), clipped.
         for (let e = 0; e < N; e++) {
           const unit = thetaOf(e) / levels;
           const max = levels * T;
@@ -182,7 +182,7 @@ describe('saturation', () => {
   });
 });
 
-describe('a time-varying input (neuron → linear → neuron under test): trains equal the SPEC §2 loop', () => {
+describe('a time-varying input (neuron → linear → neuron under test): trains equal the docs/design.md §2 loop', () => {
   const cases: readonly (readonly [NeuronKind, number])[] = [['IF', 1], ['SignedIF', 1], ['IF', 2], ['SignedIF', 3]];
   for (const [kind, levels] of cases) {
     for (const T of [3, 8, 16]) {

@@ -1,5 +1,5 @@
-// Temporal-difference operators (SPEC §2, mean convention) on time-varying inputs, against plain-JS f on running means:
-// (1/T)·Σ_t y_t = f(m_T), and y_t = t·f(m_t) − (t−1)·f(m_{t−1}) at every step. SpikeAttention against the SPEC's
+// Temporal-difference operators (docs/design.md §2, mean convention) on time-varying inputs, against plain-JS f on running means:
+// (1/T)·Σ_t y_t = f(m_T), and y_t = t·f(m_t) − (t−1)·f(m_{t−1}) at every step. SpikeAttention against the design (docs/design.md §2)'s
 // rule: token j at step t attends to the other tokens' final (T-aggregated) K/V and to its own step-t K/V.
 import { describe, expect, it } from 'vitest';
 import { emitOnnx } from '../../src/emit/lower.js';
@@ -197,7 +197,7 @@ const headVec = (row: readonly number[], b: number, s: number, h: number, heads:
   row.slice(((b * S + s) * heads + h) * hd, ((b * S + s) * heads + h + 1) * hd);
 
 /**
- * SPEC §2 SpikeAttention, from the observed q/k/v steps: at step t, token j's query is m_t(q_j); it sees
+ * docs/design.md §2 SpikeAttention, from the observed q/k/v steps: at step t, token j's query is m_t(q_j); it sees
  * the cached past, every other visible token's final m_T(k), m_T(v), and its own m_t(k_j), m_t(v_j).
  * Returns A_t for every step ([T][B·S·heads·hd]) and the final K, V (RoPE applied to K).
  */
@@ -240,7 +240,7 @@ function spikeAttentionReference(c: AttnConfig, T: number, q: Tensor, k: Tensor,
   return { A, finalK, finalV };
 }
 
-describe('SpikeAttention follows SPEC §2 on time-varying Q, K, V', () => {
+describe('SpikeAttention follows docs/design.md §2 on time-varying Q, K, V', () => {
   for (const c of ATTN_CONFIGS) {
     for (const T of [1, 3, 6]) {
       it(`${c.name}, T = ${T}, 2 cached tokens (one padded): per-step TD output, mean = attention on final means, cache = final K/V`, async () => {

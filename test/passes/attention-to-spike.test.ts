@@ -1,4 +1,4 @@
-// attention-to-spike: Attention → SpikeAttention (same wiring); numerically, cached prefill ≡ full recompute (SPEC §2).
+// attention-to-spike: Attention → SpikeAttention (same wiring); numerically, cached prefill ≡ full recompute (docs/design.md §2).
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../../src/ir/types.js';

@@ -118,7 +118,7 @@ const NEXT = [[4, 8], [6, 0]];
 
 describe('exact recipe: SNN ≡ ANN', () => {
   for (const arch of ['gpt2', 'llama'] as const) {
-    // ≤ 1e-5 up to T = 16; at T = 64 the SPEC's bound 1e-4 (float32 TD differences grow about linearly with T).
+    // ≤ 1e-5 up to T = 16; at T = 64 the design's bound 1e-4 (float32 TD differences grow about linearly with T).
     for (const [T, tol] of [[1, 1e-5], [4, 1e-5], [16, 1e-5], [64, 1e-4]] as const) {
       it(`${arch}, T = ${T}: logits and present K/V equal the ANN's within ${tol}, also continuing from a past cache`, async () => {
         const model = models[arch];

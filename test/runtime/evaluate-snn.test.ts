@@ -32,7 +32,7 @@ describe('exact recipe (TD operators only, no neurons)', () => {
   });
 });
 
-describe('default conversion (weighted code, default T): SPEC §2 faithful on held-out text', () => {
+describe('default conversion (weighted code, default T): docs/design.md §2 faithful on held-out text', () => {
   it.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s: ratio ≤ 1.02 and KL ≤ 0.02 on 24 spread held-out windows', async (_n, dir) => {
     const { bundlePath } = await convert(dir, { out: join(tempDir(), 'default.snn') });
     const b = await loadBundle(bundlePath);

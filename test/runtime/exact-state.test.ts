@@ -1,4 +1,4 @@
-// Exact state (SPEC §5): spikes and logits identical, bit for bit, however a text is fed — whole, in chunks
+// Exact state (docs/design.md §5): spikes and logits identical, bit for bit, however a text is fed — whole, in chunks
 // of 1, 7 or 64 tokens through the cache, batched with other conversations of other lengths, or after the
 // context window slid — on real held-out text of the shipped models (weighted code, integer synapses).
 import { readFileSync } from 'node:fs';
