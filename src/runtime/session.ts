@@ -131,6 +131,15 @@ export class ModelSession {
 }
 
 /**
+ * onnxruntime's graph optimizations stop at `basic` (constant folding, dead-node removal): the `extended`
+ * fusions rewrite float arithmetic (Add + LayerNormalization → SkipLayerNormalization, MatMul + Mul →
+ * FusedMatMul) and fire or not depending on the shapes inferred for each graph, so the closed and the
+ * step-by-step forms of one model could round a neuron's input differently: one ulp at a count's
+ * rounding tie moves the count by 1 (docs/design.md §2, §5: the forms agree bit for bit).
+ */
+export const EXACT_OPTIMIZATION = 'basic' as const;
+
+/**
  * Default: onnxruntime prepacks MatMul weights (faster GEMMs, and batched rows then match single rows
  * bit for bit in the tests) at the price of a packed copy of every weight. `lowMemory` turns prepacking
  * and the arena off: weights stay in the external data file (distilgpt2-shaped ANN: peak RSS ~1.9× the
@@ -138,7 +147,7 @@ export class ModelSession {
  */
 export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): ort.InferenceSession.SessionOptions {
   // WebGPU: onnxruntime's own error log line would duplicate the DEVICE_RUN_FAILED we throw; fatal only.
-  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: device === 'webgpu' ? 4 : 3 };
+  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: EXACT_OPTIMIZATION, logSeverityLevel: device === 'webgpu' ? 4 : 3 };
   // WebGPU: K/V outputs stay in GPU memory (fed back by I/O binding); everything else comes to the host.
   const placed = device === 'webgpu' && kvOutputs.length > 0
     ? { ...base, preferredOutputLocation: Object.fromEntries(kvOutputs.map((n) => [n, 'gpu-buffer' as const])) }

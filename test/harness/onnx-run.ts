@@ -4,6 +4,7 @@ import { mulberry32 } from '../../src/util/random.js';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { emitOnnx } from '../../src/emit/lower.js';
+import { EXACT_OPTIMIZATION } from '../../src/runtime/session.js';
 import { weightData } from '../../src/weights/weight-data.js';
 import type { Graph, ModelSpec } from '../../src/ir/types.js';
 
@@ -36,7 +37,8 @@ export async function runGraph(
     observe: opts.observe ?? [],
     ...(opts.execution ? { execution: opts.execution } : {}),
   });
-  const session = await ort.InferenceSession.create(emitted.bytes, { logSeverityLevel: 3 });
+  // The runtime's optimization level: fusions would round the forms differently (runtime/session.ts).
+  const session = await ort.InferenceSession.create(emitted.bytes, { logSeverityLevel: 3, graphOptimizationLevel: EXACT_OPTIMIZATION });
   try {
     const input: Record<string, ort.Tensor> = {};
     for (const [name, [data, dims]] of Object.entries(feeds)) {
