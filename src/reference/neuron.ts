@@ -1,7 +1,8 @@
 // The event reference's neuron: a signed-digit (weighted-code) neuron simulated step by step with a membrane, thresholds and subtraction.
 //
 // Few-spike / bit-plane neuron (Stöckl & Maass 2021) with signed digits: the membrane v, measured in
-// units u = θ/M_T, takes the phase's input current. At step t (k = T−1−t lower steps left) it fires +1
+// units u = θ/M_(T−h) (h headroom digits above the calibrated range θ, docs/design.md §2), takes the
+// phase's input current. At step t (k = T−1−t lower steps left) it fires +1
 // when v is above the threshold M_k + ½ and −1 when below −(M_k + ½), then subtracts the fired
 // weight ±2^k. M_k = ⌊(2^(k+1) − 1)/3⌋ is the largest magnitude the k lower steps can still send, so a
 // membrane left within ±(M_k + ½) is sent later; the train is the non-adjacent form of the membrane's

@@ -72,6 +72,7 @@ export class EventSimulator {
 
   async run(input: SimulationInput): Promise<SimulationResult> {
     const T = this.graph.spiking!.timesteps;
+    const headroom = this.graph.spiking!.headroom ?? 0;
     const feeds = graphFeeds(this.graph, input);
     const values = new Map<string, Tensor>();
     const trains = new Map<string, SpikePlanes>();
@@ -91,7 +92,7 @@ export class EventSimulator {
         case 'neuron': {
           const x = need(values, step.node.inputs[0]!);
           const theta = weightData(this.graph.weights.get(step.node.weights['threshold']!)!);
-          const fired = fireSite(x, theta, T, step.signed);
+          const fired = fireSite(x, theta, T, headroom, step.signed);
           trains.set(step.node.outputs[0]!, fired.planes);
           values.set(step.node.outputs[0]!, fired.value);
           spikes.set(step.site, { data: Float32Array.from(fired.planes.data), dims: [T, ...x.dims] });
@@ -128,14 +129,15 @@ function need(values: ReadonlyMap<string, Tensor>, name: string): Tensor {
 }
 
 /**
- * Every neuron of a site for one phase: the input current x in units u_c = θ_c/M_T (float32, as the
- * bundle records θ), then threshold, fire and subtract (neuron.ts). The site's value for float
- * consumers is the readout u_c·Σ_t 2^k·s_t.
+ * Every neuron of a site for one phase: the input current x in units u_c = θ_c/M_(T−h) (float32, as
+ * the bundle records θ; h headroom digits lie above the calibrated range, docs/design.md §2), then
+ * threshold, fire and subtract (neuron.ts; the membrane still saturates at ±M_T). The site's value for
+ * float consumers is the readout u_c·Σ_t 2^k·s_t.
  */
-function fireSite(x: Tensor, theta: Float32Array, T: number, signed: boolean): { planes: SpikePlanes; value: Tensor; clipped: Float32Array } {
+function fireSite(x: Tensor, theta: Float32Array, T: number, headroom: number, signed: boolean): { planes: SpikePlanes; value: Tensor; clipped: Float32Array } {
   const D = theta.length;
   const rows = x.data.length / D;
-  const M = largestCount(T);
+  const M = largestCount(T - headroom);
   const p = neuronParams(T, signed);
   const unit = Float32Array.from(theta, (t) => Math.fround(t / M));
   const data = new Int8Array(T * rows * D);

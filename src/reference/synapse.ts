@@ -1,9 +1,12 @@
-// The event reference's synapses: integer weights read from the bundle's model.onnx, accumulated event by event.
+// The event reference's synapses: integer weights as the bundle ships them (synapses.bin via model.onnx), accumulated event by event.
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { SnnError } from '../errors/index.js';
+import { decodeTensor } from '../import/onnx/tensor.js';
 
 const { onnx } = onnxProto;
+const { FLOAT, INT8, INT16 } = onnx.TensorProto.DataType;
 
 /** One Linear's integer synapse as shipped: weights [in, out] row-major, per-output scale s_j. */
 export interface ShippedSynapse {
@@ -14,11 +17,14 @@ export interface ShippedSynapse {
 }
 
 /**
- * The integer synapses stored in a bundle's model.onnx (`<node>.synapse.weight` INT8/INT16 and
- * `<node>.synapse.scale` float32), keyed by Linear node id. The reference reads the weights as shipped.
+ * The integer synapses a bundle ships (`<node>.synapse.weight` INT8/INT16 [in, out] and
+ * `<node>.synapse.scale` float32), keyed by Linear node id, as model.onnx references them: stored once
+ * in synapses.bin as external data (a location inside the bundle folder), or inline in older bundles.
+ * The reference reads the weights as shipped.
  */
 export function readShippedSynapses(modelPath: string): Map<string, ShippedSynapse> {
   const model = onnx.ModelProto.decode(readFileSync(modelPath));
+  const dir = dirname(modelPath);
   const byName = new Map((model.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
   const out = new Map<string, ShippedSynapse>();
   for (const [name, t] of byName) {
@@ -26,15 +32,19 @@ export function readShippedSynapses(modelPath: string): Map<string, ShippedSynap
     if (!m) continue;
     const node = m[1]!;
     const scaleTensor = byName.get(`${node}.synapse.scale`);
-    const raw = t.rawData;
-    const dims = (t.dims ?? []).map(Number);
-    if (!raw || !scaleTensor?.rawData || dims.length !== 2) {
-      throw new SnnError('BUNDLE_INVALID', { message: `integer synapse ${node} is incomplete in model.onnx`, at: modelPath });
+    const type = t.dataType;
+    if (!scaleTensor || (type !== INT8 && type !== INT16) || scaleTensor.dataType !== FLOAT || t.dims?.length !== 2) {
+      throw new SnnError('BUNDLE_INVALID', { message: `integer synapse ${node} is incomplete in model.onnx (INT8/INT16 [in, out] weights and float32 scales expected)`, at: modelPath, hint: 'the bundle is damaged: convert the model again' });
     }
-    const bytes = Uint8Array.from(raw);
-    const weights = t.dataType === onnx.TensorProto.DataType.INT8 ? new Int8Array(bytes.buffer) : new Int16Array(bytes.buffer);
-    const scale = new Float32Array(Uint8Array.from(scaleTensor.rawData).buffer);
-    out.set(node, { weights, scale, inFeatures: dims[0]!, outFeatures: dims[1]! });
+    // decodeTensor confines external data to the bundle folder and checks every byte range.
+    const w = decodeTensor(t, dir, `${modelPath}: ${name}`);
+    const scale = decodeTensor(scaleTensor, dir, `${modelPath}: ${node}.synapse.scale`);
+    const [inFeatures, outFeatures] = w.dims as [number, number];
+    if (scale.data.length !== outFeatures) {
+      throw new SnnError('BUNDLE_INVALID', { message: `integer synapse ${node} has ${scale.data.length} scales for ${outFeatures} outputs`, at: modelPath, hint: 'the bundle is damaged: convert the model again' });
+    }
+    const weights = type === INT8 ? Int8Array.from(w.data) : Int16Array.from(w.data);
+    out.set(node, { weights, scale: Float32Array.from(scale.data), inFeatures, outFeatures });
   }
   return out;
 }

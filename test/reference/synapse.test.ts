@@ -1,6 +1,36 @@
-// Event-by-event integer synapse against a hand count.
+// Event-by-event integer synapse against a hand count; the shipped integers read from external data (synapses.bin).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { accumulateEvents } from '../../src/reference/synapse.js';
+import { isSnnError } from '../../src/errors/index.js';
+import { accumulateEvents, readShippedSynapses } from '../../src/reference/synapse.js';
+import { tempDir } from '../helpers.js';
+
+const { onnx } = onnxProto;
+
+/** A model.onnx whose node `fc` ships W = [[1, 2], [3, −4]] (INT8) and s = [0.5, 0.25] in `location`, at offsets 0 and 64. */
+function bundleWithExternal(location: string): string {
+  const dir = tempDir('snn-syn-');
+  const data = Buffer.alloc(72);
+  Buffer.from(Int8Array.from([1, 2, 3, -4]).buffer).copy(data, 0);
+  Buffer.from(Float32Array.from([0.5, 0.25]).buffer).copy(data, 64);
+  writeFileSync(join(dir, 'synapses.bin'), data);
+  const external = (offset: number, length: number) => [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(length) }];
+  const { EXTERNAL } = onnx.TensorProto.DataLocation;
+  const model = onnx.ModelProto.create({
+    graph: {
+      name: 'g',
+      initializer: [
+        { name: 'fc.synapse.weight', dataType: onnx.TensorProto.DataType.INT8, dims: [2, 2], dataLocation: EXTERNAL, externalData: external(0, 4) },
+        { name: 'fc.synapse.scale', dataType: onnx.TensorProto.DataType.FLOAT, dims: [2], dataLocation: EXTERNAL, externalData: external(64, 8) },
+      ],
+    },
+  });
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, onnx.ModelProto.encode(model).finish());
+  return path;
+}
 
 describe('event synapse', () => {
   it('adds w·2^k per event, then scales and biases once; counts one operation per event and target', () => {
@@ -12,5 +42,21 @@ describe('event synapse', () => {
     const { output, sops } = accumulateEvents(planes, syn, Float32Array.from([1, 1]));
     expect([...output]).toEqual([3, 0.5]);
     expect(sops).toBe(6);
+  });
+
+  it('reads the integers and scales model.onnx references in synapses.bin', () => {
+    const syn = readShippedSynapses(bundleWithExternal('synapses.bin')).get('fc')!;
+    expect([...syn.weights]).toEqual([1, 2, 3, -4]);
+    expect(syn.weights).toBeInstanceOf(Int8Array);
+    expect([...syn.scale]).toEqual([0.5, 0.25]);
+    expect([syn.inFeatures, syn.outFeatures]).toEqual([2, 2]);
+  });
+
+  it('refuses external data outside the bundle folder with a typed error', () => {
+    const path = bundleWithExternal('../synapses.bin');
+    let err: unknown = null;
+    try { readShippedSynapses(path); } catch (e) { err = e; }
+    expect(isSnnError(err) && err.code).toBe('ONNX_EXTERNAL_DATA');
+    expect((err as Error).message).toContain('outside');
   });
 });
