@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { evaluate } from '../dist/runtime/evaluate.js';
 import { loadBundle } from '../dist/runtime/model.js';
-import { openGraphSession } from '../dist/runtime/session.js';
+import { openGraphSession } from '../dist/open/graph-session.js';
 
 const [bundlePath, text = 'fixtures/shakespeare-gpt2/heldout.txt', windows = '24'] = process.argv.slice(2);
 if (!bundlePath) { console.error('usage: node bench/ablate-sites.mjs BUNDLE.snn [TEXT] [WINDOWS]'); process.exit(2); }

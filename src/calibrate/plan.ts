@@ -47,6 +47,9 @@ export function windowBytes(graph: Graph, length: number): number {
  * every position the model will run at. `length` beyond the context, or a window the machine cannot
  * hold, is a typed error before any work starts.
  */
+/** Calibration tokens one conversion may observe (windows × length): bounds its time before any work starts. */
+export const MAX_CALIBRATION_TOKENS = 1 << 20;
+
 export function calibrationPlan(graph: Graph, opts: { readonly length?: number; readonly samples?: number; readonly freeBytes?: number }): CalibrationPlan {
   const context = graph.spec.maxPositions;
   for (const [flag, v] of [['--calib-samples', opts.samples ?? 1], ['--calib-length', opts.length ?? 1]] as const) {
@@ -62,6 +65,13 @@ export function calibrationPlan(graph: Graph, opts: { readonly length?: number; 
     if (length < context) why = `one window of the whole context needs ${mib(windowBytes(graph, context))}, over the ${mib(CALIBRATION_WINDOW_BUDGET)} calibration budget`;
   }
   const samples = opts.samples ?? defaultSamples(length);
+  if (samples * length > MAX_CALIBRATION_TOKENS) {
+    throw new SnnError('CALIBRATION_BUDGET', {
+      message: `${samples} windows of ${length} tokens are ${samples * length} calibration tokens, beyond the budget of ${MAX_CALIBRATION_TOKENS} (each is run through the ANN, or sampled from it first)`,
+      at: '--calib-samples',
+      hint: `use at most ${Math.max(1, Math.floor(MAX_CALIBRATION_TOKENS / length))} --calib-samples of ${length} tokens; per-channel maxima settle long before that`,
+    });
+  }
   const bytes = windowBytes(graph, length);
   const free = opts.freeBytes ?? freemem();
   if (bytes > free / 2) {

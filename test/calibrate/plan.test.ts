@@ -1,6 +1,6 @@
 // Calibration plan: windows up to the context by default, positions left out recorded, budgets checked before work.
 import { describe, expect, it } from 'vitest';
-import { CALIBRATION_WINDOW_BUDGET, calibrationPlan, windowBytes } from '../../src/calibrate/plan.js';
+import { CALIBRATION_WINDOW_BUDGET, MAX_CALIBRATION_TOKENS, calibrationPlan, windowBytes } from '../../src/calibrate/plan.js';
 import { isSnnError } from '../../src/errors/index.js';
 import { importHfModel } from '../../src/import/hf/index.js';
 import { runRecipe } from '../../src/passes/pipeline.js';
@@ -38,6 +38,11 @@ describe('calibrationPlan', () => {
     expect(p.windowBytes).toBeLessThanOrEqual(CALIBRATION_WINDOW_BUDGET);
     expect(p.uncovered).toBe(`${p.length}–65535`);
     expect(p.why).toContain('budget');
+  });
+
+  it('refuses, before any work, more calibration tokens than the budget, and accepts exactly the budget', () => {
+    expect(codeOf(() => calibrationPlan(graph, { samples: MAX_CALIBRATION_TOKENS / 64 + 1, length: 64, freeBytes: FREE }))).toBe('CALIBRATION_BUDGET');
+    expect(calibrationPlan(graph, { samples: MAX_CALIBRATION_TOKENS / 64, length: 64, freeBytes: FREE }).samples).toBe(MAX_CALIBRATION_TOKENS / 64);
   });
 
   it('refuses, before any work, a length beyond the context, a window the machine cannot hold, and non-positive counts', () => {

@@ -48,7 +48,7 @@ export function makeCorpus(root, opts = {}) {
 
 /** What the one line must say for some cases (what was wrong), beyond the code. */
 const MESSAGES = {
-  'bundle-meta-newer-version': 'format version 2; this snnconvert reads version 1',
+  'bundle-meta-newer-version': 'format version 3; this snnconvert reads version 2',
   'bundle-symlink-out': 'tokenizer.json is a symbolic link',
   'bundle-meta-traversal': 'which is outside the bundle',
   'bundle-graph-weight-shape-rehashed': 'weights.safetensors holds',
@@ -583,7 +583,7 @@ function flagCases(ctx) {
   flag('levels-garbage', cv('--levels', 'ln_1=two'), conv({ levels: 'ln_1=two' }));
   flag('levels-empty-suffix', cv('--levels', '=2'), conv({ levels: '=2' }));
   flag('calib-samples-zero', ['convert', '$M', '-o', '$OUT', '-q', '--no-report', '--calib-samples', '0'], conv({ calibration: { samples: 0, length: 16 } }));
-  flag('calib-samples-huge', cv('--calib-samples', '100000000'), conv({ calibration: { samples: 1e8, length: 16 } }), ['CALIBRATION_TEXT', 'OPTION_INVALID']);
+  flag('calib-samples-huge', cv('--calib-samples', '100000000'), conv({ calibration: { samples: 1e8, length: 16 } }), ['CALIBRATION_TEXT', 'OPTION_INVALID', 'CALIBRATION_BUDGET']);
   flag('calib-length-zero', ['convert', '$M', '-o', '$OUT', '-q', '--no-report', '--calib-samples', '2', '--calib-length', '0'], conv({ calibration: { samples: 2, length: 0 } }));
   flag('calib-length-beyond-context', ['convert', '$M', '-o', '$OUT', '-q', '--no-report', '--calib-samples', '2', '--calib-length', '100000'], conv({ calibration: { samples: 2, length: 100000 } }), ['OPTION_INVALID', 'CALIBRATION_TEXT']);
   flag('out-is-file', ['convert', '$M', '-o', '$M/config.json', '-q', '--no-report', '--calib-samples', '2', '--calib-length', '16'], { fn: 'convert', args: ['$M', { out: '$M/config.json', calibration: { samples: 2, length: 16 } }] }, ['OUTPUT_EXISTS']);

@@ -76,7 +76,7 @@ describe('runRecipe', () => {
       for (const p of passes) expect(p.why.length).toBeGreaterThan(10);
       expect(passes.find((p) => p.name === 'readout')?.matched).toEqual(['readout: lm_head']);
       expect(passes.find((p) => p.name === 'attention-to-spike')?.matched).toEqual(['attention→spike: h.0.attn', 'attention→spike: h.1.attn']);
-      expect(graph.spiking).toEqual({ timesteps: 8, recipe, code: recipe === 'exact' ? 'rate' : 'weighted', tdConvention: 'mean' });
+      expect(graph.spiking).toEqual({ timesteps: 8, recipe, code: recipe === 'exact' ? 'rate' : 'weighted', ...(recipe === 'exact' ? {} : { headroom: 0 }), tdConvention: 'mean' });
       expect(verifyGraph(graph)).toEqual([]);
       expect(snapshot(models.gpt2)).toBe(before);
     });

@@ -12,7 +12,7 @@ import { fidelityCurve } from '../../src/report/fidelity.js';
 import { openReportSource, type ReportSource } from '../../src/report/source.js';
 import { SpikeCounter } from '../../src/report/spike-count.js';
 import { evaluate } from '../../src/runtime/evaluate.js';
-import { openGraphSession } from '../../src/runtime/session.js';
+import { openGraphSession } from '../../src/open/graph-session.js';
 import { windowInput } from '../../src/runtime/windows.js';
 import { GPT2_DIR, tempDir } from '../helpers.js';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { importHfModel } from '../../../src/import/hf/index.js';
 import { loadHfAnn } from '../../../src/open/hf-ann.js';
 import { evaluate } from '../../../src/runtime/evaluate.js';
-import { openGraphSession } from '../../../src/runtime/session.js';
+import { openGraphSession } from '../../../src/open/graph-session.js';
 import { windowInput } from '../../../src/runtime/windows.js';
 import { FIXTURES, LLAMA_DIR, maxAbsDiff, narrow, readRawSafetensors, snnErrorOf, tempDir, writeRawSafetensors, type RawTensor } from '../../helpers.js';
 
