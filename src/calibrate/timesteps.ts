@@ -13,8 +13,9 @@ import { neuronsOf } from '../ops/spiking.js';
  * The bundle's spiking graph with T replaced (thresholds and headroom kept: θ sets the range, T the
  * resolution). Throws before any work when the code cannot run T (a sweep checks every T first).
  */
-export function retarget(graph: Graph, timesteps: Timesteps): Graph {
+export function retarget(graph: Graph, T: Timesteps | number): Graph {
   if (!graph.spiking) throw new SnnError('GRAPH_INVALID', { message: 'graph is not spiking', at: 'retarget' });
+  const timesteps = parseTimesteps(T, 'retarget');
   checkHeadroom(graph.spiking.code, timesteps, graph.spiking.headroom ?? 0);
   for (const { attrs } of neuronsOf(graph.nodes)) checkCodeSupports(graph.spiking.code, timesteps, attrs.levels, attrs.site);
   return { ...graph, spiking: { ...graph.spiking, timesteps } };
