@@ -131,6 +131,25 @@ describe.each([['gpt2', GPT2_DIR, 'ln_1=2,mlp.act=2'], ['llama', LLAMA_DIR, unde
     }
     if (levels) expect(multi, 'multi-level spikes (|s| > 1) exercised').toBeGreaterThan(0);
   });
+
+  it('decodes through the cache like the step graph: 8 tokens fed one by one after a 24-token prompt give the same logits', async () => {
+    const ids = heldout.slice(2000, 2032);
+    const run = async (b: Bundle) => {
+      const s = await b.session(false);
+      const first = await s.run(windowInput(ids.slice(0, 24), [0], 24));
+      const logits = [first.logits];
+      let cache = first.present;
+      for (let i = 24; i < ids.length; i++) {
+        const out = await s.run({ batch: 1, seq: 1, ids: BigInt64Array.from([BigInt(ids[i]!)]), mask: new BigInt64Array(i + 1).fill(1n), positions: BigInt64Array.from([BigInt(i)]), past: i, cache });
+        logits.push(out.logits);
+        cache = out.present;
+      }
+      return logits;
+    };
+    const [x, y] = [await run(closed), await run(events)];
+    expect(y.length).toBe(9);
+    x.forEach((l, i) => expect(Buffer.from(y[i]!.buffer).equals(Buffer.from(l.buffer)), `call ${i}`).toBe(true));
+  });
 });
 
 describe('--simulate events, bad input', () => {
