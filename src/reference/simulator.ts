@@ -22,7 +22,11 @@ export interface SimulationResult {
   /** Spike planes [T, B, S, D] and clipped trains [B, S, D] per site, as float tensors. */
   readonly spikes: ReadonlyMap<string, Tensor>;
   readonly saturation: ReadonlyMap<string, Tensor>;
-  /** Synaptic operations performed, per Linear node (one accumulate per event and target). */
+  /**
+   * Synaptic operations, per node: per Linear the accumulates performed (one per event and target); per
+   * rate attention or readout node the spikes delivered to its running sums (one accumulate each, done
+   * by the float segment that runs it).
+   */
   readonly sops: ReadonlyMap<string, number>;
 }
 
@@ -69,7 +73,8 @@ export class EventSimulator {
     for (const step of steps) {
       if (step.kind !== 'segment') {
         if (rate && step.kind === 'neuron') {
-          if (step.levels > 127) throw new SnnError('OPTION_INVALID', { message: `--simulate events holds spikes of at most ±127 per step; site ${step.site} has levels ${step.levels}`, at: '--simulate', hint: 'use --simulate steps for this bundle' });
+          // Spike planes are Int8 (convert caps --levels at 64); a graph beyond that is refused, not wrapped.
+          if (step.levels > 127) throw new SnnError('OPTION_INVALID', { message: `--simulate events holds spikes of at most ±127 per step; site ${step.site} has levels ${step.levels} (valid here: steps)`, at: '--simulate', hint: 'use --simulate steps for this bundle, or convert with --levels ≤ 127' });
           timed.add(step.node.outputs[0]!);
         }
         if (rate && step.kind === 'synapse') timed.add(step.node.outputs[0]!);
