@@ -9,7 +9,7 @@ import { parseDevice as parseDeviceChoice, parseSimulation, type DeviceChoice, t
 import { loadEventBundle } from '../reference/load.js';
 
 /** The `--simulate` option shared by the commands that run a bundle. */
-export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation) | events (event-driven reference: membranes, thresholds, event-by-event synapses; CPU, slow)';
+export const SIMULATE_HELP = 'execution form of the SNN: closed (T-parallel, the weighted code\'s runtime) | steps (step-by-step reference simulation) | events (event-driven reference, weighted or rate code: membranes, thresholds, event-by-event synapses; CPU, slow)';
 import { importOnnxModel } from '../import/onnx/index.js';
 import { onnxOnlyFolderModel } from '../import/onnx/source.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';

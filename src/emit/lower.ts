@@ -3,7 +3,7 @@ import type { Execution } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
 import type { Graph, Node, Weight } from '../ir/types.js';
 import { isOp, type LowerCtx, type Lowered, type OpDef, type SynapseRecord } from '../ops/op.js';
-import { linear } from '../ops/linear.js';
+import { linear, lowerLinearRate } from '../ops/linear.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef, type PlaceDerived } from '../onnx/onnx-builder.js';
@@ -48,6 +48,13 @@ export interface EmitOptions {
    * are exposed too (the raster). Without exposeSpikes, no other site's planes are outputs.
    */
   readonly spikeCounts?: { readonly planes?: readonly string[] };
+  /**
+   * Graph inputs that carry the time axis ([T, ...shape]; a rate-coded sub-graph fed timed values, as
+   * the event reference's float segments are). Default: none.
+   */
+  readonly timedInputs?: readonly string[];
+  /** Graph outputs left with their time axis when timed (no readout mean); listed in Emitted.timedOutputs. */
+  readonly keepTimed?: readonly string[];
   readonly metadata?: Readonly<Record<string, string>>;
   /** Emit the model outputs (logits, present K/V); default true. Without them only observed values remain. */
   readonly modelOutputs?: boolean;
@@ -65,6 +72,8 @@ export interface Emitted {
   /** Integer synapses of a weighted-code graph: bits and certified accumulator bound per Linear (float: none could be certified). */
   readonly synapses: readonly SynapseRecord[];
   readonly nodeCount: number;
+  /** Graph outputs emitted with their time axis (only those named in keepTimed). */
+  readonly timedOutputs: readonly string[];
 }
 
 /** Activations are [B, S, D] (rank 3); timed ones [T, B, S, D]. */
@@ -89,7 +98,12 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const exposeSpikes = opts.exposeSpikes ?? false;
   const planesWanted = (site: string) => exposeSpikes || (opts.spikeCounts?.planes ?? []).includes(site);
 
-  for (const v of graph.inputs) { b.input(v.name, v.dtype, v.shape); names.set(v.name, v.name); }
+  const timedIn = new Set(opts.timedInputs ?? []);
+  for (const v of graph.inputs) {
+    b.input(v.name, v.dtype, timedIn.has(v.name) ? ['T', ...v.shape] : v.shape);
+    names.set(v.name, v.name);
+    if (timedIn.has(v.name)) timed.add(v.name);
+  }
 
   const onnxName = (ir: string): string => {
     const n = names.get(ir);
@@ -143,7 +157,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     // step by step (`steps`, the reference).
     const int8 = opts.quantized === 'w8a8' ? (isNeuron(node) ? lowerQuantizer(ctx) : isOp(node, linear) ? lowerInt8Linear(ctx) : null) : null;
     const lowered = int8 ? int8
-      : execution === 'steps' && !weighted ? lowerSpiking(op, ctx)
+      : execution === 'steps' && !weighted ? (isOp(node, linear) ? lowerLinearRate(ctx) : null) ?? lowerSpiking(op, ctx)
       : execution === 'steps' && isNeuron(node) && op.snn.kind === 'custom' ? op.snn.lower(ctx)
         : execution !== null && op.closed ? op.closed(ctx)
           : { outputs: op.lowerAnn(ctx), timed: node.outputs.map(() => false) };
@@ -155,11 +169,14 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     if (opts.spikeCounts !== undefined) for (const s of spikes.slice(counted.length)) counted.push({ site: s.site, tensor: emitSpikeCounts(b, s.tensor, saturation.find((x) => x.site === s.site)?.tensor, `spikecounts/${s.site}`) });
   }
 
+  const timedOutputs: string[] = [];
   for (const out of opts.modelOutputs === false ? [] : graph.outputs) {
     let n = onnxName(out.name);
-    if (timed.has(out.name)) n = b.op('ReduceMean', [n], { axes: [0], keepdims: 0 }, 'readout');
+    const keep = timed.has(out.name) && (opts.keepTimed ?? []).includes(out.name);
+    if (timed.has(out.name) && !keep) n = b.op('ReduceMean', [n], { axes: [0], keepdims: 0 }, 'readout');
+    if (keep) timedOutputs.push(out.name);
     b.add('Identity', [n], {}, { outputs: [out.name], scope: 'output' });
-    b.output(out.name, out.dtype, out.shape);
+    b.output(out.name, out.dtype, keep ? ['T', ...out.shape] : out.shape);
   }
   for (const ir of opts.observe ?? []) {
     const out = `observe/${ir}`;
@@ -180,7 +197,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     b.output(output, 'float32', [SPIKE_COUNT_ROWS.length, 'width']);
     return { site, output };
   });
-  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, countOutputs, execution, synapses, nodeCount: b.nodeCount };
+  return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, countOutputs, execution, synapses, nodeCount: b.nodeCount, timedOutputs };
 }
 
 /** The execution form of a spiking graph: `closed` needs the weighted code. */

@@ -79,6 +79,39 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
 }
 
 /**
+ * Rate code: a Linear fed directly by a neuron's train is an integer synapse applied at every step:
+ * the spikes s_t (integers in [−levels, levels]) times integer weights, the folded W·u with u = θ/levels
+ * quantized per output channel (ops/synapse.ts; certified exact for counts up to `levels`), then the
+ * per-output scale and the bias at every step: y_t = s_j·Σ_k w_kj·s_t,k + b_j. Null when the input is
+ * not a neuron's train or no synapse can be certified whole (the caller keeps float weights).
+ */
+export function lowerLinearRate(ctx: LowerCtx): Lowered | null {
+  const { b, node } = ctx;
+  const source = ctx.countOf(0);
+  const producer = ctx.graph.nodes.find((n) => n.outputs.includes(node.inputs[0]!));
+  if (!source || !producer || !ctx.isTimed(0) || ctx.graph.spiking?.code === 'weighted') return null;
+  const levels = numAttr(producer, 'levels');
+  const plan = planSynapse({
+    weight: weightData(ctx.graph.weights.get(node.weights['weight']!)!),
+    ...linearAttrs(node)!,
+    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / levels)),
+  }, levels);
+  if (!plan || plan.groups !== 1) {
+    ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null, groups: null });
+    return null;
+  }
+  const { synapse } = plan;
+  ctx.recordSynapse({ node: node.id, kind: 'integer', bits: synapse.bits, bound: synapse.bound, groups: 1 });
+  const name = `${node.id}.synapse`;
+  const { inFeatures, outFeatures } = linearAttrs(node)!;
+  b.intInitializer(`${name}.weight`, [inFeatures, outFeatures], synapse.weights);
+  b.initializer(`${name}.scale`, [synapse.scale.length], synapse.scale);
+  const accumulated = b.op('MatMul', [source.count, b.op('Cast', [`${name}.weight`], { to: 1 }, node.id)], {}, node.id);
+  const scaled = b.op('Mul', [accumulated, `${name}.scale`], {}, node.id);
+  return { outputs: [node.weights['bias'] !== undefined ? b.op('Add', [scaled, ctx.weight('bias')], {}, node.id) : scaled], timed: [true] };
+}
+
+/**
  * Σ_g 2^(c·g)·(q_g·W) for the parts q_g = sign(q)·(⌊|q|/2^(cg)⌋ mod 2^c): one MatMul over the parts
  * stacked on the batch axis (the weights are read once), each part's sums exact; the recombination is
  * elementwise, so it does not depend on shapes either.

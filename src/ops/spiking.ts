@@ -83,7 +83,10 @@ function lowerRateSteps(ctx: LowerCtx): Lowered {
   const site = strAttr(node, 'site');
   ctx.recordSpikes(site, train);
   if (ctx.exposeSpikes) ctx.recordSaturation(site, b.op('ReduceSum', [T === 1 ? clipped[0]! : b.op('Concat', clipped, { axis: 0 }, node.id), b.ints([0])], { keepdims: 0 }, node.id));
-  return { outputs: [b.op('Mul', [train, unit], {}, node.id)], timed: [true] };
+  const out = b.op('Mul', [train, unit], {}, node.id);
+  // Linears reading the train take the spikes themselves (integer synapses, ops/linear.ts lowerLinearRate).
+  ctx.recordCount(out, train);
+  return { outputs: [out], timed: [true] };
 }
 
 /**

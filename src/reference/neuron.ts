@@ -80,3 +80,59 @@ export function runPhase(current: number, p: NeuronParams): Phase {
   }
   return { spikes, clipped, trace };
 }
+
+// Rate code (docs/design.md §2): every spike weighs one unit u = θ/levels. The membrane, measured in
+// units u and shifted so that it starts at 0 (IF: v − θ/2; SignedIF: v), takes the step's current x_t/u,
+// then fires: +1 while what is left of it lies above ½ and fewer than `levels` spikes were sent this step
+// (SignedIF: −1 while below −½), subtracting 1 per spike. A membrane left exactly on a threshold fires
+// when that spike makes an even count this step (round half to even, as IEEE and ONNX Round). A step
+// at which the neuron would fire more than it may (its membrane still over the threshold after
+// `levels` spikes, or an IF membrane below −½) is counted as saturated. Nothing here rounds the input:
+// the spikes come from comparisons and subtractions.
+
+export interface RateParams {
+  /** Most spikes per step (k of a multi-level neuron; 1 for plain IF). */
+  readonly levels: number;
+  /** SignedIF fires ±1 per spike; IF only +1. */
+  readonly signed: boolean;
+}
+
+export interface RateTrain {
+  /** The step's spike value, per step (an integer in [−levels, levels]; [0, levels] for IF). */
+  readonly spikes: number[];
+  /** Steps at which the neuron saturated. */
+  readonly clipped: number;
+  /** The membrane after every step's spikes (for traces and tests). */
+  readonly trace: number[];
+}
+
+/** Whether a membrane left at `v` after `fired` spikes of one sign this step fires once more (threshold ½). */
+function firesAgain(v: number, fired: number): boolean {
+  return v > 0.5 || (v === 0.5 && (fired + 1) % 2 === 0);
+}
+
+/**
+ * One neuron over T steps: `currents[t]` is the step's input in units u (float32 values). The membrane
+ * is kept in float32 as the graph keeps it: after each step it holds v − s_t, then adds the next current.
+ */
+export function runRateTrain(currents: readonly number[], p: RateParams): RateTrain {
+  const spikes: number[] = [];
+  const trace: number[] = [];
+  let clipped = 0;
+  let v = 0;
+  currents.forEach((x, t) => {
+    v = t === 0 ? x : Math.fround(v + x);
+    let s = 0;
+    // Each spike subtracts one unit; v − s is exact in float64 (|v| < 2^24, s a small integer).
+    while (s < p.levels && firesAgain(v - s, s)) s += 1;
+    if (s === 0 && p.signed) while (s > -p.levels && firesAgain(s - v, -s)) s -= 1;
+    const left = v - s;
+    // Saturated: the top of the range reached with the membrane still over a threshold, or an IF membrane below −½.
+    const over = (s === p.levels && firesAgain(left, s)) || (p.signed && s === -p.levels && firesAgain(-left, -s));
+    if (over || (!p.signed && firesAgain(-left, 0))) clipped += 1;
+    v = Math.fround(left);
+    spikes.push(s);
+    trace.push(v);
+  });
+  return { spikes, clipped, trace };
+}

@@ -1,5 +1,5 @@
-// Splits a weighted-code spiking graph into what the event reference simulates itself (neurons, integer
-// synapses) and the float segments between them (norms, attention, activations: run as their ONNX ops).
+// Splits a spiking graph (weighted or rate code) into what the event reference simulates itself (neurons,
+// integer synapses) and the float segments between them (norms, attention, activations: run as their ONNX ops).
 import { SnnError } from '../errors/index.js';
 import type { Graph, Node, ValueInfo } from '../ir/types.js';
 import { linear } from '../ops/linear.js';
@@ -10,7 +10,11 @@ import type { ShippedSynapse } from './synapse.js';
 export type Step =
   /** Float ops run by onnxruntime: `inputs` come from earlier steps, `outputs` are read later. */
   | { readonly kind: 'segment'; readonly graph: Graph; readonly inputs: readonly string[]; readonly graphInputs: readonly string[]; readonly outputs: readonly string[] }
-  | { readonly kind: 'neuron'; readonly node: Node; readonly site: string; readonly signed: boolean }
+  /**
+   * A neuron site. `levels`: most spikes per step (rate code). `runningSums`: the nodes (rate attention,
+   * readout) that take the train into a running sum inside a float segment, one accumulate per spike.
+   */
+  | { readonly kind: 'neuron'; readonly node: Node; readonly site: string; readonly signed: boolean; readonly levels: number; readonly runningSums: readonly string[] }
   /** A Linear fed by a neuron's events (through the readout, if any). */
   | { readonly kind: 'synapse'; readonly node: Node; readonly source: string; readonly synapse: ShippedSynapse }
   /** The weighted code's readout of a neuron: the same train under another name. */
@@ -22,6 +26,7 @@ export type Step =
  * segment, cut wherever the reference takes over.
  */
 export function planSimulation(graph: Graph, synapses: ReadonlyMap<string, ShippedSynapse>): Step[] {
+  const rate = graph.spiking?.code !== 'weighted';
   const trainOf = new Map<string, string>();
   const steps: Step[] = [];
   let segment: Node[] = [];
@@ -31,8 +36,12 @@ export function planSimulation(graph: Graph, synapses: ReadonlyMap<string, Shipp
     if (neuron) {
       close();
       trainOf.set(node.outputs[0]!, node.outputs[0]!);
-      steps.push({ kind: 'neuron', node, site: neuron.site, signed: neuron.kind === 'SignedIF' });
-    } else if (isOp(node, temporalMean) && trainOf.has(node.inputs[0]!)) {
+      const out = node.outputs[0]!;
+      // Rate code: attention and the readout integrate the train as running sums, run as their ONNX ops.
+      const runningSums = rate ? graph.nodes.filter((n) => n.inputs.includes(out) && !isOp(n, linear)).map((n) => n.id) : [];
+      steps.push({ kind: 'neuron', node, site: neuron.site, signed: neuron.kind === 'SignedIF', levels: neuron.levels, runningSums });
+    } else if (!rate && isOp(node, temporalMean) && trainOf.has(node.inputs[0]!)) {
+      // Weighted code: the readout is the train itself (the count), an alias.
       close();
       trainOf.set(node.outputs[0]!, trainOf.get(node.inputs[0]!)!);
       steps.push({ kind: 'alias', from: node.inputs[0]!, to: node.outputs[0]! });

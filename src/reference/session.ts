@@ -7,7 +7,7 @@ import { EventSimulator, modelOutputsOf, type SimulationInput } from './simulato
 /**
  * A ModelSession whose every call runs the event simulator (on the CPU). Spike planes `spikes/<site>`
  * and clipped trains `saturation/<site>` come from the simulated neurons; `sops` adds up the synaptic
- * operations the simulator performed, per Linear, over every call.
+ * operations per node over every call (simulator.ts SimulationResult.sops).
  */
 export class EventSession extends ModelSession {
   private readonly performed = new Map<string, number>();
@@ -22,7 +22,7 @@ export class EventSession extends ModelSession {
     return new EventSession(contents, await EventSimulator.open(contents));
   }
 
-  /** Synaptic operations performed so far, per Linear node id. */
+  /** Synaptic operations so far, per node id (Linears; rate attention and readout running sums). */
   get sops(): ReadonlyMap<string, number> { return this.performed; }
   /** Token positions simulated so far (rows × new tokens, summed over calls). */
   get tokens(): number { return this.tokenCount; }

@@ -1,4 +1,4 @@
-// The event-driven reference of a weighted-code bundle: neurons and integer synapses simulated in
+// The event-driven reference of a spiking bundle (weighted or rate code): neurons and integer synapses simulated in
 // TypeScript event by event, the float operators between them run as their ONNX ops, one session each.
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -10,9 +10,9 @@ import type { Graph } from '../ir/types.js';
 import { createSession, kvOutputNames } from '../runtime/session.js';
 import { withEmittedModel } from '../open/graph-session.js';
 import { weightData } from '../weights/weight-data.js';
-import { largestCount, neuronParams, runPhase } from './neuron.js';
+import { largestCount, neuronParams, runPhase, runRateTrain } from './neuron.js';
 import { planSimulation, type Step } from './plan.js';
-import { accumulateEvents, readShippedSynapses, type SpikePlanes } from './synapse.js';
+import { accumulateEvents, accumulateRateEvents, readShippedSynapses, type SpikePlanes } from './synapse.js';
 
 export interface Tensor { readonly data: Float32Array; readonly dims: readonly number[] }
 
@@ -22,7 +22,11 @@ export interface SimulationResult {
   /** Spike planes [T, B, S, D] and clipped trains [B, S, D] per site, as float tensors. */
   readonly spikes: ReadonlyMap<string, Tensor>;
   readonly saturation: ReadonlyMap<string, Tensor>;
-  /** Synaptic operations performed, per Linear node (one accumulate per event and target). */
+  /**
+   * Synaptic operations, per node: per Linear the accumulates performed (one per event and target); per
+   * rate attention or readout node the spikes delivered to its running sums (one accumulate each, done
+   * by the float segment that runs it).
+   */
   readonly sops: ReadonlyMap<string, number>;
 }
 
@@ -41,7 +45,10 @@ type Segment = Extract<Step, { kind: 'segment' }> & { readonly session: ort.Infe
 type Planned = Exclude<Step, { kind: 'segment' }> | Segment;
 
 export class EventSimulator {
-  private constructor(readonly graph: Graph, private readonly steps: readonly Planned[]) {}
+  private readonly rate: boolean;
+  private constructor(readonly graph: Graph, private readonly steps: readonly Planned[]) {
+    this.rate = graph.spiking?.code !== 'weighted';
+  }
 
   /** One of the segment sessions (the runtime's session class wants one; EventSession never runs it). */
   anySession(): ort.InferenceSession {
@@ -53,18 +60,34 @@ export class EventSimulator {
   /** Plans the bundle's graph and opens one CPU session per float segment. */
   static async open(contents: BundleContents): Promise<EventSimulator> {
     const graph = contents.graph;
-    if (graph.spiking?.code !== 'weighted') {
-      throw new SnnError('OPTION_INVALID', { message: `--simulate events needs the weighted code; this bundle uses the ${graph.spiking?.code ?? 'rate'} code (valid here: steps)`, at: '--simulate', hint: 'use --simulate steps for a rate-coded bundle, or convert with --code weighted' });
-    }
+    const rate = graph.spiking?.code !== 'weighted';
     const parts = (contents.config['snn'] as { synapses?: { count_parts?: Record<string, number> } } | undefined)?.synapses?.count_parts ?? {};
     if (Object.keys(parts).length > 0) {
       throw new SnnError('OPTION_INVALID', { message: `--simulate events simulates synapses fed whole counts; this bundle splits the counts of ${Object.keys(parts).join(', ')} into parts (large T) (valid here: closed, steps)`, at: '--simulate', hint: 'use --simulate steps, or convert with a smaller --timesteps' });
     }
     const steps = planSimulation(graph, readShippedSynapses(join(contents.path, FILES.snnModel)));
     const planned: Planned[] = [];
+    // Rate code: neuron trains, synapse outputs and what follows them carry the time axis [T, B, S, D].
+    const timed = new Set<string>();
+    const modelOutputs = new Set(graph.outputs.map((v) => v.name));
     for (const step of steps) {
-      if (step.kind !== 'segment') { planned.push(step); continue; }
-      const session = await withEmittedModel(step.graph, 'snn', { execution: 'closed' }, (path) => createSession(path, 'cpu'));
+      if (step.kind !== 'segment') {
+        if (rate && step.kind === 'neuron') {
+          // Spike planes are Int8 (convert caps --levels at 64); a graph beyond that is refused, not wrapped.
+          if (step.levels > 127) throw new SnnError('OPTION_INVALID', { message: `--simulate events holds spikes of at most ±127 per step; site ${step.site} has levels ${step.levels} (valid here: steps)`, at: '--simulate', hint: 'use --simulate steps for this bundle, or convert with --levels ≤ 127' });
+          timed.add(step.node.outputs[0]!);
+        }
+        if (rate && step.kind === 'synapse') timed.add(step.node.outputs[0]!);
+        planned.push(step);
+        continue;
+      }
+      const opts = rate
+        ? { execution: 'steps' as const, timedInputs: step.inputs.filter((v) => timed.has(v)), keepTimed: step.outputs.filter((v) => !modelOutputs.has(v)) }
+        : { execution: 'closed' as const };
+      const session = await withEmittedModel(step.graph, 'snn', opts, (path, emitted) => {
+        for (const v of emitted.timedOutputs) timed.add(v);
+        return createSession(path, 'cpu');
+      });
       planned.push({ ...step, session });
     }
     return new EventSimulator(graph, planned);
@@ -92,11 +115,17 @@ export class EventSimulator {
         case 'neuron': {
           const x = need(values, step.node.inputs[0]!);
           const theta = weightData(this.graph.weights.get(step.node.weights['threshold']!)!);
-          const fired = fireSite(x, theta, T, headroom, step.signed);
+          const fired = this.rate ? fireRateSite(x, theta, T, step.levels, step.signed) : fireSite(x, theta, T, headroom, step.signed);
+          const untimed = this.rate && x.dims.length === 4 ? x.dims.slice(1) : x.dims;
           trains.set(step.node.outputs[0]!, fired.planes);
           values.set(step.node.outputs[0]!, fired.value);
-          spikes.set(step.site, { data: Float32Array.from(fired.planes.data), dims: [T, ...x.dims] });
-          saturation.set(step.site, { data: fired.clipped, dims: x.dims });
+          spikes.set(step.site, { data: Float32Array.from(fired.planes.data), dims: [T, ...untimed] });
+          saturation.set(step.site, { data: fired.clipped, dims: untimed });
+          if (step.runningSums.length > 0) {
+            let events = 0;
+            for (const s of fired.planes.data) events += Math.abs(s);
+            for (const node of step.runningSums) sops.set(node, (sops.get(node) ?? 0) + events);
+          }
           break;
         }
         case 'alias':
@@ -106,7 +135,7 @@ export class EventSimulator {
         case 'synapse': {
           const planes = trains.get(step.source)!;
           const bias = step.node.weights['bias'] ? weightData(this.graph.weights.get(step.node.weights['bias'])!) : null;
-          const { output, sops: n } = accumulateEvents(planes, step.synapse, bias);
+          const { output, sops: n } = (this.rate ? accumulateRateEvents : accumulateEvents)(planes, step.synapse, bias);
           const lead = need(values, step.source).dims.slice(0, -1);
           values.set(step.node.outputs[0]!, { data: output, dims: [...lead, step.synapse.outFeatures] });
           sops.set(step.node.id, (sops.get(step.node.id) ?? 0) + n);
@@ -154,6 +183,34 @@ function fireSite(x: Tensor, theta: Float32Array, T: number, headroom: number, s
     }
   }
   return { planes: { steps: T, rows, width: D, data }, value: { data: value, dims: x.dims }, clipped };
+}
+
+/**
+ * Rate code: every neuron of a site over the T steps. The step's current is x_t/u_c in units
+ * u_c = θ_c/levels (float32, as the bundle records θ); an untimed input is the same current at every
+ * step. The membrane integrates, fires by threshold and subtracts (neuron.ts runRateTrain). The site's
+ * value for float consumers is u_c·s_t at every step; saturation counts saturated steps per train.
+ */
+function fireRateSite(x: Tensor, theta: Float32Array, T: number, levels: number, signed: boolean): { planes: SpikePlanes; value: Tensor; clipped: Float32Array } {
+  const D = theta.length;
+  const timedInput = x.dims.length === 4;
+  const rows = x.data.length / D / (timedInput ? T : 1);
+  const unit = Float32Array.from(theta, (t) => Math.fround(t / levels));
+  const data = new Int8Array(T * rows * D);
+  const value = new Float32Array(T * rows * D);
+  const clipped = new Float32Array(rows * D);
+  const currents = new Array<number>(T);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < D; c++) {
+      const i = r * D + c;
+      for (let t = 0; t < T; t++) currents[t] = Math.fround(x.data[timedInput ? t * rows * D + i : i]! / unit[c]!);
+      const train = runRateTrain(currents, { levels, signed });
+      train.spikes.forEach((s, t) => { data[t * rows * D + i] = s; value[t * rows * D + i] = Math.fround(s * unit[c]!); });
+      clipped[i] = train.clipped;
+    }
+  }
+  const untimed = timedInput ? x.dims.slice(1) : x.dims;
+  return { planes: { steps: T, rows, width: D, data }, value: { data: value, dims: [T, ...untimed] }, clipped };
 }
 
 function graphFeeds(graph: Graph, input: SimulationInput): Record<string, ort.Tensor> {

@@ -94,3 +94,40 @@ export function accumulateEvents(planes: SpikePlanes, syn: ShippedSynapse, bias:
   }
   return { output, sops };
 }
+
+/**
+ * Rate code: y_t,j = s_j · acc_t,j + b_j at every step t, where acc_t,j collects ±w_ij once per spike of
+ * input i at step t (a multi-level spike of value ±n arrives as n events), in the order the events
+ * arrive. Returns the outputs [T, rows, out] and the synaptic operations performed (one accumulate per
+ * event and target).
+ */
+export function accumulateRateEvents(planes: SpikePlanes, syn: ShippedSynapse, bias: Float32Array | null): { readonly output: Float32Array; readonly sops: number } {
+  const { steps: T, rows: R, width: I } = planes;
+  const O = syn.outFeatures;
+  if (I !== syn.inFeatures) throw new SnnError('GRAPH_INVALID', { message: `synapse expects ${syn.inFeatures} inputs, got ${I}`, at: 'event reference' });
+  const output = new Float32Array(T * R * O);
+  const acc = new Float64Array(O);
+  const w = syn.weights;
+  let sops = 0;
+  for (let t = 0; t < T; t++) {
+    for (let r = 0; r < R; r++) {
+      acc.fill(0);
+      const plane = (t * R + r) * I;
+      for (let i = 0; i < I; i++) {
+        const s = planes.data[plane + i]!;
+        const sign = Math.sign(s);
+        const base = i * O;
+        for (let e = Math.abs(s); e > 0; e--) {
+          for (let j = 0; j < O; j++) acc[j]! += sign * w[base + j]!;
+          sops += O;
+        }
+      }
+      const row = (t * R + r) * O;
+      for (let j = 0; j < O; j++) {
+        const scaled = Math.fround(acc[j]! * syn.scale[j]!);
+        output[row + j] = bias ? Math.fround(scaled + bias[j]!) : scaled;
+      }
+    }
+  }
+  return { output, sops };
+}

@@ -134,8 +134,9 @@ function linearCounts(w: Walk, node: Node, side: Side, spikesPerToken: (value: s
   }
   if (side === 'int8') return { counts: counts({ intMacs: inF * outF, conversions: outF, mults: outF, adds: bias }), why: 'in × out int8 MACs (int32 sums), per output a conversion, the scale and the bias' };
   if (w.code === 'rate') {
+    // The integer synapse at every step (ops/linear.ts lowerLinearRate): SOPs, then per output a conversion, the scale and the bias.
     const steps = w.timed.has(input) ? w.T : 1;
-    return { counts: counts({ sops: spikesPerToken(input) * outF, adds: bias * steps }), why: `spike-driven: spikes × ${outF} SOPs + bias adds${steps > 1 ? ' at every step' : ''}` };
+    return { counts: counts({ sops: spikesPerToken(input) * outF, conversions: outF * steps, mults: outF * steps, adds: bias * steps }), why: `spike-driven: spikes × ${outF} SOPs, per output a conversion, the scale s_j and the bias${steps > 1 ? ' at every step' : ''}` };
   }
   return {
     counts: counts({ sops: spikesPerToken(input) * outF, intAdds: (w.T - 1) * outF, conversions: outF, mults: outF, adds: bias }),

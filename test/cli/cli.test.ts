@@ -53,6 +53,24 @@ describe('snnconvert CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
 
+  it('eval --simulate events runs a rate bundle on the event reference: perplexity, agreement and KL equal the step graph\'s', () => {
+    const out = join(tempDir('snn-cli-rate-'), 'r.snn');
+    const c = run(['convert', GPT2_DIR, '--code', 'rate', '-t', '4', '-o', out, '--calib-samples', '4', '--calib-length', '64', '--no-report', '-q']);
+    expect(c.status).toBe(0);
+    const evalArgs = ['eval', out, '--text', join(GPT2_DIR, 'heldout.txt'), '--window', '32', '--max-windows', '2', '--json', '-q'];
+    const steps = run(evalArgs);
+    const events = run([...evalArgs, '--simulate', 'events']);
+    expect(steps.status).toBe(0);
+    expect(events.status, events.stderr).toBe(0);
+    const [a, b] = [steps, events].map((r) => JSON.parse(r.stdout) as Record<string, unknown>);
+    expect(a['tokens']).toBe(62); // 2 windows of 32 tokens, 31 predictions each
+    expect((a['snn'] as { ppl: number }).ppl).toBeGreaterThan(1);
+    for (const key of ['tokens', 'snn', 'kl', 'top1_agreement', 'ratio']) expect(b[key], key).toEqual(a[key]);
+    const bad = run([...evalArgs, '--simulate', 'spiking']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/^error\[OPTION_INVALID\]: .*closed, steps, events/m);
+  }, 240_000);
+
   it('a missing config.json is reported with the file, without a stack trace', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'model.safetensors'), '');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { isSnnError } from '../../src/errors/index.js';
-import { accumulateEvents, readShippedSynapses } from '../../src/reference/synapse.js';
+import { accumulateEvents, accumulateRateEvents, readShippedSynapses } from '../../src/reference/synapse.js';
 import { tempDir } from '../helpers.js';
 
 const { onnx } = onnxProto;
@@ -42,6 +42,21 @@ describe('event synapse', () => {
     const { output, sops } = accumulateEvents(planes, syn, Float32Array.from([1, 1]));
     expect([...output]).toEqual([3, 0.5]);
     expect(sops).toBe(6);
+  });
+
+  it('rate code: adds ±w once per spike at each step (a spike of 2 is two events), scales and biases every step', () => {
+    // T=2, one row, W = [[1, 2], [3, −4]]. Step 0: input 0 sends 2, input 1 sends −1; step 1: input 1 sends +1.
+    // acc_0 = 2·[1, 2] − [3, −4] = [−1, 8] → × s = [0.5, 0.25] → [−0.5, 2] → + b = [1, 1] → [0.5, 3].
+    // acc_1 = [3, −4] → [1.5, −1] → [2.5, 0]. Events 2 + 1 + 1 = 4, each to 2 targets: 8 operations.
+    const planes = { steps: 2, rows: 1, width: 2, data: Int8Array.from([2, -1, 0, 1]) };
+    const syn = { weights: Int8Array.from([1, 2, 3, -4]), scale: Float32Array.from([0.5, 0.25]), inFeatures: 2, outFeatures: 2 };
+    const { output, sops } = accumulateRateEvents(planes, syn, Float32Array.from([1, 1]));
+    expect([...output]).toEqual([0.5, 3, 2.5, 0]);
+    expect(sops).toBe(8);
+    // No bias, two rows, one step: each row sums its own events.
+    const two = accumulateRateEvents({ steps: 1, rows: 2, width: 2, data: Int8Array.from([1, 0, 0, -1]) }, syn, null);
+    expect([...two.output]).toEqual([0.5, 0.5, -1.5, 1]);
+    expect(two.sops).toBe(4);
   });
 
   it('reads the integers and scales model.onnx references in synapses.bin', () => {
