@@ -89,13 +89,16 @@ describe.each(MODELS)('%s-model_fp16.onnx (transformers.js float16.py, keep_io_t
     expect(warned).toContain(`notice: ${m.half!.notice}`);
   });
 
-  it('its ANN perplexity is onnxruntime\'s running the fp16 export itself, within 0.5 % (fp16 compute vs fp32)', async () => {
+  it('its ANN perplexity is onnxruntime\'s running the fp16 export itself, within 1e-4 (fp16 compute vs fp32)', async () => {
     const ours = await annPerplexity(file, dir);
     const ids = [...readFileSync(join(dir, 'heldout.txt'))].slice(0, WINDOWS * 128);
     const ort16 = await ortPerplexity(file, ids, 128, dimsOf(dir));
     const ort32 = await ortPerplexity(join(dir, 'onnx', 'model.onnx'), ids, 128, dimsOf(dir));
     console.log(`${name}: ANN from fp16 weights ${ours}, onnxruntime fp16 export ${ort16}, onnxruntime fp32 export ${ort32}`);
-    expect(Math.abs(ours / ort16 - 1)).toBeLessThan(5e-3);
+    // onnxruntime rounds activations to fp16 between ops (or upcasts ops it has no fp16 kernel for); measured 7e-6 (GPT-2) and
+    // 2.5e-6 (Llama) on 2 cores: 1e-4 allows ~13x that, and is far below a wrong weight or constant (the fp32 export differs by 6e-6 only
+    // because the fp16 weights barely move this small model; the IR test above is the exact check).
+    expect(Math.abs(ours / ort16 - 1)).toBeLessThan(1e-4);
     expect(ours).not.toBe(ort32); // the weights are the fp16 ones
   }, 120_000);
 });
@@ -114,14 +117,14 @@ describe.each(MODELS)('%s as torch writes model.half() (rewritten by the test fr
     expect(m.half!.notice).toContain(`1 Cast from an integer to float16 now to float32, ${floatIo.length} float16 inputs/outputs (past_key_values.0.key, past_key_values.0.value, …) float32 in the converted model`);
   });
 
-  it('its ANN perplexity is onnxruntime\'s running the half export, within 0.5 %', async () => {
+  it('its ANN perplexity is onnxruntime\'s running the half export, within 1e-4', async () => {
     const file = join(tempDir('snn-half-'), 'model_fp16.onnx');
     writeFileSync(file, halfExport(fp32, 'float16'));
     const ids = [...readFileSync(join(dir, 'heldout.txt'))].slice(0, WINDOWS * 128);
     const ours = await annPerplexity(file, dir);
     const ort16 = await ortPerplexity(file, ids, 128, dimsOf(dir));
     console.log(`${name} half(): ANN ${ours}, onnxruntime ${ort16}`);
-    expect(Math.abs(ours / ort16 - 1)).toBeLessThan(5e-3);
+    expect(Math.abs(ours / ort16 - 1)).toBeLessThan(1e-4);
   }, 120_000);
 
   it('a bf16 export lifts the same way, with bfloat16-rounded weights', () => {
