@@ -114,6 +114,8 @@ export interface ConvertSummary {
   /** What calibration ran on: text, tokens, positions covered of the context. */
   readonly calibration: CalibrationPlan & { readonly source: string; readonly text: string; readonly tokens: number; readonly seconds: number };
   readonly seconds: number;
+  /** What the importer changed on the way (an fp16 export's casts, a merged decoder's branch), as in meta.json's source.notices. */
+  readonly notices: readonly string[];
 }
 
 /**
@@ -168,7 +170,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     graph: cal.graph, sourceGraph: imported.graph, out, force: opts.force ?? false, sourceDir: imported.dir, sourceConfig,
     meta: {
       converterVersion: converterVersion(),
-      source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])) },
+      source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])), ...(fromOnnx?.notices.length ? { notices: [...fromOnnx.notices] } : {}) },
       recipe, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
       calibration: {
         text: cal.tokens ? data.text : null, textSha256: cal.tokens && kind !== 'model' ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens,
@@ -180,7 +182,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
     onStep: (s) => progress({ stage: 'write', message: s }),
   });
-  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000 };
+  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000, notices: fromOnnx?.notices ?? [] };
 }
 
 /** The token a model-sampled row starts from: BOS, else EOS (GPT-2's document separator), else 0. */

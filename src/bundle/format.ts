@@ -60,7 +60,11 @@ export const MetaSchema = z.object({
   formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
   converterVersion: z.string(),
   created: z.string(),
-  source: z.object({ id: z.string(), revision: z.string().nullable(), arch: z.string(), sha256: z.record(z.string(), z.string()) }),
+  source: z.object({
+    id: z.string(), revision: z.string().nullable(), arch: z.string(), sha256: z.record(z.string(), z.string()),
+    /** What the importer changed on the way (an fp16 export's casts, a merged decoder's branch); absent when nothing. */
+    notices: z.array(z.string()).optional(),
+  }),
   recipe: z.string(),
   passes: z.array(PassRecord),
   calibration: z.object({

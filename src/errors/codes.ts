@@ -60,7 +60,8 @@ export const ERROR_CODES = {
   // issue 19: checkpoints and exports as users have them (families, transformers.js folders, CLI input checks)
   ARCH_UNSUPPORTED: { stage: 'import', title: 'model family is not supported', hint: 'convert a GPT-2, Llama, OPT or Qwen2 model (the README lists the supported families and layouts)' },
   ALREADY_A_BUNDLE: { stage: 'input', title: 'input is already a .snn bundle', hint: 'run the bundle with generate, chat, eval or inspect; to convert again, give the source model' },
-  ONNX_QUANTIZED: { stage: 'import', title: 'quantized or float16 ONNX exports are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
+  ONNX_QUANTIZED: { stage: 'import', title: 'quantized ONNX exports are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
+  ONNX_HALF_MIXED: { stage: 'import', title: 'the ONNX export mixes float16 and bfloat16', hint: 'convert the fp32 export (onnx/model.onnx), or an export in one half type (transformers.js model_fp16.onnx)' },
   // issue 16: calibration that covers the context within a stated memory budget
   CALIBRATION_BUDGET: { stage: 'calibrate', title: 'calibration does not fit in memory', hint: 'use a smaller --calib-length; positions beyond it are recorded as uncalibrated and warned about' },
   // issue 21: conversion at real sizes

@@ -1,5 +1,5 @@
 // ONNX patterns that lift to the activations of activation.ts: Gelu (opset-20 op, erf form, tanh form), SiLU, ReLU.
-import { constAndOther, lifted, miss, near, producedBy, scalarOf, type LiftResult, type LiftRule, type LiftView, type OnnxNodeLike } from './lift.js';
+import { constAndOther, lifted, miss, near, nearConstant, producedBy, scalarOf, type LiftResult, type LiftRule, type LiftView, type OnnxNodeLike } from './lift.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -47,7 +47,7 @@ function geluProduct(node: OnnxNodeLike, view: LiftView): LiftResult {
       const div = producedBy(view, arg, 'Div', 'Mul');
       const ca = div ? constAndOther(view, div) : undefined;
       const k = ca ? (div!.opType === 'Div' ? 1 / ca.c.data[0]! : ca.c.data[0]) : undefined;
-      if (!ca || ca.other !== x || !near(k, Math.SQRT1_2, 1e-5)) return miss('0.5·x·(1+erf(…)) whose erf argument is not x/√2');
+      if (!ca || ca.other !== x || !nearConstant(view, k, Math.SQRT1_2, 1e-5)) return miss('0.5·x·(1+erf(…)) whose erf argument is not x/√2');
       return lifted({ op: 'Gelu', inputs: [x], outputs: [node.outputs[0]!], attrs: { approximate: 'none' }, weights: {}, covers: [...nodes, erf.add, erf.inner, div!] });
     }
     const tanh = onePlus(view, t, 'Tanh');
@@ -66,13 +66,13 @@ function geluProduct(node: OnnxNodeLike, view: LiftView): LiftResult {
 function tanhArgument(view: LiftView, value: string, x: string): OnnxNodeLike[] | undefined {
   const scale = producedBy(view, value, 'Mul');
   const sa = scale ? constAndOther(view, scale) : undefined;
-  if (!sa || !near(sa.c.data[0], SQRT_2_OVER_PI, 1e-5)) return undefined;
+  if (!sa || !nearConstant(view, sa.c.data[0], SQRT_2_OVER_PI, 1e-5)) return undefined;
   const add = binaryAdd(view, sa.other);
   if (!add) return undefined;
   const cubic = add.inputs[0] === x ? add.inputs[1] : add.inputs[1] === x ? add.inputs[0] : undefined;
   const cm = producedBy(view, cubic, 'Mul');
   const ca = cm ? constAndOther(view, cm) : undefined;
-  if (!ca || !near(ca.c.data[0], 0.044715, 1e-5)) return undefined;
+  if (!ca || !nearConstant(view, ca.c.data[0], 0.044715, 1e-5)) return undefined;
   const pow = producedBy(view, ca.other, 'Pow');
   if (pow && pow.inputs[0] === x && near(scalarOf(view, pow.inputs[1]!), 3, 1e-6)) return [scale!, add, cm!, pow];
   const f = factors(view, ca.other);

@@ -1,6 +1,6 @@
 // The ONNX attention subgraph that lifts to Attention (attention.ts): heads split, RoPE, past/present K/V, GQA expansion, scaled
 // scores, causal mask (Where or additive), Softmax, the value product and the heads merge. Anchored at the Softmax.
-import { constAndOther, intsAttr, lifted, miss, producedBy, type LiftResult, type LiftRule, type LiftView, type OnnxNodeLike } from './lift.js';
+import { constAndOther, intsAttr, lifted, miss, nearConstant, producedBy, type LiftResult, type LiftRule, type LiftView, type OnnxNodeLike } from './lift.js';
 
 /** Ops that only move or repeat K/V between the cache and the score product (GQA: Unsqueeze/Expand/Reshape). */
 const MOVES = ['Reshape', 'Expand', 'Unsqueeze', 'Transpose', 'Squeeze', 'Identity'];
@@ -103,7 +103,11 @@ function unRope(view: LiftView, value: string, cover: Cover): { x: string; table
   return null;
 }
 
-/** RoPE base from the tables' constants: inv_freq (1, θ^(−2/hd), …) or a cos cache [P, hd] (row 1 holds cos(inv_freq)). */
+/**
+ * RoPE base from the tables' constants: inv_freq (1, θ^(−2/hd), …) or a cos cache [P, hd] (row 1 holds cos(inv_freq)).
+ * From inv_freq, a least-squares fit of ln d_k = −(2k/hd)·ln θ over its normal-range entries: an entry's
+ * rounding (fp16: 2⁻¹¹) moves θ by about 1.5× that, where d_1 alone moved it hd/2 times as much.
+ */
 function ropeTheta(view: LiftView, tables: readonly string[], headDim: number): number | null {
   for (const t of tables) {
     for (const n of view.plumbing(t) ?? []) {
@@ -111,13 +115,19 @@ function ropeTheta(view: LiftView, tables: readonly string[], headDim: number): 
         const c = view.constant(i);
         if (!c || c.kind !== 'float') continue;
         const d = c.data;
-        if (d.length === headDim / 2 && d[0] === 1 && d[1]! < 1 && d[1]! > 0) return Math.exp(-(headDim / 2) * Math.log(d[1]!));
+        if (d.length === headDim / 2 && d[0] === 1 && d[1]! < 1 && d[1]! > 0) return fitTheta(d, headDim);
         const dims = c.dims.filter((x) => x !== 1);
         if (dims.length === 2 && dims[1] === headDim && dims[0]! > 1 && d[headDim]! < 1) return Math.exp(-(headDim / 2) * Math.log(Math.acos(d[headDim + 1]!)));
       }
     }
   }
   return null;
+}
+
+function fitTheta(d: Float32Array | Float64Array, headDim: number): number {
+  let num = 0, den = 0;
+  for (let k = 1; k < d.length; k++) if (d[k]! >= 2 ** -14) { num += k * Math.log(d[k]!); den += k * k; }
+  return Math.exp(-(headDim / 2) * (num / den));
 }
 
 /** Walks the scores back from the Softmax: additive masks, Where masks, the scale, to MatMul(Q, Kᵀ). */
@@ -192,7 +202,8 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
   if (typeof merged === 'string') return miss(merged);
   const headDim = q.headDim ?? k.headDim;
   if (!headDim || !q.heads || !k.heads) return miss('the heads split does not state the number of heads and head size as constants');
-  if (Math.abs(scale * Math.sqrt(headDim) - 1) > 1e-5) return miss(`scores scaled by ${scale}, not 1/√${headDim}`);
+  // Up to three stored constants multiply into the scale (√scale on Q and on K, one on the scores).
+  if (!nearConstant(view, scale * Math.sqrt(headDim), 1, 1e-5, 3)) return miss(`scores scaled by ${scale}, not 1/√${headDim}`);
   const plumbing = cover.side.map((s) => ({ s, nodes: view.plumbing(s) }));
   const bad = plumbing.find((p) => p.nodes === null);
   if (bad) return miss(`side input "${bad.s}" of the attention carries activations`);
@@ -206,7 +217,8 @@ function matchAttention(softmax: OnnxNodeLike, view: LiftView): LiftResult {
     op: 'Attention',
     inputs: [qx, k.x, v.x, 'attention_mask', 'position_ids', kc.past, vc.past],
     outputs: [merged.out, kc.present, vc.present],
-    attrs: { numHeads: q.heads, numKvHeads: k.heads, headDim, ropeTheta: theta },
+    // θ read from stored constants is as exact as their type: checked against the config within this.
+    attrs: { numHeads: q.heads, numKvHeads: k.heads, headDim, ropeTheta: theta, ropeThetaTolerance: Math.max(1e-3, 4 * view.rounding) },
     weights: {},
     covers: [...cover.nodes, ...sideNodes],
   });
@@ -224,14 +236,14 @@ function mergeHeads(view: LiftView, value: string, cover: Cover): { out: string 
   return { out: r.outputs[0]! };
 }
 
-/** A square constant that is causal: a 0/1 lower-triangular keep mask (HF's `bias` buffer) or an additive mask (0 below, very negative above). */
+/** A square constant that is causal: a 0/1 lower-triangular keep mask (HF's `bias` buffer) or an additive mask (0 below, ≤ −10⁴ above: fp16 converters clamp to −10⁴). */
 function isCausalConstant(view: LiftView, value: string): boolean {
   const c = view.constant(value);
   if (!c || c.dims.length < 2) return false;
   const n = c.dims[c.dims.length - 1]!;
   if (n < 2 || c.dims[c.dims.length - 2] !== n) return false;
   const [above, below, diag] = [c.data[1]!, c.data[n]!, c.data[0]!];
-  return (above === 0 && below !== 0 && diag !== 0) || (above < -1e4 && below === 0 && diag === 0);
+  return (above === 0 && below !== 0 && diag !== 0) || (above <= -1e4 && below === 0 && diag === 0);
 }
 
 export const ATTENTION_LIFT_RULES: readonly LiftRule[] = [{ name: 'attention', anchors: ['Softmax'], match: matchAttention }];

@@ -37,6 +37,11 @@ export interface LiftView {
    * RoPE table, a shape vector), or null when the input ids or past K/V flow into it.
    */
   plumbing(value: string): readonly OnnxNodeLike[] | null;
+  /**
+   * Relative rounding of the export's float constants: 2⁻²⁴ for float32, 2⁻¹¹ for an fp16 export (its
+   * scale, eps and GELU coefficients are stored in half precision), 2⁻⁸ for bf16.
+   */
+  readonly rounding: number;
 }
 
 /** An IR op recovered from ONNX nodes; inputs and outputs are ONNX value names. */
@@ -89,6 +94,9 @@ export function constAndOther(view: LiftView, node: OnnxNodeLike): { c: Const; c
 }
 
 export const near = (x: number | undefined, want: number, rel = 1e-4): boolean => x !== undefined && Math.abs(x - want) <= rel * Math.abs(want);
+
+/** `near`, widened to the rounding of the type the graph stored its constants in (fp16 exports: 2⁻¹¹), times `roundings` for a product of constants. */
+export const nearConstant = (view: LiftView, x: number | undefined, want: number, rel: number, roundings = 1): boolean => near(x, want, Math.max(rel, roundings * view.rounding));
 
 export const intAttr = (n: OnnxNodeLike, key: string, dflt: number): number => {
   const v = n.attrs.get(key);

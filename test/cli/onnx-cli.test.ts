@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, GPT2_DIR, tempDir } from '../helpers.js';
+import { CLI, FIXTURES, GPT2_DIR, tempDir } from '../helpers.js';
 
 function run(args: readonly string[]): { stdout: string; stderr: string; status: number } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
@@ -33,4 +33,12 @@ describe('snnconvert on ONNX files', () => {
     expect(a.status, a.stderr).toBe(0);
     expect((JSON.parse(a.stdout) as { ann: { ppl: number } }).ann.ppl).toBe((JSON.parse(b.stdout) as { ann: { ppl: number } }).ann.ppl);
   }, 60_000);
+
+  it('an fp16 export (transformers.js model_fp16.onnx) converts: exit 0, the notice naming the casts on stderr', () => {
+    const out = join(tempDir('snn-cli-'), 'x.snn');
+    const r = run([join(FIXTURES, 'onnx-fp16', 'shakespeare-gpt2-model_fp16.onnx'), '--tokenizer', GPT2_DIR, '-o', out, '--calib-samples', '2', '--no-report']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[import\] notice: fp16 export: \d+ float16 initializers and \d+ float16 constants widened to float32 \(exact\), 9 Cast\(float16\) nodes removed, 9 Cast\(float32\) nodes removed \(at logits and 8 more outputs\); the ANN reference computes in float32 from the float16 weights/);
+    expect(existsSync(join(out, 'meta.json'))).toBe(true);
+  }, 240_000);
 });

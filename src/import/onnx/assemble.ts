@@ -66,9 +66,19 @@ export function linearWeight(w: Weights, name: string, l: Lifted, inF: number, o
   return w.add(name, l.weights['weight'], want ? [outF, inF] : [inF, outF], liftedOutIn !== want);
 }
 
-/** The config's value when the graph's float32 constant is that value rounded; else the graph's. */
+/**
+ * The config's value when the graph's constant is that value rounded to float32, or to float16 / bfloat16
+ * (an fp16 or bf16 export stores eps in half precision: 1e-5 becomes 1.0014e-5); else the graph's.
+ */
 export const sameF32 = (fromGraph: unknown, fromConfig: number): number =>
-  typeof fromGraph === 'number' && Math.fround(fromGraph) === Math.fround(fromConfig) ? fromConfig : (fromGraph as number);
+  typeof fromGraph === 'number' && [Math.fround(fromConfig), roundMantissa(fromConfig, 10, -14), roundMantissa(fromConfig, 7, -126)].includes(Math.fround(fromGraph)) ? fromConfig : (fromGraph as number);
+
+/** `x` rounded to a float with `bits` mantissa bits and smallest normal exponent `minExp` (float16: 10, −14; bfloat16: 7, −126). */
+function roundMantissa(x: number, bits: number, minExp: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const quantum = 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x))), minExp) - bits);
+  return Math.fround(Math.round(x / quantum) * quantum);
+}
 
 export function checkAttention(walk: Walk, a: Lifted, spec: ModelSpec, ropeTheta: number | null, layer: number): void {
   const got = a.attrs;
@@ -78,7 +88,7 @@ export function checkAttention(walk: Walk, a: Lifted, spec: ModelSpec, ropeTheta
   if (got['headDim'] !== spec.headDim) problems.push(`head size ${String(got['headDim'])}, config ${spec.headDim}`);
   const theta = got['ropeTheta'];
   if ((theta === null) !== (ropeTheta === null)) problems.push(theta === null ? 'no RoPE, but the config is a RoPE model' : 'RoPE, but the config has none');
-  else if (typeof theta === 'number' && ropeTheta !== null && Math.abs(theta / ropeTheta - 1) > 1e-3) problems.push(`RoPE base ${theta.toPrecision(6)}, config ${ropeTheta}`);
+  else if (typeof theta === 'number' && ropeTheta !== null && Math.abs(theta / ropeTheta - 1) > (Number(got['ropeThetaTolerance']) || 1e-3)) problems.push(`RoPE base ${theta.toPrecision(6)}, config ${ropeTheta}`);
   if (problems.length) throw walk.fail(`layer ${layer} attention has ${problems.join(', ')}`);
 }
 

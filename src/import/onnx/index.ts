@@ -12,6 +12,7 @@ import { foldConstants } from './fold.js';
 import { liftGraph } from './lift.js';
 import { assertOpset, readOnnxGraph, type OnnxGraph } from './read.js';
 import { GraphView } from './view.js';
+import { widenHalfPrecision, type HalfPrecisionReport } from './half-precision.js';
 
 export interface OnnxImportOptions {
   /** The folder with config.json and the tokenizer; default: the ONNX file's folder, else the one above it. */
@@ -25,6 +26,10 @@ export interface ImportedOnnxModel extends ImportedModel {
   readonly onnxPath: string;
   /** Which lifting rule produced how many IR ops. */
   readonly lifted: Readonly<Record<string, number>>;
+  /** An fp16/bf16 export: the casts applied to reach float32 (null for a float32 export). */
+  readonly half: HalfPrecisionReport | null;
+  /** What the importer changed on the way, one line each (merged decoder branch, fp16 widening); also reported through onWarning. */
+  readonly notices: readonly string[];
 }
 
 const ENCODER_ONLY = /^(bert|roberta|distilbert|albert|electra|deberta(-v2)?|xlm-roberta|camembert|mpnet|ernie|modernbert)$/;
@@ -37,10 +42,11 @@ const ENCODER_MESSAGE = 'encoder-only models are not supported: snnconvert conve
  */
 export function importOnnxModel(path: string, opts: OnnxImportOptions = {}): ImportedOnnxModel {
   const file = resolve(path);
-  const graph = readOnnxGraph(file);
-  refuseQuantized(graph);
-  refuseFloat16(graph);
-  for (const n of graph.notices) opts.onWarning?.(`notice: ${n}`);
+  const read = readOnnxGraph(file);
+  refuseQuantized(read);
+  const { graph, half, rounding } = widenHalfPrecision(read);
+  const notices = [...graph.notices, ...(half ? [half.notice] : [])];
+  for (const n of notices) opts.onWarning?.(`notice: ${n}`);
   refuseEncoderIo(graph);
   const dir = findConfigDir(file, opts.configDir);
   checkCausalLm(graph, dir);
@@ -48,7 +54,7 @@ export function importOnnxModel(path: string, opts: OnnxImportOptions = {}): Imp
   const config = readHfConfig(dir);
   const spec = modelSpecOf(config);
   const folded = foldConstants(graph);
-  const view = new GraphView(graph, folded);
+  const view = new GraphView(graph, folded, rounding);
   const { ops, ruleOf } = liftGraph(view);
   const ir = assembleIr(ops, config, spec, file);
   checkFinite(ir, file, opts);
@@ -56,7 +62,7 @@ export function importOnnxModel(path: string, opts: OnnxImportOptions = {}): Imp
   for (const rule of ruleOf.values()) lifted[rule] = (lifted[rule] ?? 0) + 1;
   return {
     dir, config, generationConfig: readGenerationConfig(dir), graph: assertValid(ir, `import ${file}`),
-    weightFiles: [file, ...graph.externalFiles], onnxPath: file, lifted,
+    weightFiles: [file, ...graph.externalFiles], onnxPath: file, lifted, half, notices,
   };
 }
 
@@ -94,25 +100,6 @@ function refuseQuantized(graph: OnnxGraph): void {
   const fp32 = ['model.onnx', 'decoder_model_merged.onnx'].map((f) => join(graph.dir, f)).find((f) => f !== graph.path && existsSync(f));
   throw new SnnError('ONNX_QUANTIZED', {
     message: `${basename(graph.path)} uses ${kind} (${ops.join(', ')}); convert ${fp32 ?? 'the fp32 export (onnx/model.onnx)'} instead`,
-    at: graph.path,
-    hint: fp32 ? `snnconvert convert ${fp32}` : 'export the model in fp32 (optimum-cli export onnx --task text-generation-with-past) and convert onnx/model.onnx',
-  });
-}
-
-/** ONNX TensorProto.DataType FLOAT16. */
-const FLOAT16 = 10;
-
-/**
- * An fp16 export (transformers.js model_fp16.onnx) computes in half precision between Casts: its
- * constants (scale, eps, mask minimum) are fp16-rounded, so it would not lift to the checkpoint's IR.
- * Refused in one line naming the casts and the fp32 file beside it.
- */
-function refuseFloat16(graph: OnnxGraph): void {
-  const casts = graph.nodes.filter((n) => n.opType === 'Cast' && n.attrs.get('to') === FLOAT16);
-  if (casts.length === 0) return;
-  const fp32 = ['model.onnx', 'decoder_model_merged.onnx'].map((f) => join(graph.dir, f)).find((f) => f !== graph.path && existsSync(f));
-  throw new SnnError('ONNX_QUANTIZED', {
-    message: `${basename(graph.path)} computes in float16 (${casts.length} Cast node(s) to float16, e.g. "${casts[0]!.name}"); convert ${fp32 ?? 'the fp32 export (onnx/model.onnx)'} instead`,
     at: graph.path,
     hint: fp32 ? `snnconvert convert ${fp32}` : 'export the model in fp32 (optimum-cli export onnx --task text-generation-with-past) and convert onnx/model.onnx',
   });

@@ -7,6 +7,8 @@ import { inlineMergedDecoder } from './merged.js';
 import { decodeTensor, int64, type Const, type LongLike, type TensorProtoLike } from './tensor.js';
 
 const { onnx } = onnxProto;
+/** TensorProto.DataType FLOAT16 and BFLOAT16. */
+const HALF_TYPES: ReadonlySet<number> = new Set([10, 16]);
 
 /** Default-domain opsets the importer understands (the issue's 13–21). */
 export const OPSET_MIN = 13;
@@ -40,6 +42,10 @@ export interface OnnxGraph {
   readonly externalFiles: readonly string[];
   /** What the reader changed on the way (a merged decoder's branch taken), for the user. */
   readonly notices: readonly string[];
+  /** ONNX element types of the graph's inputs and outputs (TensorProto.DataType), where declared. */
+  readonly valueTypes: ReadonlyMap<string, number>;
+  /** Initializers and Constant outputs stored in a half type (FLOAT16 10, BFLOAT16 16): decoded to float32 exactly. */
+  readonly halfStored: ReadonlyMap<string, number>;
 }
 
 /**
@@ -60,6 +66,12 @@ export function readOnnxGraph(path: string): OnnxGraph {
   const external = new Set<string>();
   const outerInits = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
   const merged = inlineMergedDecoder(graph, new Set((graph.input ?? []).map((v) => v.name ?? '').filter((n) => !outerInits.has(n))), file);
+  const halfStored = new Map<string, number>();
+  for (const t of [...(graph.initializer ?? []), ...merged.initializers]) if (HALF_TYPES.has(t.dataType ?? 0)) halfStored.set(t.name ?? '', t.dataType!);
+  for (const n of merged.nodes) {
+    const value = n.opType === 'Constant' ? (n.attribute ?? []).find((a) => a.name === 'value')?.t : undefined;
+    if (value && HALF_TYPES.has(value.dataType ?? 0) && n.output?.[0]) halfStored.set(n.output[0], value.dataType!);
+  }
   for (const t of [...(graph.initializer ?? []), ...merged.initializers]) initializers.set(t.name ?? '', decodeTensor(t as TensorProtoLike, dir, `${file} initializer "${t.name ?? ''}"`, (f) => external.add(f)));
   const nodes = merged.nodes.map((n, i): OnnxNode => ({
     name: n.name || `${n.opType ?? '?'}#${i}`,
@@ -71,8 +83,9 @@ export function readOnnxGraph(path: string): OnnxGraph {
   }));
   const inputs = (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initializers.has(n));
   const outputs = (graph.output ?? []).map((v) => v.name ?? '');
+  const valueTypes = new Map([...(graph.input ?? []), ...(graph.output ?? [])].flatMap((v) => (v.type?.tensorType?.elemType ? [[v.name ?? '', v.type.tensorType.elemType] as const] : [])));
   checkDangling(nodes, new Set([...inputs, ...initializers.keys()]), outputs, file);
-  return { path: file, dir, opset, producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), inputs, outputs, initializers, nodes: topoSort(nodes, file), externalFiles: [...external].sort(), notices: merged.notices };
+  return { path: file, dir, opset, producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), inputs, outputs, initializers, nodes: topoSort(nodes, file), externalFiles: [...external].sort(), notices: merged.notices, valueTypes, halfStored };
 }
 
 function decodeModel(file: string): onnxProto.onnx.ModelProto {

@@ -17,7 +17,8 @@ export class GraphView implements LiftView {
   private readonly outputSet: ReadonlySet<string>;
   private readonly inputSet: ReadonlySet<string>;
 
-  constructor(readonly graph: OnnxGraph, readonly folded: Folded) {
+  /** @param rounding relative rounding of the export's float constants (half an ulp of the type they were stored in). */
+  constructor(readonly graph: OnnxGraph, readonly folded: Folded, readonly rounding = 2 ** -24) {
     this.outputSet = new Set(graph.outputs);
     this.inputSet = new Set(graph.inputs);
     for (const n of graph.nodes) {

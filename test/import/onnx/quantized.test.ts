@@ -1,4 +1,4 @@
-// Quantized and fp16 exports (transformers.js model_quantized.onnx / model_fp16.onnx, QDQ, weight-only int4) are refused in one line naming the quantization and the fp32 file.
+// Quantized exports (transformers.js model_quantized.onnx, QDQ, weight-only int4) are refused in one line naming the quantization and the fp32 file.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -78,19 +78,6 @@ describe('quantized ONNX exports', () => {
     const e = snnErrorOf(() => importOnnxModel(join(dir, 'onnx', 'model_quantized.onnx')));
     expect(e.message).toContain('convert the fp32 export (onnx/model.onnx) instead');
     expect(e.hint).toContain('optimum-cli export onnx');
-  });
-
-  it('an fp16 export (Casts to float16 around the graph) → the same one-line refusal, naming the casts', () => {
-    const dir = folder('dynamic', true);
-    const m = onnx.ModelProto.decode(readFileSync(join(QWEN2_DIR, 'onnx', 'model.onnx')));
-    const head = m.graph!.node!.find((n) => n.output!.includes('logits'))!;
-    head.output = ['logits_f32'];
-    const to = (name: string, input: string, output: string, type: number) => ({ opType: 'Cast', name, input: [input], output: [output], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: type }] });
-    m.graph!.node!.push(onnx.NodeProto.fromObject(to('/Cast_to_fp16', 'logits_f32', 'logits_f16', T.FLOAT16)), onnx.NodeProto.fromObject(to('/Cast_to_fp32', 'logits_f16', 'logits', T.FLOAT)));
-    writeFileSync(join(dir, 'onnx', 'model_fp16.onnx'), onnx.ModelProto.encode(m).finish());
-    const e = snnErrorOf(() => importOnnxModel(join(dir, 'onnx', 'model_fp16.onnx')));
-    expect(e.code).toBe('ONNX_QUANTIZED');
-    expect(e.message).toContain(`model_fp16.onnx computes in float16 (1 Cast node(s) to float16, e.g. "/Cast_to_fp16"); convert ${join(dir, 'onnx', 'model.onnx')} instead`);
   });
 
   it('converting a folder that holds only a quantized export gets the same refusal', async () => {
