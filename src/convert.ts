@@ -11,7 +11,7 @@ import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
-import { checkConversionMemory } from './weights/memory.js';
+import { checkConversionMemory, samplingCacheBytes } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
 import { sampleFromModel } from './calibrate/sample.js';
@@ -152,6 +152,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
   const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
+  // Before any weight is read: sampling's K/V cache comes on top of the weights' share.
+  if (source === 'model') checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, samplingBytes: samplingCacheBytes(graph, plan.samples, plan.length), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
   const seed = opts.calibration?.seed ?? 0;
   const calStarted = Date.now();
   // Model-sampled text is observed while it is sampled (one pass over the ANN instead of two; same thresholds: calibrate/sample.ts).
