@@ -2,7 +2,9 @@
 // then (optionally) generates and runs `snnconvert bench`; prints wall time, peak RSS over the fp32 weights,
 // decode/prefill ratios and the load average before and after, as JSON and as a bench/RESULTS.md row.
 //
-//   npm run build && nice -n 10 node bench/scale.mjs MODEL_DIR [--label NAME] [--generate 32] [--bench 32,128]
+//   npm run build && nice -n 10 node bench/scale.mjs MODEL_DIR [--label NAME] [--generate 32] [--bench 32,128] [--trace]
+//
+// --trace samples the conversion's RSS every 0.5 s and prints, per progress phase, its time span and peak RSS.
 //
 // Make MODEL_DIR at bench time (never committed): fixtures/make-distilgpt2-shaped.mjs for distilgpt2,
 // bench/make-llama-shaped.mjs for SmolLM2-135M (its real config) or a resized Llama-family stand-in.
@@ -16,36 +18,70 @@ const CLI = fileURLToPath(new URL('../bin/snnconvert.js', import.meta.url));
 const RSS_HOOK = 'data:text/javascript,import{writeFileSync}from"node:fs";process.on("exit",()=>{writeFileSync(process.env.SNNCONVERT_BENCH_RSS,String(process.resourceUsage().maxRSS))});';
 
 const args = process.argv.slice(2);
-const model = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
+const VALUED = ['--label', '--generate', '--bench'];
+const model = args.find((a, i) => !a.startsWith('--') && !VALUED.includes(args[i - 1]));
 const flag = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-if (!model) { console.error('usage: node bench/scale.mjs MODEL_DIR [--label NAME] [--generate N] [--bench LENGTHS]'); process.exit(2); }
+if (!model) { console.error('usage: node bench/scale.mjs MODEL_DIR [--label NAME] [--generate N] [--bench LENGTHS] [--trace]'); process.exit(2); }
 const label = flag('--label') ?? model;
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
 const weightBytes = readdirSync(model).filter((f) => f.endsWith('.safetensors')).reduce((a, f) => a + statSync(join(model, f)).size, 0);
 
-function timed(cliArgs) {
+/** The child's RSS (VmRSS) now, in bytes, or null once it has exited. */
+function childRss(pid) {
+  try { return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024; } catch { return null; }
+}
+
+/**
+ * Runs the CLI in a child process; its peak RSS comes from a hook at exit. With `trace`, the child's
+ * RSS is also sampled every 0.5 s and each sample tagged with the last progress line on stderr, so the
+ * phase that peaks can be named (printed as one line per phase: seconds and peak RSS).
+ */
+function timed(cliArgs, { trace = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'snn-scale-'));
   const rssFile = join(dir, 'maxrss');
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', RSS_HOOK, CLI, ...cliArgs], { env: { ...process.env, SNNCONVERT_BENCH_RSS: rssFile }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', RSS_HOOK, CLI, ...cliArgs], { env: { ...process.env, SNNCONVERT_BENCH_RSS: rssFile }, stdio: ['ignore', 'pipe', trace ? 'pipe' : 'inherit'] });
     let stdout = '';
     child.stdout.on('data', (d) => { stdout += d; });
+    const samples = [];
+    let phase = 'start';
+    let timer = null;
+    if (trace) {
+      child.stderr.on('data', (d) => {
+        process.stderr.write(d);
+        const lines = String(d).split('\n').map((l) => l.trim()).filter(Boolean);
+        if (lines.length) phase = lines.at(-1).replace(/ \d+\/\d+ \d+% ETA \d+s$/, '').slice(0, 80);
+      });
+      timer = setInterval(() => { const rss = childRss(child.pid); if (rss) samples.push({ t: (performance.now() - t0) / 1000, rss, phase }); }, 500);
+    }
     child.on('error', reject);
     child.on('close', (code) => {
+      if (timer) clearInterval(timer);
       const seconds = (performance.now() - t0) / 1000;
       let peak = null;
       try { peak = Number(readFileSync(rssFile, 'utf8')) * 1024; } catch { /* killed before exit */ }
       rmSync(dir, { recursive: true, force: true });
-      resolve({ code, seconds, peakRssBytes: peak, stdout });
+      resolve({ code, seconds, peakRssBytes: peak, stdout, ...(trace ? { trace: phases(samples) } : {}) });
     });
   });
 }
 
+/** Consecutive samples with the same phase, as [phase, from s, to s, peak GB]. */
+function phases(samples) {
+  const rows = [];
+  for (const s of samples) {
+    const last = rows.at(-1);
+    if (last && last.phase === s.phase) { last.to = s.t; last.peakGB = Math.max(last.peakGB, s.rss / 1e9); } else rows.push({ phase: s.phase, from: s.t, to: s.t, peakGB: s.rss / 1e9 });
+  }
+  return rows.map((r) => ({ ...r, from: Number(r.from.toFixed(1)), to: Number(r.to.toFixed(1)), peakGB: Number(r.peakGB.toFixed(3)) }));
+}
+
 const out = join(mkdtempSync(join(tmpdir(), 'snn-scale-out-')), 'model.snn');
 const result = { label, model, weightBytesF32: weightBytes, loadBefore: loadavg() };
-const conv = await timed(['convert', model, '-o', out, '--json']);
-Object.assign(result, { convert: { exit: conv.code, seconds: conv.seconds, peakRssBytes: conv.peakRssBytes, peakOverWeights: conv.peakRssBytes / weightBytes }, loadAfterConvert: loadavg() });
+const trace = args.includes('--trace');
+const conv = await timed(['convert', model, '-o', out, ...(trace ? [] : ['--json'])], { trace });
+Object.assign(result, { convert: { exit: conv.code, seconds: conv.seconds, peakRssBytes: conv.peakRssBytes, peakOverWeights: conv.peakRssBytes / weightBytes, ...(trace ? { trace: conv.trace } : {}) }, loadAfterConvert: loadavg() });
 if (conv.code === 0) {
   const report = JSON.parse(readFileSync(join(out, 'spike.report', 'report.json'), 'utf8'));
   result.report = { seconds: report.seconds, phaseSeconds: report.phaseSeconds, fidelity: report.fidelity.rows, energyRatio: report.totals.perToken.energy.ratio, window: report.input.window };

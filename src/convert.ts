@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCalibrationData, DEFAULT_CALIBRATION_TEXT } from './calibrate/data.js';
-import { calibrateThresholds } from './calibrate/observers.js';
+import { calibrateThresholds, ThresholdObservers } from './calibrate/observers.js';
 import { parseThreshold, type ThresholdMode } from './calibrate/thresholds.js';
 import { writeBundle } from './emit/bundle/write.js';
 import { sha256File } from './bundle/hash.js';
@@ -11,7 +11,7 @@ import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
-import { checkConversionMemory } from './weights/memory.js';
+import { checkConversionMemory, samplingCacheBytes } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
 import { sampleFromModel } from './calibrate/sample.js';
@@ -154,13 +154,17 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
   const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
+  // Before any weight is read: sampling's K/V cache comes on top of the weights' share.
+  if (source === 'model') checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, samplingBytes: samplingCacheBytes(graph, plan.samples, plan.length), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
   const seed = opts.calibration?.seed ?? 0;
   const calStarted = Date.now();
-  const data = source === 'model'
-    ? await sampleFromModel(imported.graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), onProgress: (done, total) => progress({ stage: 'calibrate', message: 'sampling calibration text from the model', done, total }) })
+  // Model-sampled text is observed while it is sampled (one pass over the ANN instead of two; same thresholds: calibrate/sample.ts).
+  const observers = source === 'model' ? new ThresholdObservers(graph, threshold, plan.samples * plan.length) : null;
+  const data = observers
+    ? await sampleFromModel(graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), observers, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'sampling calibration text from the model and observing thresholds', done, total }) })
     : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
   const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
-  const cal = await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
+  const cal = observers ? observers.finish(data.samples.length) : await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
   const calibration = { ...plan, source: kind, text: data.text, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
   progress({ stage: 'calibrate', message: `calibration data: ${kind === 'shipped-corpus' ? 'the shipped TinyShakespeare corpus (give your model\'s own kind of text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
   const levelOf = new Map(neuronsOf(cal.graph.nodes).map(({ attrs }) => [attrs.site, attrs.levels]));

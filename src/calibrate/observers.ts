@@ -28,35 +28,62 @@ export interface CalibrateOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * Per-channel statistics of every neuron's input, fed rows of observed values in any order (max and
+ * the top-k of a percentile do not depend on it), then turned into the calibrated graph.
+ */
+export class ThresholdObservers {
+  private readonly neurons: readonly Node[];
+  private readonly stats: readonly ChannelTopK[];
+  /** The IR values observed: each neuron's input, in graph order. */
+  readonly observed: readonly string[];
+  /** The session outputs that carry them (`observe/<value>`). */
+  readonly outputs: readonly string[];
+
+  /** `rows`: how many rows (tokens) will be added in all, which sizes a percentile's top-k. */
+  constructor(private readonly graph: Graph, mode: ThresholdMode, private readonly rows: number) {
+    this.neurons = neuronsOf(graph.nodes).map(({ node }) => node);
+    this.observed = this.neurons.map((n) => n.inputs[0]!);
+    this.outputs = this.observed.map((v) => `observe/${v}`);
+    this.stats = this.neurons.map((n) => new ChannelTopK(graph.weights.get(n.weights['threshold']!)!.shape[0]!, mode, rows));
+  }
+
+  /** Adds one call's observed values ([rows, channels] per site), keyed by output name. */
+  add(out: ReadonlyMap<string, Float32Array>): void {
+    this.neurons.forEach((n, j) => this.stats[j]!.add(out.get(this.outputs[j]!)!, neuronAttrs(n)!.kind === 'SignedIF'));
+  }
+
+  /** The graph with every neuron's threshold set from the statistics, and a summary per site. */
+  finish(samples: number): CalibrationResult {
+    const weights = new Map(this.graph.weights);
+    const sites = this.neurons.map((n, j) => {
+      const theta = this.stats[j]!.thresholds();
+      const name = n.weights['threshold']!;
+      weights.set(name, { name, shape: [theta.length], source: { kind: 'data', data: theta } } satisfies Weight);
+      return summarize(n, theta);
+    });
+    return { graph: { ...this.graph, weights }, sites, samples, tokens: this.neurons.length ? this.rows : 0 };
+  }
+}
+
 /** Observes every neuron's input on the ANN and returns the graph with calibrated thresholds (docs/design.md §3). */
 export async function calibrateThresholds(graph: Graph, data: CalibrationData, opts: CalibrateOptions): Promise<CalibrationResult> {
-  const neurons = neuronsOf(graph.nodes).map(({ node }) => node);
-  if (neurons.length === 0) return { graph, sites: [], samples: data.samples.length, tokens: 0 };
-  const observed = neurons.map((n) => n.inputs[0]!);
-  const session = await openGraphSession(graph, 'ann', { observe: observed, observeOnly: true, lowMemory: true });
-  const rows = data.samples.length * data.maxLength;
-  const stats = neurons.map((n) => new ChannelTopK(graph.weights.get(n.weights['threshold']!)!.shape[0]!, opts.mode, rows));
+  const observers = new ThresholdObservers(graph, opts.mode, data.samples.length * data.maxLength);
+  if (observers.observed.length === 0) return observers.finish(data.samples.length);
+  const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, lowMemory: true });
   // One window per call: activations stay small next to the weights (distilgpt2-shaped conversion:
   // 2 per call 24.6 s / 772 MiB peak, 1 per call 15.8 s / 668 MiB).
   const per = opts.batch ?? 1;
   try {
     for (let i = 0; i < data.samples.length; i += per) {
       const chunk = data.samples.slice(i, i + per);
-      const out = await session.observe(rowsInput(chunk), observed.map((v) => `observe/${v}`));
-      neurons.forEach((n, j) => stats[j]!.add(out.get(`observe/${observed[j]}`)!, neuronAttrs(n)!.kind === 'SignedIF'));
+      observers.add(await session.observe(rowsInput(chunk), observers.outputs));
       opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);
     }
   } finally {
     await session.release();
   }
-  const weights = new Map(graph.weights);
-  const sites = neurons.map((n, j) => {
-    const theta = stats[j]!.thresholds();
-    const name = n.weights['threshold']!;
-    weights.set(name, { name, shape: [theta.length], source: { kind: 'data', data: theta } } satisfies Weight);
-    return summarize(n, theta);
-  });
-  return { graph: { ...graph, weights }, sites, samples: data.samples.length, tokens: rows };
+  return observers.finish(data.samples.length);
 }
 
 function summarize(n: Node, theta: Float32Array): SiteThresholds {

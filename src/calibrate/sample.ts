@@ -3,6 +3,7 @@ import type { Graph } from '../ir/types.js';
 import { createRng, sampleToken } from '../runtime/sampling.js';
 import { openGraphSession } from '../open/graph-session.js';
 import type { CalibrationData } from './data.js';
+import type { ThresholdObservers } from './observers.js';
 
 export interface ModelSampleOptions {
   readonly samples: number;
@@ -13,6 +14,15 @@ export interface ModelSampleOptions {
   /** Sampling temperature (default 1: the model's own distribution). */
   readonly temperature?: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Calibrate while sampling: each step's neuron inputs (the new token of every row) go to these
+   * observers, and one last step observes the last sampled token, so no second pass over the windows
+   * is needed. `graph` must then be the graph the observers were made for (its ANN lowering computes
+   * the source ANN's logits). Cached steps give the same values, bit for bit, as the whole window
+   * recomputed (test/calibrate/sample-observe.test.ts, every shipped family), so the thresholds are those
+   * of calibrateThresholds on the sampled windows.
+   */
+  readonly observers?: ThresholdObservers;
 }
 
 /**
@@ -22,18 +32,23 @@ export interface ModelSampleOptions {
  */
 export async function sampleFromModel(graph: Graph, opts: ModelSampleOptions): Promise<CalibrationData> {
   const { samples: B, length } = opts;
-  const session = await openGraphSession(graph, 'ann', { lowMemory: true });
+  const observers = opts.observers;
+  const observe = observers && observers.observed.length > 0 ? observers : undefined;
+  const session = await openGraphSession(graph, 'ann', { lowMemory: true, ...(observe ? { observe: observe.observed } : {}) });
   const rng = createRng(opts.seed);
   const V = graph.spec.vocabSize;
   const rows = Array.from({ length: B }, () => [opts.start]);
   try {
     let cache: Float32Array[] = [];
-    for (let past = 0; past < length - 1; past++) {
+    // With observers, the last step runs only to observe the last token (its logits are not drawn from).
+    const steps = observe ? length : length - 1;
+    for (let past = 0; past < steps; past++) {
       const ids = BigInt64Array.from(rows, (r) => BigInt(r[past]!));
-      const out = await session.run({ batch: B, seq: 1, ids, mask: new BigInt64Array(B * (past + 1)).fill(1n), positions: new BigInt64Array(B).fill(BigInt(past)), past, cache });
+      const out = await session.run({ batch: B, seq: 1, ids, mask: new BigInt64Array(B * (past + 1)).fill(1n), positions: new BigInt64Array(B).fill(BigInt(past)), past, cache }, observe?.outputs ?? []);
       cache = out.present;
-      rows.forEach((r, b) => r.push(sampleToken(out.logits.subarray(b * V, (b + 1) * V), { temperature: opts.temperature ?? 1 }, rng)));
-      opts.onProgress?.(past + 2, length);
+      if (observe) observe.add(new Map([...out.extra].map(([name, t]) => [name, t.data])));
+      if (past < length - 1) rows.forEach((r, b) => r.push(sampleToken(out.logits.subarray(b * V, (b + 1) * V), { temperature: opts.temperature ?? 1 }, rng)));
+      opts.onProgress?.(Math.min(past + 2, length), length);
     }
   } finally {
     await session.release();

@@ -42,18 +42,19 @@ export function availableMemoryBytes(): number {
  * Refuses a conversion whose estimated peak exceeds `availableBytes` (default: availableMemoryBytes()),
  * before anything is loaded: a typed MEMORY_INSUFFICIENT, never an out-of-memory kill halfway.
  */
-export function checkConversionMemory(graph: Graph, opts: { readonly report: boolean; readonly availableBytes?: number; readonly at: string }): void {
+export function checkConversionMemory(graph: Graph, opts: { readonly report: boolean; readonly availableBytes?: number; readonly at: string; readonly samplingBytes?: number }): void {
   const weights = float32WeightBytes(graph);
-  const need = estimateConversionBytes(weights, { report: opts.report });
+  const need = estimateConversionBytes(weights, { report: opts.report }) + (opts.samplingBytes ?? 0);
   const available = opts.availableBytes ?? availableMemoryBytes();
   if (need <= available) return;
   const withoutReport = estimateConversionBytes(weights, { report: false });
   const options = [
     ...(opts.report && withoutReport <= available ? [`--no-report (about ${gib(withoutReport)}; run snnconvert report later on a larger machine)`] : opts.report ? ['--no-report'] : []),
+    ...(opts.samplingBytes ? ['--calib-length or --calib-samples (the sampling cache grows with both), or --calib-source corpus (no sampling)'] : []),
     'close other programs or use a machine with more memory',
   ];
   throw new SnnError('MEMORY_INSUFFICIENT', {
-    message: `converting this model needs about ${gib(need)} (${gib(weights)} of float32 weights × ${opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert}${opts.report ? ', the report included' : ''}), but only ${gib(available)} is available`,
+    message: `converting this model needs about ${gib(need)} (${gib(weights)} of float32 weights × ${opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert}${opts.report ? ', the report included' : ''}${opts.samplingBytes ? `, plus ${gib(opts.samplingBytes)} of K/V cache for sampling calibration text from the model` : ''}), but only ${gib(available)} is available`,
     at: opts.at,
     hint: `options that reduce it: ${options.join('; ')}`,
   });
@@ -63,4 +64,14 @@ const gib = (bytes: number): string => `${(bytes / GIB).toFixed(2)} GiB`;
 
 function readIf(path: string): string | null {
   try { return existsSync(path) ? readFileSync(path, 'utf8') : null; } catch { return null; }
+}
+
+/**
+ * K/V cache bytes of sampling `rows` × `length` tokens from the model (calibrate/sample.ts): the
+ * previous step's cache, onnxruntime's present output and its copy on the JS side are alive at once
+ * (distilgpt2-shaped, 16 × 1 024: 0.6 GB per copy, peak 4.46 GB over 0.33 GB of weights; bench/RESULTS.md).
+ */
+export function samplingCacheBytes(graph: Graph, rows: number, length: number): number {
+  const { numLayers, numKvHeads, headDim } = graph.spec;
+  return 3 * rows * length * numLayers * 2 * numKvHeads * headDim * 4;
 }

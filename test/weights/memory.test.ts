@@ -43,3 +43,20 @@ describe('conversion memory check', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('sampling calibration text counts its K/V cache', () => {
+  it('adds three copies of rows × length × layers × K and V × kv heads × head dim floats to the estimate, and names how to shrink it', async () => {
+    const { importHfModel } = await import('../../src/import/hf/index.js');
+    const { samplingCacheBytes, checkConversionMemory, float32WeightBytes, estimateConversionBytes } = await import('../../src/weights/memory.js');
+    const { graph } = importHfModel('fixtures/shakespeare-gpt2'); // 4 layers, 4 heads of 32
+    const cache = samplingCacheBytes(graph, 32, 128);
+    expect(cache).toBe(3 * 32 * 128 * 4 * 2 * 4 * 32 * 4);
+    const base = estimateConversionBytes(float32WeightBytes(graph), { report: true });
+    expect(() => checkConversionMemory(graph, { report: true, at: 'x', availableBytes: base })).not.toThrow();
+    let error: unknown;
+    try { checkConversionMemory(graph, { report: true, at: 'x', availableBytes: base, samplingBytes: cache }); } catch (e) { error = e; }
+    expect((error as { code?: string }).code).toBe('MEMORY_INSUFFICIENT');
+    expect(String((error as Error).message)).toContain('K/V cache');
+    expect(String((error as { hint?: string }).hint ?? (error as Error).message)).toContain('--calib-source corpus');
+  });
+});
