@@ -14,7 +14,7 @@ import { loadTokenizer } from './tokenizer/tokenizer.js';
 import { checkConversionMemory, samplingCacheBytes } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
-import { sampleFromModel } from './calibrate/sample.js';
+import { SAMPLED_DOCUMENT_LENGTH, sampleFromModel } from './calibrate/sample.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
@@ -155,13 +155,15 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
   // Before any weight is read: sampling's K/V cache comes on top of the weights' share.
-  if (source === 'model') checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, samplingBytes: samplingCacheBytes(graph, plan.samples, plan.length), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
+  if (source === 'model') checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, samplingBytes: samplingCacheBytes(graph, plan.samples, Math.min(plan.length, SAMPLED_DOCUMENT_LENGTH)), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
   const seed = opts.calibration?.seed ?? 0;
   const calStarted = Date.now();
-  // Model-sampled text is observed while it is sampled (one pass over the ANN instead of two; same thresholds: calibrate/sample.ts).
-  const observers = source === 'model' ? new ThresholdObservers(graph, threshold, plan.samples * plan.length) : null;
-  const data = observers
-    ? await sampleFromModel(graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), observers, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'sampling calibration text from the model and observing thresholds', done, total }) })
+  // Model-sampled text is observed while it is sampled when a window is one sampled document (one pass
+  // over the ANN instead of two; same thresholds: calibrate/sample.ts); longer windows, joined from
+  // documents, are observed in a pass of their own.
+  const observers = source === 'model' && plan.length <= SAMPLED_DOCUMENT_LENGTH ? new ThresholdObservers(graph, threshold, plan.samples * plan.length) : null;
+  const data = source === 'model'
+    ? await sampleFromModel(graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), ...(observers ? { observers } : {}), onProgress: (done, total) => progress({ stage: 'calibrate', message: `sampling calibration text from the model${observers ? ' and observing thresholds' : ''}`, done, total }) })
     : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
   const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
   const cal = observers ? observers.finish(data.samples.length) : await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });

@@ -1,6 +1,7 @@
 // Data-free calibration: windows of text sampled from the source ANN itself, seeded and recorded.
+import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
-import { createRng, sampleToken } from '../runtime/sampling.js';
+import { createRng, sampleToken, type Rng } from '../runtime/sampling.js';
 import { openGraphSession } from '../open/graph-session.js';
 import type { CalibrationData } from './data.js';
 import type { ThresholdObservers } from './observers.js';
@@ -26,16 +27,44 @@ export interface ModelSampleOptions {
 }
 
 /**
- * Samples `samples` rows of `length` tokens from the ANN, all rows in one batch through its KV cache,
+ * Longest stretch of text sampled as one row. Longer windows are joined from documents of this length,
+ * each opening with the start token (the model's own document separator), so every position of the
+ * window is still calibrated while sampling's K/V cache and its per-step copies stay those of short
+ * rows: a 1 024-token context sampled whole cost ~30 min and 13× the weights on distilgpt2-shaped
+ * (bench/RESULTS.md). A cost bound, not a fidelity setting: no figure chose it.
+ */
+export const SAMPLED_DOCUMENT_LENGTH = 256;
+
+/**
+ * Samples `samples` windows of `length` tokens from the ANN, all rows of a batch through its KV cache,
  * each token drawn from the model's distribution with a seeded generator (so the same seed gives the
  * same windows). For a model whose domain is unknown this is text the model itself finds typical.
+ * Windows longer than SAMPLED_DOCUMENT_LENGTH are joined from sampled documents (observers then need
+ * a separate pass over the windows: `observers` is refused for them).
  */
 export async function sampleFromModel(graph: Graph, opts: ModelSampleOptions): Promise<CalibrationData> {
   const { samples: B, length } = opts;
+  const rng = createRng(opts.seed);
+  const text = `model-sampled (seed ${opts.seed}, temperature ${opts.temperature ?? 1})`;
+  if (length <= SAMPLED_DOCUMENT_LENGTH) {
+    return { samples: await sampleRows(graph, B, length, rng, opts, opts.onProgress), text, numSamples: B, maxLength: length };
+  }
+  if (opts.observers) throw new SnnError('GRAPH_INVALID', { message: `observing while sampling needs windows of at most ${SAMPLED_DOCUMENT_LENGTH} tokens, got ${length}`, at: 'sampleFromModel' });
+  const parts = Math.ceil(length / SAMPLED_DOCUMENT_LENGTH);
+  const windows: number[][] = Array.from({ length: B }, () => []);
+  for (let part = 0; part < parts; part++) {
+    const docLength = Math.min(SAMPLED_DOCUMENT_LENGTH, length - part * SAMPLED_DOCUMENT_LENGTH);
+    const done = part * SAMPLED_DOCUMENT_LENGTH;
+    const rows = await sampleRows(graph, B, docLength, rng, opts, (d) => opts.onProgress?.(done + d, length));
+    rows.forEach((r, b) => windows[b]!.push(...r));
+  }
+  return { samples: windows, text: `${text}, documents of ${SAMPLED_DOCUMENT_LENGTH} tokens joined`, numSamples: B, maxLength: length };
+}
+
+async function sampleRows(graph: Graph, B: number, length: number, rng: Rng, opts: ModelSampleOptions, onProgress: ((done: number, total: number) => void) | undefined): Promise<number[][]> {
   const observers = opts.observers;
   const observe = observers && observers.observed.length > 0 ? observers : undefined;
   const session = await openGraphSession(graph, 'ann', { lowMemory: true, ...(observe ? { observe: observe.observed } : {}) });
-  const rng = createRng(opts.seed);
   const V = graph.spec.vocabSize;
   const rows = Array.from({ length: B }, () => [opts.start]);
   try {
@@ -48,10 +77,10 @@ export async function sampleFromModel(graph: Graph, opts: ModelSampleOptions): P
       cache = out.present;
       if (observe) observe.add(new Map([...out.extra].map(([name, t]) => [name, t.data])));
       if (past < length - 1) rows.forEach((r, b) => r.push(sampleToken(out.logits.subarray(b * V, (b + 1) * V), { temperature: opts.temperature ?? 1 }, rng)));
-      opts.onProgress?.(Math.min(past + 2, length), length);
+      onProgress?.(Math.min(past + 2, length), length);
     }
   } finally {
     await session.release();
   }
-  return { samples: rows, text: `model-sampled (seed ${opts.seed}, temperature ${opts.temperature ?? 1})`, numSamples: B, maxLength: length };
+  return rows;
 }
