@@ -50,34 +50,40 @@ describe.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s, default conversio
       }
       expect(events).toBeGreaterThan(0);
       expect(Buffer.from(b.logits.buffer).equals(Buffer.from(a.logits.buffer))).toBe(true);
-      // The report's rule (spikes × fan-out) on the closed form's spikes, against the operations the reference performed.
-      const counted = countOps(closed.contents.graph, { window: ids.length, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
-      const reportSops = counted.reduce((acc, r) => acc + r.snn.sops, 0) * ids.length;
-      const performed = [...sim.sops].reduce((acc, [node, n]) => acc + n - (before.get(node) ?? 0), 0);
-      expect(performed).toBeGreaterThan(0);
-      expect(performed).toBe(Math.round(reportSops));
+      expectSopsAsReported(closed, sim, before, ids.length, spikesPerToken);
     }
   });
 
   it('decodes through the cache like the closed form: 16 tokens fed one by one after a 32-token prompt give the same logits', async () => {
     const ids = heldout.slice(1000, 1048);
-    const run = async (b: Bundle) => {
-      const s = await b.session(false);
-      const first = await s.run(windowInput(ids.slice(0, 32), [0], 32));
-      const logits = [first.logits];
-      let cache = first.present;
-      for (let i = 32; i < ids.length; i++) {
-        const out = await s.run({ batch: 1, seq: 1, ids: BigInt64Array.from([BigInt(ids[i]!)]), mask: new BigInt64Array(i + 1).fill(1n), positions: BigInt64Array.from([BigInt(i)]), past: i, cache });
-        logits.push(out.logits);
-        cache = out.present;
-      }
-      return logits;
-    };
-    const [x, y] = [await run(closed), await run(events)];
+    const [x, y] = [await decodeLogits(closed, ids, 32), await decodeLogits(events, ids, 32)];
     expect(y.length).toBe(x.length);
     x.forEach((l, i) => expect(Buffer.from(y[i]!.buffer).equals(Buffer.from(l.buffer)), `call ${i}`).toBe(true));
   });
 });
+
+/** Logits of a prompt of `prompt` tokens, then of each later token fed alone through the cache. */
+async function decodeLogits(b: Bundle, ids: readonly number[], prompt: number): Promise<Float32Array[]> {
+  const s = await b.session(false);
+  const first = await s.run(windowInput(ids.slice(0, prompt), [0], prompt));
+  const logits = [first.logits];
+  let cache = first.present;
+  for (let i = prompt; i < ids.length; i++) {
+    const out = await s.run({ batch: 1, seq: 1, ids: BigInt64Array.from([BigInt(ids[i]!)]), mask: new BigInt64Array(i + 1).fill(1n), positions: BigInt64Array.from([BigInt(i)]), past: i, cache });
+    logits.push(out.logits);
+    cache = out.present;
+  }
+  return logits;
+}
+
+/** The report's rule (spikes × fan-out) on the closed form's spikes equals the operations the reference performed since `before`. */
+function expectSopsAsReported(closed: Bundle, sim: EventSession, before: ReadonlyMap<string, number>, tokens: number, spikesPerToken: ReadonlyMap<string, number>): void {
+  const counted = countOps(closed.contents.graph, { window: tokens, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
+  const reportSops = counted.reduce((acc, r) => acc + r.snn.sops, 0) * tokens;
+  const performed = [...sim.sops].reduce((acc, [node, n]) => acc + n - (before.get(node) ?? 0), 0);
+  expect(performed).toBeGreaterThan(0);
+  expect(performed).toBe(Math.round(reportSops));
+}
 
 // Rate code: model.onnx is the step-by-step graph (the only form), with its spike planes; the reference
 // integrates every step's current into membranes (multi-level at the gpt2 sites ln_1 and mlp.act) and
@@ -123,30 +129,14 @@ describe.each([['gpt2', GPT2_DIR, 'ln_1=2,mlp.act=2'], ['llama', LLAMA_DIR, unde
       }
       expect(total).toBeGreaterThan(0);
       expect(Buffer.from(b.logits.buffer).equals(Buffer.from(a.logits.buffer))).toBe(true);
-      const counted = countOps(closed.contents.graph, { window: ids.length, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
-      const reportSops = counted.reduce((acc, r) => acc + r.snn.sops, 0) * ids.length;
-      const performed = [...sim.sops].reduce((acc, [node, n]) => acc + n - (before.get(node) ?? 0), 0);
-      expect(performed).toBeGreaterThan(0);
-      expect(performed).toBe(Math.round(reportSops));
+      expectSopsAsReported(closed, sim, before, ids.length, spikesPerToken);
     }
     if (levels) expect(multi, 'multi-level spikes (|s| > 1) exercised').toBeGreaterThan(0);
   });
 
   it('decodes through the cache like the step graph: 8 tokens fed one by one after a 24-token prompt give the same logits', async () => {
     const ids = heldout.slice(2000, 2032);
-    const run = async (b: Bundle) => {
-      const s = await b.session(false);
-      const first = await s.run(windowInput(ids.slice(0, 24), [0], 24));
-      const logits = [first.logits];
-      let cache = first.present;
-      for (let i = 24; i < ids.length; i++) {
-        const out = await s.run({ batch: 1, seq: 1, ids: BigInt64Array.from([BigInt(ids[i]!)]), mask: new BigInt64Array(i + 1).fill(1n), positions: BigInt64Array.from([BigInt(i)]), past: i, cache });
-        logits.push(out.logits);
-        cache = out.present;
-      }
-      return logits;
-    };
-    const [x, y] = [await run(closed), await run(events)];
+    const [x, y] = [await decodeLogits(closed, ids, 24), await decodeLogits(events, ids, 24)];
     expect(y.length).toBe(9);
     x.forEach((l, i) => expect(Buffer.from(y[i]!.buffer).equals(Buffer.from(l.buffer)), `call ${i}`).toBe(true));
   });
