@@ -1,11 +1,11 @@
 // Linear layers and embeddings: the weight multiplies, linear in their input and so exact over time.
 import { weightData } from '../weights/weight-data.js';
-import type { Node } from '../ir/types.js';
+import type { Node, Weight } from '../ir/types.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
 import { boolAttr, numAttr, requireNumbers } from './op.js';
 import { nafMax, unitCount } from './spike-code.js';
 import { exactSign } from './exact-int.js';
-import { planSynapse } from './synapse.js';
+import { planSynapse, type SynapsePlan } from './synapse.js';
 
 const LINEAR = 'Linear';
 
@@ -54,11 +54,7 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
   const source = ctx.countOf(0);
   const M = nafMax(ctx.timesteps);
   const unitM = unitCount(ctx.timesteps, ctx.graph.spiking?.headroom ?? 0);
-  const plan = source && ctx.graph.spiking?.code === 'weighted' ? planSynapse({
-    weight: weightData(ctx.graph.weights.get(node.weights['weight']!)!),
-    ...linearAttrs(node)!,
-    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / unitM)),
-  }, M) : null;
+  const plan = source && ctx.graph.spiking?.code === 'weighted' ? synapsePlan(ctx, node, source.thresholdWeight, unitM, M) : null;
   if (!source || !plan) {
     if (!source) return { outputs: lowerLinearAnn(ctx), timed: [false] };
     // Float weights: the Linear reads u·q, rebuilt from the count (the neuron may hand out q alone).
@@ -79,6 +75,29 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
 }
 
 /**
+ * Plans already made, by the weight and threshold objects they were made from: a graph's weights are
+ * immutable values, so every form emitted from one graph (a bundle stores six) and every session over
+ * it quantizes each Linear once. Entries go when the graph's weights do.
+ */
+const plans = new WeakMap<Weight, WeakMap<Weight, Map<string, SynapsePlan | null>>>();
+
+/** The Linear's synapse plan for a neuron with threshold `threshold` and unit θ/`unitDivisor`, counts up to `maxCount`. */
+function synapsePlan(ctx: LowerCtx, node: Node, threshold: string, unitDivisor: number, maxCount: number): SynapsePlan | null {
+  const weight = ctx.graph.weights.get(node.weights['weight']!)!;
+  const theta = ctx.graph.weights.get(threshold)!;
+  const attrs = linearAttrs(node)!;
+  const key = `${unitDivisor}|${maxCount}|${attrs.inFeatures}|${attrs.outFeatures}|${attrs.transposed}`;
+  let byTheta = plans.get(weight);
+  if (!byTheta) plans.set(weight, byTheta = new WeakMap());
+  let byKey = byTheta.get(theta);
+  if (!byKey) byTheta.set(theta, byKey = new Map());
+  if (!byKey.has(key)) {
+    byKey.set(key, planSynapse({ weight: weightData(weight), ...attrs, unit: Float32Array.from(weightData(theta), (t) => Math.fround(t / unitDivisor)) }, maxCount));
+  }
+  return byKey.get(key)!;
+}
+
+/**
  * Rate code: a Linear fed directly by a neuron's train is an integer synapse applied at every step:
  * the spikes s_t (integers in [−levels, levels]) times integer weights, the folded W·u with u = θ/levels
  * quantized per output channel (ops/synapse.ts; certified exact for counts up to `levels`), then the
@@ -91,11 +110,7 @@ export function lowerLinearRate(ctx: LowerCtx): Lowered | null {
   const producer = ctx.graph.nodes.find((n) => n.outputs.includes(node.inputs[0]!));
   if (!source || !producer || !ctx.isTimed(0) || ctx.graph.spiking?.code === 'weighted') return null;
   const levels = numAttr(producer, 'levels');
-  const plan = planSynapse({
-    weight: weightData(ctx.graph.weights.get(node.weights['weight']!)!),
-    ...linearAttrs(node)!,
-    unit: Float32Array.from(weightData(ctx.graph.weights.get(source.thresholdWeight)!), (t) => Math.fround(t / levels)),
-  }, levels);
+  const plan = synapsePlan(ctx, node, source.thresholdWeight, levels, levels);
   if (!plan || plan.groups !== 1) {
     ctx.recordSynapse({ node: node.id, kind: 'float', bits: null, bound: null, groups: null });
     return null;

@@ -37,31 +37,109 @@ export const MAX_SYNAPSE_BITS = 12;
 /** Below this the weights would be too coarse: the Linear keeps float weights (recorded, not exact). */
 export const MIN_SYNAPSE_BITS = 6;
 
-/** Quantizes a Linear's folded weights to the most bits (≤ 12) whose accumulators stay exact; null when even 6 bits cannot. */
-export function quantizeSynapse(s: SynapseInput): IntegerSynapse | null {
-  const { inFeatures: I, outFeatures: O } = s;
+/**
+ * A Linear's folded weights W·u as [in, out] float32 (whatever the stored layout), each output's peak
+ * |W·u| and its Σ_k |W·u|. They do not depend on the bit width or the count's split, so a plan folds once.
+ */
+interface Folded {
+  readonly folded: Float32Array;
+  readonly peak: Float32Array;
+  readonly absSum: Float64Array;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
+/** Tile edge for reading a transposed weight: both the read and the write stay within a few cache lines. */
+const TILE = 64;
+
+function fold(s: Omit<SynapseInput, 'maxCount'>): Folded {
+  const { inFeatures: I, outFeatures: O, weight, unit } = s;
   const folded = new Float32Array(I * O);
-  for (let k = 0; k < I; k++) {
-    for (let j = 0; j < O; j++) folded[k * O + j] = (s.transposed ? s.weight[j * I + k]! : s.weight[k * O + j]!) * s.unit[k]!;
+  if (!s.transposed) {
+    for (let k = 0; k < I; k++) {
+      const u = unit[k]!;
+      for (let j = 0, at = k * O; j < O; j++, at++) folded[at] = weight[at]! * u;
+    }
+  } else {
+    for (let j0 = 0; j0 < O; j0 += TILE) {
+      for (let k0 = 0; k0 < I; k0 += TILE) {
+        for (let j = j0; j < Math.min(j0 + TILE, O); j++) {
+          for (let k = k0; k < Math.min(k0 + TILE, I); k++) folded[k * O + j] = weight[j * I + k]! * unit[k]!;
+        }
+      }
+    }
   }
   const peak = new Float32Array(O);
-  for (let i = 0; i < folded.length; i++) peak[i % O] = Math.max(peak[i % O]!, Math.abs(folded[i]!));
-  for (let bits = MAX_SYNAPSE_BITS; bits >= MIN_SYNAPSE_BITS; bits--) {
-    const top = 2 ** (bits - 1) - 1;
-    const scale = Float32Array.from(peak, (p) => (p > 0 ? p / top : 1));
-    const weights = bits <= 8 ? new Int8Array(I * O) : new Int16Array(I * O);
-    const rowSum = new Float64Array(O);
-    for (let i = 0; i < folded.length; i++) {
-      const j = i % O;
-      const w = Math.round(folded[i]! / scale[j]!);
-      weights[i] = w;
+  const absSum = new Float64Array(O);
+  for (let k = 0; k < I; k++) {
+    for (let j = 0, at = k * O; j < O; j++, at++) {
+      const a = Math.abs(folded[at]!);
+      peak[j] = Math.max(peak[j]!, a);
+      absSum[j]! += a;
+    }
+  }
+  return { folded, peak, absSum, inFeatures: I, outFeatures: O };
+}
+
+function scalesAt(f: Folded, bits: number): Float32Array {
+  const top = 2 ** (bits - 1) - 1;
+  return Float32Array.from(f.peak, (p) => (p > 0 ? p / top : 1));
+}
+
+/** The integer weights at `bits` (when `into` is given) and each output's Σ_k |w_kj|, exactly. */
+function roundAt(f: Folded, scale: Float32Array, into?: Int8Array | Int16Array): Float64Array {
+  const { folded, inFeatures: I, outFeatures: O } = f;
+  const rowSum = new Float64Array(O);
+  for (let k = 0; k < I; k++) {
+    for (let j = 0, at = k * O; j < O; j++, at++) {
+      const w = Math.round(folded[at]! / scale[j]!);
+      if (into) into[at] = w;
       rowSum[j]! += Math.abs(w);
     }
-    // A loop, not Math.max(...rowSum): a spread of a 150k-row LM head (Qwen2) overflows the call stack.
-    const bound = rowSum.reduce((a, b) => Math.max(a, b), 0) * s.maxCount;
-    if (bound < EXACT_FLOAT_INTEGER) return { weights, scale, bits, bound };
   }
+  return rowSum;
+}
+
+const maxOf = (xs: Float64Array): number => xs.reduce((a, b) => Math.max(a, b), 0); // no spread: a 150k-row head overflows the call stack
+
+/**
+ * Whether `bits` keeps every accumulator exact for counts up to `maxCount`: max_j Σ_k |w_kj| · maxCount
+ * < 2^24. Each |w| = |round(x)| lies within ½ of |x|, so Σ_k |x_kj| = Σ_k |W·u|_kj / s_j brackets the
+ * sum within I/2 (plus a rounding margin); only a bracket that straddles the limit is rounded out.
+ */
+function exactAt(f: Folded, bits: number, maxCount: number): boolean {
+  const scale = scalesAt(f, bits);
+  const slack = f.inFeatures / 2 + 1;
+  let upper = 0, lower = 0;
+  for (let j = 0; j < f.outFeatures; j++) {
+    const estimate = f.absSum[j]! / scale[j]!;
+    const margin = slack + estimate * 1e-9;
+    upper = Math.max(upper, estimate + margin);
+    lower = Math.max(lower, estimate - margin);
+  }
+  if (upper * maxCount < EXACT_FLOAT_INTEGER) return true;
+  if (lower * maxCount >= EXACT_FLOAT_INTEGER) return false;
+  return maxOf(roundAt(f, scale)) * maxCount < EXACT_FLOAT_INTEGER;
+}
+
+/** The most bits (≤ 12, ≥ 6) whose accumulators stay exact, or null. */
+function bestBits(f: Folded, maxCount: number): number | null {
+  for (let bits = MAX_SYNAPSE_BITS; bits >= MIN_SYNAPSE_BITS; bits--) if (exactAt(f, bits, maxCount)) return bits;
   return null;
+}
+
+function quantizeAt(f: Folded, bits: number, maxCount: number): IntegerSynapse {
+  const scale = scalesAt(f, bits);
+  const weights = bits <= 8 ? new Int8Array(f.folded.length) : new Int16Array(f.folded.length);
+  const bound = maxOf(roundAt(f, scale, weights)) * maxCount;
+  return { weights, scale, bits, bound };
+}
+
+/** Quantizes a Linear's folded weights to the most bits (≤ 12) whose accumulators stay exact; null when even 6 bits cannot. */
+export function quantizeSynapse(s: SynapseInput): IntegerSynapse | null {
+  const f = fold(s);
+  const bits = bestBits(f, s.maxCount);
+  return bits === null ? null : quantizeAt(f, bits, s.maxCount);
 }
 
 export interface SynapsePlan {
@@ -82,12 +160,14 @@ const GOOD_SYNAPSE_BITS = 10;
  */
 export function planSynapse(s: Omit<SynapseInput, 'maxCount'>, maxCount: number): SynapsePlan | null {
   const bitsNeeded = Math.ceil(Math.log2(maxCount + 1));
-  let best: SynapsePlan | null = null;
+  const f = fold(s);
+  let best: { bits: number; groups: number; chunkBits: number; maxCount: number } | null = null;
   for (let groups = 1; groups <= 4; groups++) {
     const chunkBits = Math.ceil(bitsNeeded / groups);
-    const synapse = quantizeSynapse({ ...s, maxCount: groups === 1 ? maxCount : 2 ** chunkBits - 1 });
-    if (synapse && (!best || synapse.bits > best.synapse.bits)) best = { synapse, groups, chunkBits };
-    if (synapse && synapse.bits >= GOOD_SYNAPSE_BITS) break;
+    const partMax = groups === 1 ? maxCount : 2 ** chunkBits - 1;
+    const bits = bestBits(f, partMax);
+    if (bits !== null && (!best || bits > best.bits)) best = { bits, groups, chunkBits, maxCount: partMax };
+    if (bits !== null && bits >= GOOD_SYNAPSE_BITS) break;
   }
-  return best;
+  return best && { synapse: quantizeAt(f, best.bits, best.maxCount), groups: best.groups, chunkBits: best.chunkBits };
 }

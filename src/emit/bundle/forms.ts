@@ -20,7 +20,7 @@ class IntStore {
   readonly place = (name: string, data: Int8Array | Int16Array | Float32Array): ExternalRef => {
     const held = this.tensors.get(name);
     if (held) {
-      if (!bytesOf(held.data).equals(bytesOf(data))) throw new Error(`synapse ${name} differs between two forms of one graph`);
+      if (held.data !== data && !bytesOf(held.data).equals(bytesOf(data))) throw new Error(`synapse ${name} differs between two forms of one graph`);
       return held.ref;
     }
     const offset = Math.ceil(this.end / ALIGN) * ALIGN;
