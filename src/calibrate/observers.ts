@@ -70,7 +70,7 @@ export class ThresholdObservers {
 export async function calibrateThresholds(graph: Graph, data: CalibrationData, opts: CalibrateOptions): Promise<CalibrationResult> {
   const observers = new ThresholdObservers(graph, opts.mode, data.samples.length * data.maxLength);
   if (observers.observed.length === 0) return observers.finish(data.samples.length);
-  const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, lowMemory: true });
+  const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, lowMemory: true, arena: true });
   // One window per call: activations stay small next to the weights (distilgpt2-shaped conversion:
   // 2 per call 24.6 s / 772 MiB peak, 1 per call 15.8 s / 668 MiB).
   const per = opts.batch ?? 1;

@@ -64,7 +64,7 @@ export async function sampleFromModel(graph: Graph, opts: ModelSampleOptions): P
 async function sampleRows(graph: Graph, B: number, length: number, rng: Rng, opts: ModelSampleOptions, onProgress: ((done: number, total: number) => void) | undefined): Promise<number[][]> {
   const observers = opts.observers;
   const observe = observers && observers.observed.length > 0 ? observers : undefined;
-  const session = await openGraphSession(graph, 'ann', { lowMemory: true, ...(observe ? { observe: observe.observed } : {}) });
+  const session = await openGraphSession(graph, 'ann', { lowMemory: true, arena: true, ...(observe ? { observe: observe.observed } : {}) });
   const V = graph.spec.vocabSize;
   const rows = Array.from({ length: B }, () => [opts.start]);
   try {
