@@ -1,4 +1,5 @@
 // Runs the SNN on the report's windows, counting spikes in the graph: per-site counts, a raster, and membrane traces.
+import { writeSync } from 'node:fs';
 import { weightData } from '../weights/weight-data.js';
 import { openGraphSession } from '../open/graph-session.js';
 import { unitCount } from '../ops/spike-code.js';
@@ -21,6 +22,8 @@ export interface SpikePassOptions {
   /** Tokens per call (default REPORT_CHUNK). */
   readonly chunk?: number;
   readonly onWindow?: (done: number, total: number) => void;
+  /** A file descriptor the logits of every chunk are appended to (the fidelity curve reads them back for the bundle's own T). */
+  readonly logitsTo?: number;
 }
 
 export interface SpikePass {
@@ -60,6 +63,7 @@ export async function collectSpikes(source: ReportSource, opts: SpikePassOptions
     for (const [w, ids] of opts.windows.entries()) {
       const shown = (start: number) => w === 0 && start === 0 && site !== undefined;
       await runInChunks(session, ids, { ...(opts.chunk ? { chunk: opts.chunk } : {}), extra: (start) => [...countOutputs, ...(shown(start) ? [site!.output, `observe/${site!.input}`] : [])] }, (out, start, length) => {
+        if (opts.logitsTo !== undefined) writeSync(opts.logitsTo, new Uint8Array(out.logits.buffer, out.logits.byteOffset, out.logits.byteLength));
         source.sites.forEach((s, i) => counters[i]!.addCounts(out.extra.get(countOutputs[i]!)!.data, source.timesteps * length * s.channels));
         if (!shown(start)) return;
         const spikes = out.extra.get(site!.output)!.data;

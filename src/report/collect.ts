@@ -1,5 +1,7 @@
 // buildSpikeReport(): runs a bundle's SNN and ANN on real text and assembles SpikeScope's report.json.
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { SnnError } from '../errors/index.js';
@@ -95,25 +97,33 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     const t0 = performance.now();
     try { return await run(); } finally { phaseSeconds[name] = (performance.now() - t0) / 1000; }
   };
-  const pass = await phase('spikes', () => collectSpikes(source, { windows, site, ...(opts.chunk ? { chunk: opts.chunk } : {}), onWindow: (d, t) => progress('spikes', d, t) }));
-  const tokens = count * window;
-  const sites = siteReports(neuronSites(source.graph, window), pass.counters, T);
-  const spikesPerToken = new Map(source.sites.map((s, i) => [s.node.outputs[0]!, pass.counters[i]!.spikes / tokens]));
-  const ops = countOps(source.graph, { window, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
-  const fidelity = await phase('fidelity', () => fidelityCurve(source, windows, opts.sweep ?? REPORT_DEFAULTS.sweep(T), { chunk: opts.chunk ?? REPORT_CHUNK, progress }));
-  const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? REPORT_DEFAULTS.lengths, progress));
-  return {
-    format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
-    model: {
-      arch: spec.arch, recipe: source.recipe, timesteps: T, code: source.graph.spiking?.code ?? 'rate', neuronKinds: [...new Set(source.sites.map((s) => s.kind))],
-      layers: spec.numLayers, hiddenSize: spec.hiddenSize, vocabSize: spec.vocabSize, contextLength: spec.maxPositions,
-    },
-    input: { text: textPath, textSha256: createHash('sha256').update(text).digest('hex'), window, windows },
-    definitions: DEFINITIONS, energyModel: { ...ENERGY_MODEL, window: `per token, averaged over ${count} window(s) of ${window} tokens${window === spec.maxPositions ? ' (the model context)' : ''}; attention sees L̄ = (window + 1)/2 keys` },
-    totals: totals(sites, ops, tokens), layers: layerReports(sites, ops), sites, ops,
-    raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane: pass.membrane,
-    fidelity, throughput,
-  };
+  // The spike pass's logits (its form computes the closed form's, bit for bit) give the fidelity row at the bundle's own T.
+  const logitsDir = mkdtempSync(join(tmpdir(), 'snnconvert-report-'));
+  const logitsFd = openSync(join(logitsDir, 'snn-logits.f32'), 'w+');
+  try {
+    const pass = await phase('spikes', () => collectSpikes(source, { windows, site, logitsTo: logitsFd, ...(opts.chunk ? { chunk: opts.chunk } : {}), onWindow: (d, t) => progress('spikes', d, t) }));
+    const tokens = count * window;
+    const sites = siteReports(neuronSites(source.graph, window), pass.counters, T);
+    const spikesPerToken = new Map(source.sites.map((s, i) => [s.node.outputs[0]!, pass.counters[i]!.spikes / tokens]));
+    const ops = countOps(source.graph, { window, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
+    const fidelity = await phase('fidelity', () => fidelityCurve(source, windows, opts.sweep ?? REPORT_DEFAULTS.sweep(T), { chunk: opts.chunk ?? REPORT_CHUNK, progress, ownLogits: logitsFd }));
+    const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? REPORT_DEFAULTS.lengths, progress));
+    return {
+      format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
+      model: {
+        arch: spec.arch, recipe: source.recipe, timesteps: T, code: source.graph.spiking?.code ?? 'rate', neuronKinds: [...new Set(source.sites.map((s) => s.kind))],
+        layers: spec.numLayers, hiddenSize: spec.hiddenSize, vocabSize: spec.vocabSize, contextLength: spec.maxPositions,
+      },
+      input: { text: textPath, textSha256: createHash('sha256').update(text).digest('hex'), window, windows },
+      definitions: DEFINITIONS, energyModel: { ...ENERGY_MODEL, window: `per token, averaged over ${count} window(s) of ${window} tokens${window === spec.maxPositions ? ' (the model context)' : ''}; attention sees L̄ = (window + 1)/2 keys` },
+      totals: totals(sites, ops, tokens), layers: layerReports(sites, ops), sites, ops,
+      raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane: pass.membrane,
+      fidelity, throughput,
+    };
+  } finally {
+    closeSync(logitsFd);
+    rmSync(logitsDir, { recursive: true, force: true });
+  }
 }
 
 /** Prefill tokens/s and peak RSS, ANN then SNN at each length (ascending), one timed run each after one warm-up. */

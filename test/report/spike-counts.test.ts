@@ -1,7 +1,7 @@
 // Streamed spike counts (per-channel sums computed in the graph, windows fed in chunks over the KV cache)
 // against whole-tensor counts of the same windows' spike planes; the chunked fidelity against evaluate();
 // and the report budget refusal.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convert } from '../../src/convert.js';
@@ -78,6 +78,20 @@ describe.each([
     expect(row.top1Agreement).toBe(r.top1_agreement);
     expect(row.kl).toBeCloseTo(r.kl!, 9);
     expect(curve.tokens).toBe(2 * WINDOW);
+  });
+
+  it('scores the bundle\'s own T from the spike pass\'s logits exactly as from a second run of the bundle', async () => {
+    const dir = tempDir('snn-own-logits-');
+    const fd = openSync(join(dir, 'logits.f32'), 'w+');
+    try {
+      await collectSpikes(source, { windows, site: undefined, chunk: 16, logitsTo: fd });
+      expect(fstatSync(fd).size).toBe(2 * WINDOW * source.spec.vocabSize * 4);
+      const reused = await fidelityCurve(source, windows, [], { chunk: 16, progress: () => undefined, ownLogits: fd });
+      const rerun = await fidelityCurve(source, windows, [], { chunk: 16, progress: () => undefined });
+      expect(reused.rows).toEqual(rerun.rows);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('refuses a report budget too small for one window before running anything, naming what one window needs', async () => {
