@@ -40,6 +40,22 @@ describe('sampleToken', () => {
     P.forEach((p, id) => expect(Math.abs(xs.filter((x) => x === id).length / xs.length - p)).toBeLessThan(0.015));
   });
 
+  it('draws from the given vocabulary only, whatever larger one was drawn from before (a plain inverse-CDF reference)', () => {
+    const reference = (logits: Float32Array, rng: () => number) => {
+      const top = Math.max(...logits);
+      const w = Array.from(logits, (x) => Math.exp(x - top));
+      let u = rng() * w.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < w.length; i++) if ((u -= w[i]!) < 0) return i;
+      return w.length - 1;
+    };
+    const wide = Float32Array.from({ length: 5000 }, (_, i) => (i % 13) / 4);
+    const rng = createRng(7), ref = createRng(7);
+    for (let n = 0; n < 200; n++) {
+      const logits = n % 2 === 0 ? wide : fromProbs(P);
+      expect(sampleToken(logits, { temperature: 1 }, rng)).toBe(reference(logits, ref));
+    }
+  });
+
   it('sharpens with a lower temperature and flattens with a higher one: p ∝ p₀^(1/T)', () => {
     const logits = fromProbs(P);
     for (const T of [0.5, 2]) {
