@@ -64,7 +64,10 @@ export async function sampleFromModel(graph: Graph, opts: ModelSampleOptions): P
 async function sampleRows(graph: Graph, B: number, length: number, rng: Rng, opts: ModelSampleOptions, onProgress: ((done: number, total: number) => void) | undefined): Promise<number[][]> {
   const observers = opts.observers;
   const observe = observers && observers.observed.length > 0 ? observers : undefined;
-  const session = await openGraphSession(graph, 'ann', { lowMemory: true, arena: true, ...(observe ? { observe: observe.observed } : {}) });
+  // Prepacked weights and the arena (onnxruntime's defaults, as every ANN session here): a step over 16 rows of
+  // SmolLM2-135M-shaped at 128 cached tokens takes 180 ms, 311 ms unpacked and 2–3× more without the arena
+  // (fresh pages for every output; bench/RESULTS.md).
+  const session = await openGraphSession(graph, 'ann', { ...(observe ? { observe: observe.observed } : {}) });
   const V = graph.spec.vocabSize;
   const rows = Array.from({ length: B }, () => [opts.start]);
   try {

@@ -22,8 +22,6 @@ export interface SessionOptions {
   readonly observeOnly?: boolean;
   /** Trade speed for memory: no weight prepacking, no arena (calibration; `--low-memory`). */
   readonly lowMemory?: boolean;
-  /** With `lowMemory`: keep onnxruntime's arena (reused working buffers; see sessionOptions). */
-  readonly arena?: boolean;
   /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
   readonly execution?: Execution;
   /** Emit the W8A8 integer ANN of the spiking graph instead (see emitOnnx). */
@@ -70,7 +68,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
 export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions = {}): Promise<ModelSession> {
   return withEmittedModel(graph, mode, opts, async (modelPath, emitted) => {
     const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
-    const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, ...(opts.arena !== undefined ? { arena: opts.arena } : {}), kvOutputs });
+    const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
     const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...emitted.countOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
     return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);
   });

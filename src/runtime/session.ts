@@ -143,19 +143,16 @@ export const EXACT_OPTIMIZATION = 'basic' as const;
  * Default: onnxruntime prepacks MatMul weights (faster GEMMs, and batched rows then match single rows
  * bit for bit in the tests) at the price of a packed copy of every weight. `lowMemory` turns prepacking
  * and the arena off: weights stay in the external data file (distilgpt2-shaped ANN: peak RSS ~1.9× the
- * weights instead of 2.2–2.4×; session build 2.3 s → 0.2 s). `arena` keeps the arena with `lowMemory`:
- * working buffers are then reused rather than taken fresh from the system each call, which costs more
- * than the copies that fill them when a call's tensors are large (a sampling step over 16 × 255 cached
- * tokens of distilgpt2-shaped: 736 ms without, 261 ms with; bench/RESULTS.md). Neither changes a value.
+ * weights instead of 2.2–2.4×; session build 2.3 s → 0.2 s).
  */
-export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = [], arena = !lowMemory): ort.InferenceSession.SessionOptions {
+export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): ort.InferenceSession.SessionOptions {
   // WebGPU: onnxruntime's own error log line would duplicate the DEVICE_RUN_FAILED we throw; fatal only.
   const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: EXACT_OPTIMIZATION, logSeverityLevel: device === 'webgpu' ? 4 : 3 };
   // WebGPU: K/V outputs stay in GPU memory (fed back by I/O binding); everything else comes to the host.
   const placed = device === 'webgpu' && kvOutputs.length > 0
     ? { ...base, preferredOutputLocation: Object.fromEntries(kvOutputs.map((n) => [n, 'gpu-buffer' as const])) }
     : base;
-  return lowMemory ? { ...placed, enableCpuMemArena: arena, extra: { session: { disable_prepacking: '1' } } } : placed;
+  return lowMemory ? { ...placed, enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } } : placed;
 }
 
 /** The K/V output names of a model of `spec`, per layer K then V (what a device keeps between steps). */
@@ -164,9 +161,9 @@ export function kvOutputNames(spec: ModelSpec): string[] {
 }
 
 /** Creates a session from a model file, mapping a missing execution provider to a clear error. */
-export async function createSession(modelPath: string, device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = [], arena = !lowMemory): Promise<ort.InferenceSession> {
+export async function createSession(modelPath: string, device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(modelPath, sessionOptions(device, lowMemory, kvOutputs, arena));
+    return await ort.InferenceSession.create(modelPath, sessionOptions(device, lowMemory, kvOutputs));
   } catch (e) {
     if (device !== 'cpu') {
       throw new SnnError('DEVICE_UNAVAILABLE', { message: `onnxruntime-node could not use ${device}: ${oneLine(e)}`, at: modelPath, hint: deviceHint(device), cause: e });
@@ -185,12 +182,12 @@ export interface DeviceSkip {
  * A session on `choice`; `auto` takes the first of its candidates whose provider opens the model, and
  * `skipped` says why each earlier one did not (shown with `--verbose`).
  */
-export async function createDeviceSession(modelPath: string, choice: DeviceChoice, opts: { readonly lowMemory?: boolean; readonly arena?: boolean; readonly kvOutputs?: readonly string[] } = {}): Promise<{ session: ort.InferenceSession; device: Device; skipped: readonly DeviceSkip[] }> {
+export async function createDeviceSession(modelPath: string, choice: DeviceChoice, opts: { readonly lowMemory?: boolean; readonly kvOutputs?: readonly string[] } = {}): Promise<{ session: ort.InferenceSession; device: Device; skipped: readonly DeviceSkip[] }> {
   const candidates = choice === 'auto' ? autoCandidates() : [choice];
   const skipped: DeviceSkip[] = [];
   for (const [i, device] of candidates.entries()) {
     try {
-      return { session: await createSession(modelPath, device, opts.lowMemory ?? false, opts.kvOutputs ?? [], opts.arena ?? !(opts.lowMemory ?? false)), device, skipped };
+      return { session: await createSession(modelPath, device, opts.lowMemory ?? false, opts.kvOutputs ?? []), device, skipped };
     } catch (e) {
       const last = i === candidates.length - 1;
       if (last || !(e instanceof SnnError) || e.code !== 'DEVICE_UNAVAILABLE') throw e;

@@ -1,5 +1,5 @@
-// Session memory modes: `lowMemory` drops prepacking and the arena; calibration keeps the arena (reused buffers),
-// which changes no value: the sampling text and thresholds are those of the arena-less session.
+// Session memory modes: the default prepacks weights and keeps the arena (calibration and every ANN session use it);
+// `lowMemory` (`--low-memory`) drops both.
 import { describe, expect, it } from 'vitest';
 import { sessionOptions } from '../../src/runtime/session.js';
 
@@ -12,11 +12,6 @@ describe('sessionOptions memory modes', () => {
   it('lowMemory: no prepacking, no arena', () => {
     const o = sessionOptions('cpu', true);
     expect(o.enableCpuMemArena).toBe(false);
-    expect(o.extra).toEqual({ session: { disable_prepacking: '1' } });
-  });
-  it('lowMemory with the arena kept: no prepacking, arena on', () => {
-    const o = sessionOptions('cpu', true, [], true);
-    expect(o.enableCpuMemArena).toBe(true);
     expect(o.extra).toEqual({ session: { disable_prepacking: '1' } });
   });
 });
