@@ -127,9 +127,15 @@ function lowerAttentionAnn(ctx: LowerCtx): string[] {
   const v = splitHeads(b, ctx.input(2), 1, h.kvHeads, h.headDim);
   const presentK = b.op('Concat', [ctx.input(5), k], { axis: 2 });
   const presentV = b.op('Concat', [ctx.input(6), v], { axis: 2 });
-  const keysT = b.op('Transpose', [repeatKv(b, presentK, 1, group, h.heads, h.headDim)], { perm: [0, 1, 3, 2] });
-  const probs = maskedSoftmax(b, matmul(b, q, keysT), allowedKeys(ctx), h.headDim);
-  const out = matmul(b, probs, repeatKv(b, presentV, 1, group, h.heads, h.headDim));
+  // Grouped-query attention without repeating K/V: the `group` query heads that share a KV head are stacked
+  // as rows of one product with that head's keys, so the per-step Transpose moves kvHeads heads of the cache
+  // and no Expand copies it group times. Each row's sums are those of the per-head product (rows do not
+  // depend on how many there are: rowStableMatMul), so the values are the repeated-K/V ones, bit for bit.
+  const keysT = b.op('Transpose', [presentK], { perm: [0, 1, 3, 2] });
+  const byKvHead = (x: string) => (group === 1 ? x : b.op('Reshape', [x, b.ints([0, h.kvHeads, -1, 0])]));
+  const byHead = (x: string) => (group === 1 ? x : b.op('Reshape', [x, b.ints([0, h.heads, -1, 0])]));
+  const probs = maskedSoftmax(b, byHead(matmul(b, byKvHead(q), keysT)), allowedKeys(ctx), h.headDim);
+  const out = byHead(matmul(b, byKvHead(probs), presentV));
   return [mergeHeads(b, out, 1, h.heads * h.headDim), presentK, presentV];
 }
 
