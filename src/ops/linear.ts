@@ -74,26 +74,40 @@ function lowerLinearClosed(ctx: LowerCtx): Lowered {
   return { outputs: [node.weights['bias'] !== undefined ? b.op('Add', [scaled, ctx.weight('bias')], {}, node.id) : scaled], timed: [false] };
 }
 
+type PlanCache = WeakMap<Weight, WeakMap<Weight, Map<string, SynapsePlan | null>>>;
+
 /**
- * Plans already made, by the weight and threshold objects they were made from: a graph's weights are
- * immutable values, so every form emitted from one graph (a bundle stores six) and every session over
- * it quantizes each Linear once. Entries go when the graph's weights do.
+ * Plans already made while `withSynapsePlans` runs, by the weight and threshold objects they were made
+ * from (a graph's weights are immutable values): every form of a bundle (six) quantizes each Linear
+ * once. Outside it every emission quantizes anew, so no session keeps a second, integer copy of the
+ * weights alive for as long as its graph lives.
  */
-const plans = new WeakMap<Weight, WeakMap<Weight, Map<string, SynapsePlan | null>>>();
+let activePlans: PlanCache | null = null;
+
+/** Runs `emit` (synchronous emissions of one graph) with one synapse plan per Linear shared by all of them. */
+export function withSynapsePlans<R>(emit: () => R): R {
+  const outer = activePlans;
+  activePlans ??= new WeakMap();
+  try {
+    return emit();
+  } finally {
+    activePlans = outer;
+  }
+}
 
 /** The Linear's synapse plan for a neuron with threshold `threshold` and unit θ/`unitDivisor`, counts up to `maxCount`. */
 function synapsePlan(ctx: LowerCtx, node: Node, threshold: string, unitDivisor: number, maxCount: number): SynapsePlan | null {
   const weight = ctx.graph.weights.get(node.weights['weight']!)!;
   const theta = ctx.graph.weights.get(threshold)!;
   const attrs = linearAttrs(node)!;
+  const plan = () => planSynapse({ weight: weightData(weight), ...attrs, unit: Float32Array.from(weightData(theta), (t) => Math.fround(t / unitDivisor)) }, maxCount);
+  if (!activePlans) return plan();
   const key = `${unitDivisor}|${maxCount}|${attrs.inFeatures}|${attrs.outFeatures}|${attrs.transposed}`;
-  let byTheta = plans.get(weight);
-  if (!byTheta) plans.set(weight, byTheta = new WeakMap());
+  let byTheta = activePlans.get(weight);
+  if (!byTheta) activePlans.set(weight, byTheta = new WeakMap());
   let byKey = byTheta.get(theta);
   if (!byKey) byTheta.set(theta, byKey = new Map());
-  if (!byKey.has(key)) {
-    byKey.set(key, planSynapse({ weight: weightData(weight), ...attrs, unit: Float32Array.from(weightData(theta), (t) => Math.fround(t / unitDivisor)) }, maxCount));
-  }
+  if (!byKey.has(key)) byKey.set(key, plan());
   return byKey.get(key)!;
 }
 

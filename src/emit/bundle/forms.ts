@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FILES, formsFor, type BundleForm } from '../../bundle/format.js';
 import type { Graph, Weight } from '../../ir/types.js';
 import { emitOnnx, type Emitted, type WeightPlacement } from '../lower.js';
+import { withSynapsePlans } from '../../ops/linear.js';
 import type { ExternalRef } from '../../onnx/onnx-builder.js';
 
 /** External data offsets are aligned like safetensors data, so a mapped tensor starts on a word boundary. */
@@ -64,14 +65,15 @@ export function writeForms(dir: string, graph: Graph, placeWeight: (w: Weight) =
   const spiking = graph.spiking!;
   const forms = formsFor(spiking.code);
   const store = new IntStore();
-  const emitted = forms.map((form) => {
+  // One synapse plan per Linear for all forms (withSynapsePlans): the forms differ in execution, not in weights.
+  const emitted = withSynapsePlans(() => forms.map((form) => {
     const e = emitOnnx(graph, {
       mode: 'snn', placeWeight, placeDerived: store.place, execution: form.execution, exposeSpikes: form.spikes, portable: form.rounding === 'portable',
       metadata: { recipe: spiking.recipe, code: spiking.code, execution: form.execution, rounding: form.rounding },
     });
     writeFileAt(join(dir, form.file), e.bytes);
     return e;
-  });
+  }));
   const files = forms.map((f) => f.file);
   if (!store.empty) { store.write(join(dir, FILES.synapses)); files.push(FILES.synapses); }
   return { forms, main: emitted[0]!, files };
