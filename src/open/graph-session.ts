@@ -20,7 +20,7 @@ export interface SessionOptions {
   readonly observe?: readonly string[];
   /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
   readonly observeOnly?: boolean;
-  /** Trade speed for memory: no weight prepacking, no arena (calibration; `--low-memory`). */
+  /** Trade speed for memory: no weight prepacking, no arena (`loadHfAnn({ lowMemory })`; see sessionOptions). */
   readonly lowMemory?: boolean;
   /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
   readonly execution?: Execution;
