@@ -31,25 +31,9 @@ describe.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s, default conversio
     for (const start of [0, 40_000]) {
       const ids = heldout.slice(start, start + 128);
       const before = new Map(sim.sops);
-      const a = await (await closed.session(false)).run(windowInput(ids, [0], ids.length), outputs);
-      const b = await sim.run(windowInput(ids, [0], ids.length), outputs);
-      const spikesPerToken = new Map<string, number>();
-      let events = 0;
-      for (const s of closed.spikeOutputs) {
-        const x = a.extra.get(s.output)!, y = b.extra.get(s.output)!;
-        expect(y.dims).toEqual(x.dims);
-        let differ = 0, spikes = 0;
-        for (let i = 0; i < x.data.length; i++) {
-          if (x.data[i] !== y.data[i]) differ += 1; // numeric: −0 (ONNX Sign) equals 0
-          spikes += Math.abs(x.data[i]!);
-        }
-        expect(differ, `${s.site}: digits that differ`).toBe(0);
-        const neuron = closed.contents.graph.nodes.find((n) => n.op === 'Neuron' && n.attrs['site'] === s.site)!;
-        spikesPerToken.set(neuron.outputs[0]!, spikes / ids.length);
-        events += spikes;
-      }
-      expect(events).toBeGreaterThan(0);
-      expect(Buffer.from(b.logits.buffer).equals(Buffer.from(a.logits.buffer))).toBe(true);
+      const { spikesPerToken, spikes, logits } = await compareWindow(closed, sim, ids, outputs);
+      expect(spikes).toBeGreaterThan(0);
+      expect(logits).toBe(true);
       expectSopsAsReported(closed, sim, before, ids.length, spikesPerToken);
     }
   });
@@ -61,6 +45,33 @@ describe.each([['gpt2', GPT2_DIR], ['llama', LLAMA_DIR]])('%s, default conversio
     x.forEach((l, i) => expect(Buffer.from(y[i]!.buffer).equals(Buffer.from(l.buffer)), `call ${i}`).toBe(true));
   });
 });
+
+/**
+ * One window through the closed form and the reference: every site's spike planes must agree value for value
+ * (numeric: the −0 of ONNX Sign/Round equals 0). Returns the spikes per token of each neuron's output (for the
+ * SOP rule), the spikes and multi-level spikes (|s| > 1) counted, and whether the logits agree bit for bit.
+ */
+async function compareWindow(closed: Bundle, sim: EventSession, ids: readonly number[], outputs: readonly string[]): Promise<{ spikesPerToken: Map<string, number>; spikes: number; multiLevel: number; logits: boolean }> {
+  const a = await (await closed.session(false)).run(windowInput(ids, [0], ids.length), outputs);
+  const b = await sim.run(windowInput(ids, [0], ids.length), outputs);
+  const spikesPerToken = new Map<string, number>();
+  let total = 0, multiLevel = 0;
+  for (const s of closed.spikeOutputs) {
+    const x = a.extra.get(s.output)!, y = b.extra.get(s.output)!;
+    expect(y.dims).toEqual(x.dims);
+    let differ = 0, spikes = 0;
+    for (let i = 0; i < x.data.length; i++) {
+      if (x.data[i] !== y.data[i]) differ += 1;
+      spikes += Math.abs(x.data[i]!);
+      if (Math.abs(x.data[i]!) > 1) multiLevel += 1;
+    }
+    expect(differ, `${s.site}: spike values that differ`).toBe(0);
+    const neuron = closed.contents.graph.nodes.find((n) => n.op === 'Neuron' && n.attrs['site'] === s.site)!;
+    spikesPerToken.set(neuron.outputs[0]!, spikes / ids.length);
+    total += spikes;
+  }
+  return { spikesPerToken, spikes: total, multiLevel, logits: Buffer.from(b.logits.buffer).equals(Buffer.from(a.logits.buffer)) };
+}
 
 /** Logits of a prompt of `prompt` tokens, then of each later token fed alone through the cache. */
 async function decodeLogits(b: Bundle, ids: readonly number[], prompt: number): Promise<Float32Array[]> {
@@ -109,26 +120,10 @@ describe.each([['gpt2', GPT2_DIR, 'ln_1=2,mlp.act=2'], ['llama', LLAMA_DIR, unde
     for (const start of [0, 40_000]) {
       const ids = heldout.slice(start, start + 64);
       const before = new Map(sim.sops);
-      const a = await (await closed.session(false)).run(windowInput(ids, [0], ids.length), outputs);
-      const b = await sim.run(windowInput(ids, [0], ids.length), outputs);
-      const spikesPerToken = new Map<string, number>();
-      let total = 0;
-      for (const s of closed.spikeOutputs) {
-        const x = a.extra.get(s.output)!, y = b.extra.get(s.output)!;
-        expect(y.dims).toEqual(x.dims);
-        let differ = 0, spikes = 0;
-        for (let i = 0; i < x.data.length; i++) {
-          if (x.data[i] !== y.data[i]) differ += 1; // numeric: −0 (ONNX Round) equals 0
-          spikes += Math.abs(x.data[i]!);
-          if (Math.abs(x.data[i]!) > 1) multi += 1;
-        }
-        expect(differ, `${s.site}: spikes that differ`).toBe(0);
-        const neuron = closed.contents.graph.nodes.find((n) => n.op === 'Neuron' && n.attrs['site'] === s.site)!;
-        spikesPerToken.set(neuron.outputs[0]!, spikes / ids.length);
-        total += spikes;
-      }
+      const { spikesPerToken, spikes: total, multiLevel, logits } = await compareWindow(closed, sim, ids, outputs);
+      multi += multiLevel;
       expect(total).toBeGreaterThan(0);
-      expect(Buffer.from(b.logits.buffer).equals(Buffer.from(a.logits.buffer))).toBe(true);
+      expect(logits).toBe(true);
       expectSopsAsReported(closed, sim, before, ids.length, spikesPerToken);
     }
     if (levels) expect(multi, 'multi-level spikes (|s| > 1) exercised').toBeGreaterThan(0);
