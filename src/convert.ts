@@ -154,8 +154,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
   const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
-  // Before any weight is read: sampling's K/V cache comes on top of the weights' share.
-  if (source === 'model') checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, samplingBytes: samplingCacheBytes(graph, plan.samples, Math.min(plan.length, SAMPLED_DOCUMENT_LENGTH)), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
+  // Before any weight is read: a calibration window's working set and sampling's K/V cache come on top of the weights' share.
+  checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, windowBytes: plan.windowBytes, ...(source === 'model' ? { samplingBytes: samplingCacheBytes(graph, plan.samples, Math.min(plan.length, SAMPLED_DOCUMENT_LENGTH)) } : {}), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
   const seed = opts.calibration?.seed ?? 0;
   const calStarted = Date.now();
   // Model-sampled text is observed while it is sampled when a window is one sampled document (one pass

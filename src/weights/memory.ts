@@ -8,13 +8,18 @@ const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
 /**
- * Peak RSS of a conversion over its weights in float32, measured (bench/RESULTS.md): without the
- * report the peak is the bundle write (int weights and the encoded model beside the process), 2.7× on
- * distilgpt2-shaped; with the report its spike-counts session, 4.5× there and 4.9× on SmolLM2-shaped.
- * Rounded up, plus a fixed part: node, onnxruntime and the tokenizer.
+ * Peak RSS of a conversion: its weights in float32 × a factor, a fixed part (node, onnxruntime, the
+ * tokenizer), the calibration window's working set × CALIBRATION_WINDOW_COPIES and the sampling cache.
+ * Fitted as upper bounds to the measured peaks (bench/RESULTS.md, default options): the calibration
+ * window's observation is the peak without the report (prepacked weights, onnxruntime's arena holding
+ * the largest call: distilgpt2-shaped 2.09 GB, with `--calib-source corpus` 1.91 GB, SmolLM2-135M-shaped
+ * 3.10 GB, Qwen2.5-0.5B-shaped 5.97 GB; estimated 2.55, 2.09, 4.08, 8.13 GB); the report's sessions come
+ * on top of the weights' share with it.
  */
-export const PEAK_OVER_WEIGHTS = { convert: 2.75, withReport: 5.5 } as const;
-const FIXED_BYTES = 300 * MIB;
+export const PEAK_OVER_WEIGHTS = { convert: 2.25, withReport: 5.5 } as const;
+const FIXED_BYTES = 600 * MIB;
+/** One calibration window's observed activations and attention scores (calibrate/plan.ts windowBytes), as onnxruntime holds them. */
+export const CALIBRATION_WINDOW_COPIES = 3;
 
 /** Bytes of the graph's weights as float32 (how every stage but the file itself holds them). */
 export function float32WeightBytes(graph: Graph): number {
@@ -42,19 +47,25 @@ export function availableMemoryBytes(): number {
  * Refuses a conversion whose estimated peak exceeds `availableBytes` (default: availableMemoryBytes()),
  * before anything is loaded: a typed MEMORY_INSUFFICIENT, never an out-of-memory kill halfway.
  */
-export function checkConversionMemory(graph: Graph, opts: { readonly report: boolean; readonly availableBytes?: number; readonly at: string; readonly samplingBytes?: number }): void {
+export function checkConversionMemory(graph: Graph, opts: { readonly report: boolean; readonly availableBytes?: number; readonly at: string; readonly samplingBytes?: number; readonly windowBytes?: number }): void {
   const weights = float32WeightBytes(graph);
-  const need = estimateConversionBytes(weights, { report: opts.report }) + (opts.samplingBytes ?? 0);
+  const extra = (opts.samplingBytes ?? 0) + Math.ceil((opts.windowBytes ?? 0) * CALIBRATION_WINDOW_COPIES);
+  const need = estimateConversionBytes(weights, { report: opts.report }) + extra;
   const available = opts.availableBytes ?? availableMemoryBytes();
   if (need <= available) return;
-  const withoutReport = estimateConversionBytes(weights, { report: false });
+  const withoutReport = estimateConversionBytes(weights, { report: false }) + extra;
   const options = [
     ...(opts.report && withoutReport <= available ? [`--no-report (about ${gib(withoutReport)}; run snnconvert report later on a larger machine)`] : opts.report ? ['--no-report'] : []),
-    ...(opts.samplingBytes ? ['--calib-length or --calib-samples (the sampling cache grows with both), or --calib-source corpus (no sampling)'] : []),
+    ...(opts.samplingBytes ? ['--calib-length or --calib-samples (the sampling cache grows with both), or --calib-source corpus (no sampling)'] : opts.windowBytes ? ['a smaller --calib-length (the calibration window grows with it)'] : []),
     'close other programs or use a machine with more memory',
   ];
+  const parts = [
+    ...(opts.report ? ['the report included'] : []),
+    ...(opts.windowBytes ? [`plus ${gib(opts.windowBytes * CALIBRATION_WINDOW_COPIES)} for one calibration window`] : []),
+    ...(opts.samplingBytes ? [`plus ${gib(opts.samplingBytes)} of K/V cache for sampling calibration text from the model`] : []),
+  ];
   throw new SnnError('MEMORY_INSUFFICIENT', {
-    message: `converting this model needs about ${gib(need)} (${gib(weights)} of float32 weights × ${opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert}${opts.report ? ', the report included' : ''}${opts.samplingBytes ? `, plus ${gib(opts.samplingBytes)} of K/V cache for sampling calibration text from the model` : ''}), but only ${gib(available)} is available`,
+    message: `converting this model needs about ${gib(need)} (${gib(weights)} of float32 weights × ${opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert}${parts.map((p) => `, ${p}`).join('')}), but only ${gib(available)} is available`,
     at: opts.at,
     hint: `options that reduce it: ${options.join('; ')}`,
   });
