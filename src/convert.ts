@@ -11,10 +11,10 @@ import { SnnError } from './errors/index.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
-import { checkConversionMemory, samplingCacheBytes } from './weights/memory.js';
+import { checkConversionMemory } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
-import { SAMPLED_DOCUMENT_LENGTH, sampleFromModel } from './calibrate/sample.js';
+import { SAMPLED_DOCUMENT_LENGTH, sampleFromModel, samplingBytes } from './calibrate/sample.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
@@ -155,7 +155,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
   // Before any weight is read: a calibration window's working set and sampling's K/V cache come on top of the weights' share.
-  checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, windowBytes: plan.windowBytes, ...(source === 'model' ? { samplingBytes: samplingCacheBytes(graph, plan.samples, Math.min(plan.length, SAMPLED_DOCUMENT_LENGTH)) } : {}), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
+  checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, windowBytes: plan.windowBytes, ...(source === 'model' ? { samplingBytes: samplingBytes(graph, plan.samples, plan.length) } : {}), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
   const seed = opts.calibration?.seed ?? 0;
   const calStarted = Date.now();
   // Model-sampled text is observed while it is sampled when a window is one sampled document (one pass

@@ -2,7 +2,12 @@
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { createRng, sampleToken, type Rng } from '../runtime/sampling.js';
-import { openGraphSession } from '../open/graph-session.js';
+import ort from 'onnxruntime-node';
+import { SAMPLER_TOKEN, SAMPLER_UNIFORM } from '../emit/lower.js';
+import { ATTENTION_MASK, INPUT_IDS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
+import { openGraphSession, withEmittedModel } from '../open/graph-session.js';
+import { createDeviceSession } from '../runtime/session.js';
+import { samplingCacheBytes } from '../weights/memory.js';
 import type { CalibrationData } from './data.js';
 import type { ThresholdObservers } from './observers.js';
 
@@ -50,16 +55,161 @@ export async function sampleFromModel(graph: Graph, opts: ModelSampleOptions): P
     return { samples: await sampleRows(graph, B, length, rng, opts, opts.onProgress), text, numSamples: B, maxLength: length };
   }
   if (opts.observers) throw new SnnError('GRAPH_INVALID', { message: `observing while sampling needs windows of at most ${SAMPLED_DOCUMENT_LENGTH} tokens, got ${length}`, at: 'sampleFromModel' });
+  // Window b is documents b·parts … b·parts + parts − 1, each from its own seeded stream, cut to `length`.
   const parts = Math.ceil(length / SAMPLED_DOCUMENT_LENGTH);
-  const windows: number[][] = Array.from({ length: B }, () => []);
-  for (let part = 0; part < parts; part++) {
-    const docLength = Math.min(SAMPLED_DOCUMENT_LENGTH, length - part * SAMPLED_DOCUMENT_LENGTH);
-    const done = part * SAMPLED_DOCUMENT_LENGTH;
-    const rows = await sampleRows(graph, B, docLength, rng, opts, (d) => opts.onProgress?.(done + d, length));
-    rows.forEach((r, b) => windows[b]!.push(...r));
-  }
+  const docs = await sampleDocuments(graph, B * parts, SAMPLED_DOCUMENT_LENGTH, opts, (d, total) => opts.onProgress?.(Math.round((d / total) * length), length));
+  const windows = Array.from({ length: B }, (_, b) => docs.slice(b * parts, (b + 1) * parts).flat().slice(0, length));
   return { samples: windows, text: `${text}, documents of ${SAMPLED_DOCUMENT_LENGTH} tokens joined`, numSamples: B, maxLength: length };
 }
+
+/** K/V buffer bytes the sampler holds per document of `length` tokens (its fixed cache: every layer's keys and values). */
+export function samplerBytesPerDocument(graph: Graph, length: number): number {
+  const { numLayers, numKvHeads, headDim } = graph.spec;
+  return numLayers * 2 * numKvHeads * Math.max(0, length - 1) * headDim * 4;
+}
+
+/**
+ * K/V bytes sampling `samples` windows of `length` tokens holds at once (the memory check's share): the
+ * sampler's buffers for windows joined from documents, else the growing cache of one batch of rows.
+ */
+export function samplingBytes(graph: Graph, samples: number, length: number): number {
+  if (length <= SAMPLED_DOCUMENT_LENGTH) return samplingCacheBytes(graph, samples, length);
+  const docs = samples * Math.ceil(length / SAMPLED_DOCUMENT_LENGTH);
+  return samplerBatch(graph, docs, SAMPLED_DOCUMENT_LENGTH) * samplerBytesPerDocument(graph, SAMPLED_DOCUMENT_LENGTH);
+}
+
+/** K/V buffers one sampler batch may hold; more documents are sampled in further batches (same text: each has its own stream). */
+export const SAMPLER_CACHE_BUDGET = 1 << 30;
+
+/** Documents one sampler batch holds: all of them, up to SAMPLER_CACHE_BUDGET of K/V buffers. */
+export function samplerBatch(graph: Graph, docs: number, length: number): number {
+  return Math.max(1, Math.min(docs, Math.floor(SAMPLER_CACHE_BUDGET / Math.max(1, samplerBytesPerDocument(graph, length)))));
+}
+
+/** The seed of document `doc`'s stream: a 32-bit mix of the calibration seed and the document's index. */
+export function documentSeed(seed: number, doc: number): number {
+  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(Math.floor(seed / 2 ** 32) >>> 0, 0x27d4eb2f) ^ Math.imul(doc + 1, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Samples `docs` documents of `length` tokens, each opening with the start token and drawn from its own
+ * stream (documentSeed), so a document does not depend on which others share its batch. The sampler form
+ * (emitOnnx's `sampler`) keeps the K/V cache in buffers allocated once, written one slot per step, and
+ * draws each token in the graph from a uniform this side supplies: per step only the new K/V and one id
+ * per row come back. (Growing present outputs copied every row's cache three times per step and their
+ * fresh pages dominated: 16 rows × 256 tokens of distilgpt2-shaped took 20.5 s, 64 rows 226 s.)
+ */
+export async function sampleDocuments(graph: Graph, docs: number, length: number, opts: Pick<ModelSampleOptions, 'seed' | 'start' | 'temperature'> & { readonly batch?: number }, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
+  const rows = Array.from({ length: docs }, () => [opts.start]);
+  const slots = length - 1;
+  if (slots < 1 || docs === 0) return rows;
+  const batch = opts.batch ?? samplerBatch(graph, docs, length);
+  const temperature = opts.temperature ?? 1;
+  const { numLayers: L, numKvHeads: H, headDim: D } = graph.spec;
+  return withEmittedModel(graph, 'ann', { sampler: { temperature } }, async (modelPath) => {
+    const { session } = await createDeviceSession(modelPath, 'cpu');
+    const fetches = [SAMPLER_TOKEN, ...Array.from({ length: L }, (_, l) => [presentKey(l), presentValue(l)]).flat()];
+    try {
+      for (let first = 0; first < docs; first += batch) {
+        const B = Math.min(batch, docs - first);
+        const rngs = Array.from({ length: B }, (_, b) => createRng(documentSeed(opts.seed, first + b)));
+        const cache = new SamplerCache(B, L, H, D, slots);
+        const ids = new BigInt64Array(B);
+        const positions = new BigInt64Array(B);
+        const uniform = new Float32Array(B);
+        const feeds: Record<string, ort.Tensor> = {
+          [INPUT_IDS]: new ort.Tensor('int64', ids, [B, 1]),
+          [POSITION_IDS]: new ort.Tensor('int64', positions, [B, 1]),
+          [SAMPLER_UNIFORM]: new ort.Tensor('float32', uniform, [B]),
+        };
+        for (let past = 0; past < slots; past++) {
+          for (let b = 0; b < B; b++) {
+            ids[b] = BigInt(rows[first + b]![past]!);
+            uniform[b] = rngs[b]!();
+          }
+          positions.fill(BigInt(past));
+          const out = await session.run(Object.assign(feeds, cache.feeds(past)), fetches);
+          const drawn = out[SAMPLER_TOKEN]!.data as BigInt64Array;
+          for (let b = 0; b < B; b++) rows[first + b]!.push(Number(drawn[b]!));
+          for (let l = 0; l < L; l++) cache.write(l, past, out[presentKey(l)]!.data as Float32Array, out[presentValue(l)]!.data as Float32Array);
+          onProgress?.(first * length + B * (past + 2), docs * length);
+        }
+      }
+    } finally {
+      await session.release();
+    }
+    return rows;
+  });
+}
+
+/**
+ * The sampler's K/V: per layer one buffer of every slot, allocated once, laid out for the slots in use
+ * (`capacity`, grown SAMPLER_SLOT_STEP at a time by moving the filled slots in place), so a step's attention
+ * reads the filled slots and at most a step's worth of empty ones, never the whole buffer. Keys are
+ * transposed ([B, H, D, capacity]: the scores' product needs no Transpose), values [B, H, capacity, D].
+ */
+class SamplerCache {
+  private readonly keys: Float32Array[];
+  private readonly values: Float32Array[];
+  private capacity = 0;
+  private filled = 0;
+  private tensors: Record<string, ort.Tensor> = {};
+
+  constructor(private readonly B: number, private readonly L: number, private readonly H: number, private readonly D: number, private readonly slots: number) {
+    this.keys = Array.from({ length: L }, () => new Float32Array(B * H * D * slots));
+    this.values = Array.from({ length: L }, () => new Float32Array(B * H * slots * D));
+  }
+
+  /** The past K/V and mask feeds for a step on top of `past` filled slots (slot `past` is written after it). */
+  feeds(past: number): Record<string, ort.Tensor> {
+    this.filled = past;
+    const wanted = Math.min(this.slots, Math.ceil((past + 1) / SAMPLER_SLOT_STEP) * SAMPLER_SLOT_STEP);
+    if (wanted !== this.capacity) this.grow(wanted);
+    const mask = this.tensors[ATTENTION_MASK]!.data as BigInt64Array;
+    if (past > 0) for (let b = 0; b < this.B; b++) mask[b * (this.capacity + 1) + past - 1] = 1n;
+    return this.tensors;
+  }
+
+  /** Writes the new token's K/V ([B, H, 1, D]) of layer `l` into slot `past`. */
+  write(l: number, past: number, k: Float32Array, v: Float32Array): void {
+    const { B, H, D, capacity } = this;
+    const keys = this.keys[l]!, values = this.values[l]!;
+    for (let bh = 0; bh < B * H; bh++) {
+      for (let d = 0; d < D; d++) keys[(bh * D + d) * capacity + past] = k[bh * D + d]!;
+      values.set(v.subarray(bh * D, (bh + 1) * D), (bh * capacity + past) * D);
+    }
+  }
+
+  private grow(capacity: number): void {
+    const { B, H, D, L, filled } = this;
+    const old = this.capacity;
+    // Rows move to higher offsets; from the last one down, no row overwrites one not yet moved.
+    if (old > 0) {
+      for (let l = 0; l < L; l++) {
+        const keys = this.keys[l]!, values = this.values[l]!;
+        for (let r = B * H * D - 1; r >= 0; r--) keys.copyWithin(r * capacity, r * old, r * old + filled);
+        for (let bh = B * H - 1; bh >= 0; bh--) values.copyWithin(bh * capacity * D, bh * old * D, (bh * old + filled) * D);
+      }
+    }
+    this.capacity = capacity;
+    const mask = new BigInt64Array(B * (capacity + 1));
+    for (let b = 0; b < B; b++) {
+      mask.fill(1n, b * (capacity + 1), b * (capacity + 1) + filled);
+      mask[b * (capacity + 1) + capacity] = 1n;
+    }
+    this.tensors = { [ATTENTION_MASK]: new ort.Tensor('int64', mask, [B, capacity + 1]) };
+    for (let l = 0; l < L; l++) {
+      this.tensors[pastKey(l)] = new ort.Tensor('float32', this.keys[l]!.subarray(0, B * H * D * capacity), [B, H, D, capacity]);
+      this.tensors[pastValue(l)] = new ort.Tensor('float32', this.values[l]!.subarray(0, B * H * capacity * D), [B, H, capacity, D]);
+    }
+  }
+}
+
+/** Slots the sampler's cache grows by: a step's attention reads at most this many empty slots. */
+export const SAMPLER_SLOT_STEP = 32;
 
 async function sampleRows(graph: Graph, B: number, length: number, rng: Rng, opts: ModelSampleOptions, onProgress: ((done: number, total: number) => void) | undefined): Promise<number[][]> {
   const observers = opts.observers;

@@ -1,7 +1,8 @@
 // Lowers an IR graph to ONNX: the ANN form, or the spiking form with a leading time axis of T steps.
 import type { Execution } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
-import type { Graph, Node, Weight } from '../ir/types.js';
+import { LOGITS } from '../ir/io.js';
+import type { Dim, Graph, Node, Weight } from '../ir/types.js';
 import { isOp, type LowerCtx, type Lowered, type OpDef, type SynapseRecord } from '../ops/op.js';
 import { linear, lowerLinearRate } from '../ops/linear.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
@@ -56,8 +57,25 @@ export interface EmitOptions {
   /** Graph outputs left with their time axis when timed (no readout mean); listed in Emitted.timedOutputs. */
   readonly keepTimed?: readonly string[];
   readonly metadata?: Readonly<Record<string, string>>;
-  /** Emit the model outputs (logits, present K/V); default true. Without them only observed values remain. */
+  /**
+   * The calibration sampler (ANN mode, one token per row per call; calibrate/sample.ts): past K/V are the
+   * caller's buffers of `slots` positions (keys [B, KVH, hd, slots], values [B, KVH, slots, hd]), the mask
+   * is [B, slots + 1] (filled slots, then the new token), and instead of logits the graph draws the next
+   * token: `token` [B] (int64) is the first id whose cumulative softmax(logits / temperature) exceeds
+   * `uniform` [B] (in [0, 1)) times the total; `present.*` are the new token's K/V [B, KVH, 1, hd].
+   */
+  readonly sampler?: { readonly temperature: number };
+  /**
+   * Emit the model outputs (logits, present K/V); default true. Without them only observed values remain,
+   * and only the nodes they depend on are emitted (onnxruntime runs every node, an unused LM head too).
+   */
   readonly modelOutputs?: boolean;
+  /**
+   * Every call feeds at least two tokens per row (whole windows: calibration's observers): attention's
+   * products skip the row appended to keep a one-row product's sums those of a longer one (rowStableMatMul),
+   * and its copy of the scores. Rows of two or more are stable as they are, so the values do not change.
+   */
+  readonly multiRow?: boolean;
 }
 
 export interface Emitted {
@@ -99,8 +117,15 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const planesWanted = (site: string) => exposeSpikes || (opts.spikeCounts?.planes ?? []).includes(site);
 
   const timedIn = new Set(opts.timedInputs ?? []);
+  const sampler = opts.sampler;
+  if (sampler && (snn || !(sampler.temperature > 0))) throw new SnnError('GRAPH_INVALID', { message: `the sampler form needs ANN mode and a temperature above 0 (got ${opts.mode}, ${sampler.temperature})`, at: 'emit' });
+  const samplerShape = (v: { readonly name: string; readonly shape: readonly Dim[] }): readonly Dim[] => {
+    const kv = /^past_key_values\.\d+\.(key|value)$/.exec(v.name);
+    if (!sampler || !kv) return v.shape;
+    return kv[1] === 'key' ? ['batch', graph.spec.numKvHeads, graph.spec.headDim, 'slots'] : ['batch', graph.spec.numKvHeads, 'slots', graph.spec.headDim];
+  };
   for (const v of graph.inputs) {
-    b.input(v.name, v.dtype, timedIn.has(v.name) ? ['T', ...v.shape] : v.shape);
+    b.input(v.name, v.dtype, timedIn.has(v.name) ? ['T', ...v.shape] : samplerShape(v));
     names.set(v.name, v.name);
     if (timedIn.has(v.name)) timed.add(v.name);
   }
@@ -132,7 +157,9 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     return w.name;
   };
 
+  const needed = opts.modelOutputs === false ? nodesFeeding(graph, opts.observe ?? []) : null;
   for (const node of graph.nodes) {
+    if (needed && !needed.has(node)) continue;
     const op = getOp(node.op, `node ${node.id}`);
     const ctx: LowerCtx = {
       b, node, spec: graph.spec, graph, timesteps: T,
@@ -150,6 +177,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
       countOf: (i) => counts.get(onnxName(node.inputs[i]!)) ?? null,
       recordCount: (output, count) => { counts.set(output, { count, threshold: weightName(node, 'threshold'), thresholdWeight: node.weights['threshold']! }); },
       recordSynapse: (record) => { synapses.push(record); },
+      ...(sampler ? { sampler: true } : {}),
+      ...(opts.multiRow ? { multiRow: true } : {}),
     };
     const weighted = graph.spiking?.code === 'weighted';
     // Weighted code: every op but the neurons acts once on integrated values (its closed form: the ANN
@@ -175,6 +204,10 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     const keep = timed.has(out.name) && (opts.keepTimed ?? []).includes(out.name);
     if (timed.has(out.name) && !keep) n = b.op('ReduceMean', [n], { axes: [0], keepdims: 0 }, 'readout');
     if (keep) timedOutputs.push(out.name);
+    if (sampler && out.name === LOGITS) {
+      drawToken(b, n, sampler.temperature, graph.spec.vocabSize);
+      continue;
+    }
     b.add('Identity', [n], {}, { outputs: [out.name], scope: 'output' });
     b.output(out.name, out.dtype, keep ? ['T', ...out.shape] : out.shape);
   }
@@ -198,6 +231,38 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     return { site, output };
   });
   return { bytes: b.toBytes(snn ? 'snnconvert-snn' : 'snnconvert-ann', opts.metadata), spikeOutputs, saturationOutputs, countOutputs, execution, synapses, nodeCount: b.nodeCount, timedOutputs };
+}
+
+/** The nodes `values` depend on (each value's producer, and theirs, back to the graph inputs). */
+function nodesFeeding(graph: Graph, values: readonly string[]): Set<Node> {
+  const wanted = new Set(values);
+  const needed = new Set<Node>();
+  for (const node of [...graph.nodes].reverse()) {
+    if (!node.outputs.some((o) => wanted.has(o))) continue;
+    needed.add(node);
+    for (const i of node.inputs) wanted.add(i);
+  }
+  return needed;
+}
+
+/** Input and output of the sampler form's draw (EmitOptions.sampler). */
+export const SAMPLER_UNIFORM = 'uniform';
+export const SAMPLER_TOKEN = 'token';
+
+/**
+ * token = #{i : cumsum(p)_i ≤ u · Σp}, p = softmax(logits / temperature): inverse-CDF sampling, the id
+ * whose slice of [0, Σp) holds u · Σp (the cumulative sums only grow, so they are counted instead of searched).
+ */
+function drawToken(b: OnnxBuilder, logits: string, temperature: number, vocab: number): void {
+  b.input(SAMPLER_UNIFORM, 'float32', ['batch']);
+  const probs = b.op('Softmax', [temperature === 1 ? logits : b.op('Div', [logits, b.scalar(temperature)])], { axis: -1 }, 'draw');
+  const cum = b.op('CumSum', [probs, b.constant({ dtype: 'int64', dims: [], values: [2] })], {}, 'draw');
+  const total = b.op('Slice', [cum, b.ints([vocab - 1]), b.ints([vocab]), b.ints([2])], {}, 'draw');
+  const target = b.op('Mul', [total, b.op('Reshape', [SAMPLER_UNIFORM, b.ints([-1, 1, 1])])], {}, 'draw');
+  const below = b.op('ReduceSum', [b.op('Cast', [b.op('LessOrEqual', [cum, target])], { to: 1 }), b.ints([1, 2])], { keepdims: 0 }, 'draw');
+  const id = b.op('Min', [below, b.scalar(vocab - 1)], {}, 'draw');
+  b.add('Cast', [id], { to: 7 }, { outputs: [SAMPLER_TOKEN], scope: 'draw' });
+  b.output(SAMPLER_TOKEN, 'int64', ['batch']);
 }
 
 /** The execution form of a spiking graph: `closed` needs the weighted code. */

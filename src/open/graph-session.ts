@@ -20,6 +20,8 @@ export interface SessionOptions {
   readonly observe?: readonly string[];
   /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
   readonly observeOnly?: boolean;
+  /** Every call feeds at least two tokens per row (see emitOnnx). */
+  readonly multiRow?: boolean;
   /** Trade speed for memory: no weight prepacking, no arena (`loadHfAnn({ lowMemory })`; see sessionOptions). */
   readonly lowMemory?: boolean;
   /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
@@ -29,6 +31,8 @@ export interface SessionOptions {
   /** Inputs that carry the time axis, and outputs that keep it (a rate-coded sub-graph; see emitOnnx). */
   readonly timedInputs?: EmitOptions['timedInputs'];
   readonly keepTimed?: EmitOptions['keepTimed'];
+  /** The calibration sampler's form (see emitOnnx). */
+  readonly sampler?: EmitOptions['sampler'];
 }
 
 /**
@@ -55,7 +59,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}) });
+    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
     return await use(modelPath, emitted);

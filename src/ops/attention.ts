@@ -118,8 +118,9 @@ function lowerAttentionClosed(ctx: LowerCtx): { outputs: string[]; timed: boolea
 }
 
 function lowerAttentionAnn(ctx: LowerCtx): string[] {
+  if (ctx.sampler === true) return lowerAttentionSampler(ctx);
   const b = ctx.b;
-  const matmul = rowStableMatMul;
+  const matmul = ctx.multiRow === true ? (b: OnnxBuilder, a: string, m: string) => b.op('MatMul', [a, m]) : rowStableMatMul;
   const h = headsOf(ctx);
   const group = h.heads / h.kvHeads;
   const q = applyRope(ctx, splitHeads(b, ctx.input(0), 1, h.heads, h.headDim), h);
@@ -137,6 +138,33 @@ function lowerAttentionAnn(ctx: LowerCtx): string[] {
   const probs = maskedSoftmax(b, byHead(matmul(b, byKvHead(q), keysT)), allowedKeys(ctx), h.headDim);
   const out = byHead(matmul(b, byKvHead(probs), presentV));
   return [mergeHeads(b, out, 1, h.heads * h.headDim), presentK, presentV];
+}
+
+/**
+ * The calibration sampler's attention (one new token per row): past keys arrive transposed, [B, KVH, hd,
+ * slots], values as [B, KVH, slots, hd], in buffers the caller writes one slot per step; the mask
+ * [B, slots + 1] marks the filled slots and the new token (last), and only the new token's K/V
+ * [B, KVH, 1, hd] go out. Nothing here copies the cache: growing present outputs cost three copies of
+ * every row's cache per step (Concat, the output, the keys' Transpose). The scores of the
+ * cache and of the new key are computed apart and joined, so a step's sums are not those of the stored
+ * forms' attention in the last bits: the sampler only draws text, it is not a form a bundle runs.
+ */
+function lowerAttentionSampler(ctx: LowerCtx): string[] {
+  const b = ctx.b;
+  const h = headsOf(ctx);
+  const group = h.heads / h.kvHeads;
+  const q = applyRope(ctx, splitHeads(b, ctx.input(0), 1, h.heads, h.headDim), h);
+  const k = applyRope(ctx, splitHeads(b, ctx.input(1), 1, h.kvHeads, h.headDim), h);
+  const v = splitHeads(b, ctx.input(2), 1, h.kvHeads, h.headDim);
+  const byKvHead = (x: string) => (group === 1 ? x : b.op('Reshape', [x, b.ints([0, h.kvHeads, -1, 0])]));
+  const byHead = (x: string) => (group === 1 ? x : b.op('Reshape', [x, b.ints([0, h.heads, -1, 0])]));
+  const qs = byKvHead(q);
+  const scores = b.op('Concat', [b.op('MatMul', [qs, ctx.input(5)]), b.op('MatMul', [qs, b.op('Transpose', [k], { perm: [0, 1, 3, 2] })])], { axis: -1 });
+  const allowed = ctx.shared('attention/sampler-allowed', () => b.op('Unsqueeze', [b.op('Cast', [ctx.input(3)], { to: 9 }), b.ints([1, 2])]));
+  const probs = byKvHead(maskedSoftmax(b, byHead(scores), allowed, h.headDim));
+  const onCache = b.op('MatMul', [b.op('Slice', [probs, b.ints([0]), b.ints([-1]), b.ints([-1])]), ctx.input(6)]);
+  const onNew = b.op('Mul', [b.op('Slice', [probs, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([-1])]), v]);
+  return [mergeHeads(b, byHead(b.op('Add', [onCache, onNew])), 1, h.heads * h.headDim), k, v];
 }
 
 /**

@@ -42,6 +42,13 @@ export interface LowerCtx {
   recordCount(output: string, count: string): void;
   /** Records how a Linear's synapse was lowered (integer with its bits and bound, or float). */
   recordSynapse(record: SynapseRecord): void;
+  /**
+   * The calibration sampler's form (emit/lower.ts EmitOptions.sampler): one token per row per call, the
+   * past K/V in the caller's buffers (keys transposed), only the new token's K/V returned.
+   */
+  readonly sampler?: boolean;
+  /** Every call feeds at least two tokens per row (emit/lower.ts EmitOptions.multiRow). */
+  readonly multiRow?: boolean;
   /** Marks a site's saturation tensor ([B, S, D]: clipped steps per train) for `saturation/<site>`. */
   recordSaturation(site: string, onnxName: string): void;
 }

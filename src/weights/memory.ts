@@ -78,7 +78,8 @@ function readIf(path: string): string | null {
 }
 
 /**
- * K/V cache bytes of sampling `rows` × `length` tokens from the model (calibrate/sample.ts): the
+ * K/V cache bytes of sampling `rows` × `length` tokens from the model through the growing cache (windows of
+ * one document, calibrate/sample.ts; longer windows use the sampler's buffers, samplingBytes there): the
  * previous step's cache, onnxruntime's present output and its copy on the JS side are alive at once
  * (distilgpt2-shaped, 16 × 1 024: 0.6 GB per copy, peak 4.46 GB over 0.33 GB of weights; bench/RESULTS.md).
  */

@@ -1,0 +1,96 @@
+// The calibration sampler (fixed K/V buffers, the draw in the graph) against the source ANN's own forward
+// pass: every token it draws is the one inverse-CDF sampling picks from the ANN's next-token distribution.
+import { describe, expect, it } from 'vitest';
+import { documentSeed, SAMPLED_DOCUMENT_LENGTH, SAMPLER_SLOT_STEP, sampleDocuments, sampleFromModel, samplingBytes } from '../../src/calibrate/sample.js';
+import { importHfModel } from '../../src/import/hf/index.js';
+import type { Graph } from '../../src/ir/types.js';
+import { openGraphSession } from '../../src/open/graph-session.js';
+import { runRecipe } from '../../src/passes/pipeline.js';
+import { createRng } from '../../src/runtime/sampling.js';
+import { rowsInput } from '../../src/runtime/windows.js';
+import { samplingCacheBytes } from '../../src/weights/memory.js';
+
+/** Inverse-CDF draw in float64: the first id whose cumulative softmax(logits / temperature) exceeds u · Σ. */
+function draw(logits: Float32Array, at: number, V: number, u: number, temperature: number): number {
+  let top = -Infinity;
+  for (let i = 0; i < V; i++) top = Math.max(top, logits[at + i]!);
+  const w = Array.from({ length: V }, (_, i) => Math.exp((logits[at + i]! - top) / temperature));
+  let target = u * w.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < V; i++) if ((target -= w[i]!) < 0) return i;
+  return V - 1;
+}
+
+/**
+ * Tokens of `docs` the ANN's whole-document forward pass (the standard form, no cache) would draw with each
+ * document's stream, position by position given the document's own prefix; and how many differ from the document.
+ */
+async function mismatches(graph: Graph, docs: readonly number[][], seed: number, temperature: number): Promise<{ checked: number; differ: number }> {
+  const session = await openGraphSession(graph, 'ann');
+  const V = graph.spec.vocabSize;
+  let checked = 0, differ = 0;
+  try {
+    for (const [d, doc] of docs.entries()) {
+      const { logits } = await session.run(rowsInput([doc.slice(0, -1)]));
+      const rng = createRng(documentSeed(seed, d));
+      for (let t = 0; t + 1 < doc.length; t++) {
+        checked += 1;
+        if (draw(logits, t * V, V, rng(), temperature) !== doc[t + 1]) differ += 1;
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return { checked, differ };
+}
+
+describe('calibration sampler', () => {
+  // Two layouts: GPT-2 (learned positions, one KV head per head) and Llama with grouped-query heads and RoPE.
+  for (const name of ['shakespeare-gpt2', 'unseen/code-llama']) {
+    const { graph: source } = importHfModel(`fixtures/${name}`);
+    const { graph } = runRecipe(source, 'faithful', 8, { code: 'weighted', headroom: 1 });
+    // Longer than three SAMPLER_SLOT_STEPs: the cache is re-laid out while filled.
+    const length = 3 * SAMPLER_SLOT_STEP + 7;
+
+    it(`draws what the source ANN's forward pass draws with the same uniforms (${name})`, async () => {
+      for (const temperature of [1, 0.7]) {
+        const docs = await sampleDocuments(graph, 3, length, { seed: 11, start: 0, temperature });
+        expect(docs.map((d) => d.length)).toEqual([length, length, length]);
+        expect(docs.every((d) => d[0] === 0 && d.every((t) => Number.isInteger(t) && t >= 0 && t < graph.spec.vocabSize))).toBe(true);
+        const { checked, differ } = await mismatches(source, docs, 11, temperature);
+        expect(checked).toBe(3 * (length - 1));
+        // float32 sums in the graph against float64 here: a draw within rounding of a boundary may go either way.
+        expect(differ).toBeLessThanOrEqual(1);
+      }
+    }, 120_000);
+
+    it(`gives each document its own stream: the same documents whatever the batch (${name})`, async () => {
+      const together = await sampleDocuments(graph, 3, length, { seed: 4, start: 0 });
+      const alone = await sampleDocuments(graph, 3, length, { seed: 4, start: 0, batch: 1 });
+      expect(alone).toEqual(together);
+      const other = await sampleDocuments(graph, 3, length, { seed: 5, start: 0 });
+      expect(other).not.toEqual(together);
+      expect(new Set(together.map((d) => d.join(' '))).size).toBe(3);
+    }, 120_000);
+  }
+
+  it('joins documents into windows longer than one, each document opening with the start token', async () => {
+    const { graph } = importHfModel('fixtures/unseen/code-llama'); // context 512
+    const length = SAMPLED_DOCUMENT_LENGTH + 40, start = 1;
+    const data = await sampleFromModel(graph, { samples: 2, length, seed: 3, start });
+    const docs = await sampleDocuments(graph, 4, SAMPLED_DOCUMENT_LENGTH, { seed: 3, start });
+    expect(data.maxLength).toBe(length);
+    for (const [b, row] of data.samples.entries()) {
+      expect(row).toEqual([...docs[2 * b]!, ...docs[2 * b + 1]!.slice(0, 40)]);
+      expect(row[0]).toBe(start);
+      expect(row[SAMPLED_DOCUMENT_LENGTH]).toBe(start);
+    }
+  }, 120_000);
+
+  it('counts its K/V buffers in the memory check: one batch of documents, allocated once', () => {
+    const { graph } = importHfModel('fixtures/unseen/code-llama');
+    const { numLayers, numKvHeads, headDim } = graph.spec;
+    const perDoc = numLayers * 2 * numKvHeads * (SAMPLED_DOCUMENT_LENGTH - 1) * headDim * 4;
+    expect(samplingBytes(graph, 8, 512)).toBe(16 * perDoc);
+    expect(samplingBytes(graph, 8, 128)).toBe(samplingCacheBytes(graph, 8, 128));
+  });
+});
