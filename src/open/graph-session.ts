@@ -3,6 +3,8 @@ import { copyFileSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Execution } from '../bundle/format.js';
+import { FILES } from '../bundle/format.js';
+import { IntStore } from '../emit/bundle/forms.js';
 import { emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
 import type { Graph, Weight } from '../ir/types.js';
 import type { DeviceChoice } from '../runtime/device.js';
@@ -59,9 +61,12 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
       }
       return { inline: weightData(w) };
     };
-    const emitted = emitOnnx(graph, { mode, placeWeight, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) });
+    // Synapse integers as external data too: written raw beside the model, not encoded into it (and parsed back).
+    const derived = new IntStore();
+    const emitted = emitOnnx(graph, { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
+    if (!derived.empty) derived.write(join(dir, FILES.synapses));
     return await use(modelPath, emitted);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -95,7 +95,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
   const phase = async <R>(name: string, run: () => Promise<R>): Promise<R> => {
     progress(name);
     const t0 = performance.now();
-    try { return await run(); } finally { phaseSeconds[name] = (performance.now() - t0) / 1000; }
+    try { return await run(); } finally { phaseSeconds[name] = (phaseSeconds[name] ?? 0) + (performance.now() - t0) / 1000; }
   };
   // The spike pass's logits (its form computes the closed form's, bit for bit) give the fidelity row at the bundle's own T.
   const logitsDir = mkdtempSync(join(tmpdir(), 'snnconvert-report-'));
@@ -106,8 +106,11 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     const sites = siteReports(neuronSites(source.graph, window), pass.counters, T);
     const spikesPerToken = new Map(source.sites.map((s, i) => [s.node.outputs[0]!, pass.counters[i]!.spikes / tokens]));
     const ops = countOps(source.graph, { window, spikesPerToken: (v) => spikesPerToken.get(v) ?? 0 });
-    const fidelity = await phase('fidelity', () => fidelityCurve(source, windows, opts.sweep ?? REPORT_DEFAULTS.sweep(T), { chunk: opts.chunk ?? REPORT_CHUNK, progress, ownLogits: logitsFd }));
-    const throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? REPORT_DEFAULTS.lengths, progress));
+    // The throughput curve runs while the fidelity pass's ANN session is open (one session opened less), before the sweep's SNNs.
+    let throughput: ThroughputReport | null = null;
+    const throughputPhase = async () => { throughput = await phase('throughput', () => throughputCurve(source, ids, opts.lengths ?? REPORT_DEFAULTS.lengths, progress)); };
+    const fidelity = await phase('fidelity', () => fidelityCurve(source, windows, opts.sweep ?? REPORT_DEFAULTS.sweep(T), { chunk: opts.chunk ?? REPORT_CHUNK, progress, ownLogits: logitsFd, whileAnnOpen: throughputPhase }));
+    phaseSeconds['fidelity']! -= phaseSeconds['throughput']!;
     return {
       format: REPORT_FORMAT, formatVersion: REPORT_FORMAT_VERSION, created: new Date().toISOString(), seconds: (performance.now() - started) / 1000, phaseSeconds,
       model: {
@@ -118,7 +121,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
       definitions: DEFINITIONS, energyModel: { ...ENERGY_MODEL, window: `per token, averaged over ${count} window(s) of ${window} tokens${window === spec.maxPositions ? ' (the model context)' : ''}; attention sees L̄ = (window + 1)/2 keys` },
       totals: totals(sites, ops, tokens), layers: layerReports(sites, ops), sites, ops,
       raster: pass.raster, firingRateHistogram: firingRateHistogram(source.sites, pass.counters, T, tokens), membrane: pass.membrane,
-      fidelity, throughput,
+      fidelity, throughput: throughput!,
     };
   } finally {
     closeSync(logitsFd);

@@ -89,6 +89,14 @@ describe.each([
       const reused = await fidelityCurve(source, windows, [], { chunk: 16, progress: () => undefined, ownLogits: fd });
       const rerun = await fidelityCurve(source, windows, [], { chunk: 16, progress: () => undefined });
       expect(reused.rows).toEqual(rerun.rows);
+      // With a sweep, the own T is scored in the same pass as the first T that runs: every row as if scored alone.
+      const sweep = [timesteps - 2, timesteps + 2];
+      const together = await fidelityCurve(source, windows, sweep, { chunk: 16, progress: () => undefined, ownLogits: fd });
+      const alone = [];
+      for (const T of sweep) alone.push(await fidelityCurve(source, windows, [T], { chunk: 16, progress: () => undefined })); // one model at a time
+      expect(together.rows.map((r) => r.timesteps)).toEqual([timesteps - 2, timesteps, timesteps + 2]);
+      expect(together.rows).toEqual([alone[0]!.rows[0], rerun.rows[0], alone[1]!.rows[1]]);
+      expect(new Set(together.rows.map((r) => r.kl)).size).toBe(3);
     } finally {
       closeSync(fd);
     }

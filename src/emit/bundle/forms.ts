@@ -14,9 +14,12 @@ const ALIGN = 64;
  * Synapse integers and scales by tensor name, laid out back to back in synapses.bin. Every form derives
  * the same tensors from the same graph, so each name is stored once and every form references it.
  */
-class IntStore {
+export class IntStore {
   private readonly tensors = new Map<string, { readonly data: Int8Array | Int16Array | Float32Array; readonly ref: ExternalRef }>();
   private end = 0;
+
+  /** `location`: the file name the references give (beside the model). */
+  constructor(private readonly location: string = FILES.synapses) {}
 
   readonly place = (name: string, data: Int8Array | Int16Array | Float32Array): ExternalRef => {
     const held = this.tensors.get(name);
@@ -25,7 +28,7 @@ class IntStore {
       return held.ref;
     }
     const offset = Math.ceil(this.end / ALIGN) * ALIGN;
-    const ref = { location: FILES.synapses, offset, length: data.byteLength };
+    const ref = { location: this.location, offset, length: data.byteLength };
     this.tensors.set(name, { data, ref });
     this.end = offset + data.byteLength;
     return ref;
