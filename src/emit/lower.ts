@@ -249,19 +249,35 @@ function nodesFeeding(graph: Graph, values: readonly string[]): Set<Node> {
 export const SAMPLER_UNIFORM = 'uniform';
 export const SAMPLER_TOKEN = 'token';
 
+/** Ids per block of the sampler's two-level draw: the cumulative sums run over the block totals, then one block. */
+const DRAW_BLOCK = 256;
+
 /**
- * token = #{i : cumsum(p)_i ≤ u · Σp}, p = softmax(logits / temperature): inverse-CDF sampling, the id
- * whose slice of [0, Σp) holds u · Σp (the cumulative sums only grow, so they are counted instead of searched).
+ * Inverse-CDF sampling of p = softmax(logits / temperature) with u = `uniform`: the first id whose
+ * cumulative p exceeds u · Σp. In two levels, so no cumulative sum runs over the whole vocabulary (a
+ * CumSum of 64 rows × 50 257 ids cost more than the attention of a short step): block j is the first
+ * whose cumulative block total exceeds u · Σp, then id i the first in it whose cumulative p exceeds what
+ * is left (cumulative sums only grow, so the ids at or below a target are counted instead of searched).
  */
 function drawToken(b: OnnxBuilder, logits: string, temperature: number, vocab: number): void {
   b.input(SAMPLER_UNIFORM, 'float32', ['batch']);
-  const probs = b.op('Softmax', [temperature === 1 ? logits : b.op('Div', [logits, b.scalar(temperature)])], { axis: -1 }, 'draw');
-  const cum = b.op('CumSum', [probs, b.constant({ dtype: 'int64', dims: [], values: [2] })], {}, 'draw');
-  const total = b.op('Slice', [cum, b.ints([vocab - 1]), b.ints([vocab]), b.ints([2])], {}, 'draw');
-  const target = b.op('Mul', [total, b.op('Reshape', [SAMPLER_UNIFORM, b.ints([-1, 1, 1])])], {}, 'draw');
-  const below = b.op('ReduceSum', [b.op('Cast', [b.op('LessOrEqual', [cum, target])], { to: 1 }), b.ints([1, 2])], { keepdims: 0 }, 'draw');
-  const id = b.op('Min', [below, b.scalar(vocab - 1)], {}, 'draw');
-  b.add('Cast', [id], { to: 7 }, { outputs: [SAMPLER_TOKEN], scope: 'draw' });
+  const blocks = Math.ceil(vocab / DRAW_BLOCK);
+  const op = (type: string, inputs: string[], attrs: Record<string, number> = {}) => b.op(type, inputs, attrs, 'draw');
+  const count = (sums: string, target: string, axes: number[], top: number) => op('Min', [op('ReduceSum', [op('Cast', [op('LessOrEqual', [sums, target])], { to: 1 }), b.ints(axes)], { keepdims: 1 }), b.scalar(top)]);
+  const flat = op('Reshape', [temperature === 1 ? logits : op('Div', [logits, b.scalar(temperature)]), b.ints([-1, vocab])]);
+  const probs = op('Softmax', [flat], { axis: -1 });
+  const padded = op('Pad', [probs, b.ints([0, 0, 0, blocks * DRAW_BLOCK - vocab])]);
+  const byBlock = op('Reshape', [padded, b.ints([-1, blocks, DRAW_BLOCK])]);
+  const totals = op('ReduceSum', [byBlock, b.ints([2])], { keepdims: 0 });
+  const cumTotals = op('CumSum', [totals, b.constant({ dtype: 'int64', dims: [], values: [1] })]);
+  const target = op('Mul', [op('Slice', [cumTotals, b.ints([blocks - 1]), b.ints([blocks]), b.ints([1])]), op('Reshape', [SAMPLER_UNIFORM, b.ints([-1, 1])])]);
+  const block = op('Cast', [count(cumTotals, target, [1], blocks - 1)], { to: 7 });
+  const before = op('Sub', [op('GatherElements', [cumTotals, block], { axis: 1 }), op('GatherElements', [totals, block], { axis: 1 })]);
+  const rows = op('Expand', [op('Unsqueeze', [block, b.ints([2])]), b.ints([1, 1, DRAW_BLOCK])]);
+  const inBlock = op('CumSum', [op('GatherElements', [byBlock, rows], { axis: 1 }), b.constant({ dtype: 'int64', dims: [], values: [2] })]);
+  const left = op('Unsqueeze', [op('Sub', [target, before]), b.ints([2])]);
+  const id = op('Add', [op('Mul', [op('Cast', [block], { to: 1 }), b.scalar(DRAW_BLOCK)]), op('Reshape', [count(inBlock, left, [1, 2], DRAW_BLOCK - 1), b.ints([-1, 1])])]);
+  b.add('Cast', [op('Reshape', [op('Min', [id, b.scalar(vocab - 1)]), b.ints([-1])])], { to: 7 }, { outputs: [SAMPLER_TOKEN], scope: 'draw' });
   b.output(SAMPLER_TOKEN, 'int64', ['batch']);
 }
 

@@ -35,3 +35,20 @@ describe('calibration observed while sampling', () => {
     }
   }
 });
+
+describe('the observe-only form', () => {
+  it('emits only what the observed values depend on: no LM head, and fewer nodes without the row-stability padding', async () => {
+    const { emitOnnx } = await import('../../src/emit/lower.js');
+    const { graph } = runRecipe(importHfModel('fixtures/shakespeare-gpt2').graph, 'faithful', 8, { code: 'weighted', headroom: 1 });
+    const observers = new ThresholdObservers(graph, 'max', 1);
+    const emit = (o: { modelOutputs?: boolean; multiRow?: boolean }) => emitOnnx(graph, { mode: 'ann', placeWeight: (w) => ({ inline: weightData(w) }), observe: observers.observed, ...o });
+    const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
+    const full = emit({}), pruned = emit({ modelOutputs: false }), whole = emit({ modelOutputs: false, multiRow: true });
+    expect(text(full.bytes)).toContain('lm_head');
+    expect(text(pruned.bytes)).not.toContain('lm_head');
+    expect(pruned.nodeCount).toBeLessThan(full.nodeCount);
+    expect(whole.nodeCount).toBeLessThan(pruned.nodeCount);
+    // The last site (ln_f) is still observed: its producers were all kept.
+    expect(text(whole.bytes)).toContain(`observe/${observers.observed.at(-1)}`);
+  });
+});
