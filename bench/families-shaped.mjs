@@ -1,6 +1,9 @@
 // Real configs of facebook/opt-125m and Qwen/Qwen2.5-0.5B with seeded random weights: import and convert size and speed.
 //
-//   npm run build && nice node bench/families-shaped.mjs [opt|qwen2 ...] [--out DIR]
+//   npm run build && nice node bench/families-shaped.mjs [opt|qwen2|qwen2-1.5b ...] [--out DIR] [--write-only]
+//
+// --write-only writes the model folders and stops (for bench/scale.mjs; Qwen2.5-1.5B's 6.2 GB of weights
+// are generated in memory first, so writing it takes ~7 GB).
 //
 // Weights: N(0, 0.02) for matrices and embeddings, norm weights 1, biases 0, each tensor from its own
 // PRNG stream. The tokenizer is a stand-in (these folders have no real tokenizer here): GPT-2's BPE for
@@ -14,8 +17,8 @@ import { mulberry32 } from '../dist/util/random.js';
 import { writeSafetensors } from '../dist/weights/safetensors.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const CONFIGS = { opt: 'opt-125m.config.json', qwen2: 'qwen2.5-0.5b.config.json' };
-const TOKENIZERS = { opt: join(ROOT, 'fixtures', 'distilgpt2-config-tokenizer'), qwen2: join(ROOT, 'fixtures', 'qwen2-dialogue') };
+const CONFIGS = { opt: 'opt-125m.config.json', qwen2: 'qwen2.5-0.5b.config.json', 'qwen2-1.5b': 'qwen2.5-1.5b.config.json' };
+const TOKENIZERS = { opt: join(ROOT, 'fixtures', 'distilgpt2-config-tokenizer'), qwen2: join(ROOT, 'fixtures', 'qwen2-dialogue'), 'qwen2-1.5b': join(ROOT, 'fixtures', 'qwen2-dialogue') };
 
 function tensorsOf(family, c) {
   const t = [];
@@ -79,6 +82,7 @@ for (const family of families.length ? families : ['opt', 'qwen2']) {
   writeSafetensors(join(dir, 'model.safetensors'), tensorsOf(family, config).map((s, k) => entry(s, k)), { format: 'pt' });
   const bytes = statSync(join(dir, 'model.safetensors')).size;
   const written = (Date.now() - t0) / 1000;
+  if (args.includes('--write-only')) { console.log(JSON.stringify({ family, dir, weightsMiB: +(bytes / 2 ** 20).toFixed(1), writeS: written })); continue; }
   t0 = Date.now();
   const g = importHfModel(dir).graph;
   const imported = (Date.now() - t0) / 1000;

@@ -8,15 +8,16 @@ const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
 /**
- * Peak RSS of a conversion: its weights in float32 × a factor, a fixed part (node, onnxruntime, the
- * tokenizer), the calibration window's working set × CALIBRATION_WINDOW_COPIES and the sampling cache.
- * Fitted as upper bounds to the measured peaks (bench/RESULTS.md, default options): the calibration
- * window's observation is the peak without the report (prepacked weights, onnxruntime's arena holding
- * the largest call: distilgpt2-shaped 2.09 GB, with `--calib-source corpus` 1.91 GB, SmolLM2-135M-shaped
- * 3.10 GB, Qwen2.5-0.5B-shaped 5.97 GB; estimated 2.55, 2.09, 4.08, 8.13 GB); the report's sessions come
- * on top of the weights' share with it.
+ * Peak RSS of a conversion, the larger of its two phases. Calibration: the weights in float32 × `convert`,
+ * a fixed part (node, onnxruntime, the tokenizer), the calibration window's working set ×
+ * CALIBRATION_WINDOW_COPIES and the sampling cache (prepacked weights and onnxruntime's arena holding the
+ * largest call). The report, after calibration's sessions are gone: the weights × `report` and the fixed
+ * part (one model in memory at a time, and the synapse integers of the form it emits). Fitted as upper
+ * bounds to the peaks measured at the defaults (bench/RESULTS.md, peaks of each phase in GB, estimates
+ * in parentheses): calibration distilgpt2-shaped 1.60 (2.70), SmolLM2-135M-shaped 2.92 (4.27),
+ * Qwen2.5-0.5B-shaped 5.18 (8.24); report 1.42 (1.61), 1.89 (2.25), 5.71 (6.57).
  */
-export const PEAK_OVER_WEIGHTS = { convert: 2.25, withReport: 5.5 } as const;
+export const PEAK_OVER_WEIGHTS = { convert: 2.25, report: 3 } as const;
 const FIXED_BYTES = 600 * MIB;
 /** One calibration window's observed activations and attention scores (calibrate/plan.ts windowBytes), as onnxruntime holds them. */
 export const CALIBRATION_WINDOW_COPIES = 3;
@@ -28,8 +29,10 @@ export function float32WeightBytes(graph: Graph): number {
   return n;
 }
 
-export function estimateConversionBytes(weightBytes: number, opts: { readonly report: boolean }): number {
-  return Math.ceil(weightBytes * (opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert) + FIXED_BYTES);
+/** The estimated peak: calibration's (with `calibrationBytes` on top of the weights' share), or the report's when larger. */
+export function estimateConversionBytes(weightBytes: number, opts: { readonly report: boolean; readonly calibrationBytes?: number }): number {
+  const calibration = Math.ceil(weightBytes * PEAK_OVER_WEIGHTS.convert + FIXED_BYTES + (opts.calibrationBytes ?? 0));
+  return opts.report ? Math.max(calibration, Math.ceil(weightBytes * PEAK_OVER_WEIGHTS.report + FIXED_BYTES)) : calibration;
 }
 
 /** Memory this process can still take: the kernel's MemAvailable, bounded by a cgroup limit when there is one. */
@@ -50,22 +53,23 @@ export function availableMemoryBytes(): number {
 export function checkConversionMemory(graph: Graph, opts: { readonly report: boolean; readonly availableBytes?: number; readonly at: string; readonly samplingBytes?: number; readonly windowBytes?: number }): void {
   const weights = float32WeightBytes(graph);
   const extra = (opts.samplingBytes ?? 0) + Math.ceil((opts.windowBytes ?? 0) * CALIBRATION_WINDOW_COPIES);
-  const need = estimateConversionBytes(weights, { report: opts.report }) + extra;
+  const need = estimateConversionBytes(weights, { report: opts.report, calibrationBytes: extra });
   const available = opts.availableBytes ?? availableMemoryBytes();
   if (need <= available) return;
-  const withoutReport = estimateConversionBytes(weights, { report: false }) + extra;
+  const withoutReport = estimateConversionBytes(weights, { report: false, calibrationBytes: extra });
+  const reportLeads = opts.report && need > withoutReport;
   const options = [
     ...(opts.report && withoutReport <= available ? [`--no-report (about ${gib(withoutReport)}; run snnconvert report later on a larger machine)`] : opts.report ? ['--no-report'] : []),
     ...(opts.samplingBytes ? ['--calib-length or --calib-samples (the sampling cache grows with both), or --calib-source corpus (no sampling)'] : opts.windowBytes ? ['a smaller --calib-length (the calibration window grows with it)'] : []),
     'close other programs or use a machine with more memory',
   ];
-  const parts = [
-    ...(opts.report ? ['the report included'] : []),
+  const parts = reportLeads ? [] : [
     ...(opts.windowBytes ? [`plus ${gib(opts.windowBytes * CALIBRATION_WINDOW_COPIES)} for one calibration window`] : []),
     ...(opts.samplingBytes ? [`plus ${gib(opts.samplingBytes)} of K/V cache for sampling calibration text from the model`] : []),
   ];
+  const phase = reportLeads ? 'the report' : 'calibration';
   throw new SnnError('MEMORY_INSUFFICIENT', {
-    message: `converting this model needs about ${gib(need)} (${gib(weights)} of float32 weights × ${opts.report ? PEAK_OVER_WEIGHTS.withReport : PEAK_OVER_WEIGHTS.convert}${parts.map((p) => `, ${p}`).join('')}), but only ${gib(available)} is available`,
+    message: `converting this model needs about ${gib(need)} (${phase}: ${gib(weights)} of float32 weights × ${reportLeads ? PEAK_OVER_WEIGHTS.report : PEAK_OVER_WEIGHTS.convert}${parts.map((p) => `, ${p}`).join('')}), but only ${gib(available)} is available`,
     at: opts.at,
     hint: `options that reduce it: ${options.join('; ')}`,
   });

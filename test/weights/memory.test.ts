@@ -25,6 +25,17 @@ describe('conversion memory check', () => {
     expect(availableMemoryBytes()).toBeGreaterThan(0);
   });
 
+  it('takes the larger of the two phases: calibration (weights, window, sampling cache) or the report after it', () => {
+    const w = 1e9, big = 4e9;
+    expect(estimateConversionBytes(w, { report: true })).toBe(estimateConversionBytes(w, { report: false }) + w * (PEAK_OVER_WEIGHTS.report - PEAK_OVER_WEIGHTS.convert));
+    expect(estimateConversionBytes(w, { report: true, calibrationBytes: big })).toBe(estimateConversionBytes(w, { report: false, calibrationBytes: big }));
+    let error: unknown;
+    try { checkConversionMemory(graph, { report: true, at: 'x', availableBytes: 1, windowBytes: 1 << 30 }); } catch (e) { error = e; }
+    expect(String((error as Error).message)).toMatch(/\(calibration: .* calibration window/);
+    try { checkConversionMemory(graph, { report: true, at: 'x', availableBytes: 1 }); } catch (e) { error = e; }
+    expect(String((error as Error).message)).toContain(`(the report: `);
+  });
+
   it('refuses before loading with MEMORY_INSUFFICIENT naming the estimate, the memory available and --no-report', () => {
     const need = estimateConversionBytes(float32WeightBytes(graph), { report: true });
     const noReport = estimateConversionBytes(float32WeightBytes(graph), { report: false });
