@@ -70,13 +70,13 @@ export class ThresholdObservers {
 export async function calibrateThresholds(graph: Graph, data: CalibrationData, opts: CalibrateOptions): Promise<CalibrationResult> {
   const observers = new ThresholdObservers(graph, opts.mode, data.samples.length * data.maxLength);
   if (observers.observed.length === 0) return observers.finish(data.samples.length);
-  // Onnxruntime's defaults (prepacked weights, the arena), like sampling (sample.ts): the arena-less low-memory
-  // session faulted in fresh pages for every call's tensors, 2.1× slower on 1 024-token windows (bench/RESULTS.md).
   // One window per call: activations stay small next to the weights (distilgpt2-shaped conversion:
   // 2 per call 24.6 s / 772 MiB peak, 1 per call 15.8 s / 668 MiB).
   const per = opts.batch ?? 1;
   // Calls of two or more tokens need no row-stability padding (emitOnnx's multiRow): a copy of every layer's scores less.
   const multiRow = data.samples.every((w) => w.length >= 2);
+  // Onnxruntime's defaults (prepacked weights, the arena), like sampling (sample.ts): the arena-less low-memory
+  // session faulted in fresh pages for every call's tensors, 2.1× slower on 1 024-token windows (bench/RESULTS.md).
   const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, multiRow });
   try {
     for (let i = 0; i < data.samples.length; i += per) {

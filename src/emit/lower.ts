@@ -1,7 +1,7 @@
 // Lowers an IR graph to ONNX: the ANN form, or the spiking form with a leading time axis of T steps.
 import type { Execution } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
-import { LOGITS } from '../ir/io.js';
+import { LOGITS, pastKey, pastValue } from '../ir/io.js';
 import type { Dim, Graph, Node, Weight } from '../ir/types.js';
 import { isOp, type LowerCtx, type Lowered, type OpDef, type SynapseRecord } from '../ops/op.js';
 import { linear, lowerLinearRate } from '../ops/linear.js';
@@ -119,10 +119,13 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const timedIn = new Set(opts.timedInputs ?? []);
   const sampler = opts.sampler;
   if (sampler && (snn || !(sampler.temperature > 0))) throw new SnnError('GRAPH_INVALID', { message: `the sampler form needs ANN mode and a temperature above 0 (got ${opts.mode}, ${sampler.temperature})`, at: 'emit' });
+  // The sampler's past keys arrive transposed ([B, KVH, hd, slots]), its values as [B, KVH, slots, hd].
+  const layers = Array.from({ length: graph.spec.numLayers }, (_, l) => l);
+  const samplerKeys = new Set(sampler ? layers.map(pastKey) : []);
+  const samplerValues = new Set(sampler ? layers.map(pastValue) : []);
   const samplerShape = (v: { readonly name: string; readonly shape: readonly Dim[] }): readonly Dim[] => {
-    const kv = /^past_key_values\.\d+\.(key|value)$/.exec(v.name);
-    if (!sampler || !kv) return v.shape;
-    return kv[1] === 'key' ? ['batch', graph.spec.numKvHeads, graph.spec.headDim, 'slots'] : ['batch', graph.spec.numKvHeads, 'slots', graph.spec.headDim];
+    const { numKvHeads: kvh, headDim: hd } = graph.spec;
+    return samplerKeys.has(v.name) ? ['batch', kvh, hd, 'slots'] : samplerValues.has(v.name) ? ['batch', kvh, 'slots', hd] : v.shape;
   };
   for (const v of graph.inputs) {
     b.input(v.name, v.dtype, timedIn.has(v.name) ? ['T', ...v.shape] : samplerShape(v));

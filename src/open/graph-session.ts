@@ -2,8 +2,7 @@
 import { copyFileSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { Execution } from '../bundle/format.js';
-import { FILES } from '../bundle/format.js';
+import { FILES, type Execution } from '../bundle/format.js';
 import { IntStore } from '../emit/bundle/forms.js';
 import { emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
 import type { Graph, Weight } from '../ir/types.js';

@@ -115,12 +115,10 @@ async function compare(snn: LogitChunks, besides: readonly LogitReader[], fd: nu
   const n = 1 + besides.length;
   const nllS = new Float64Array(n), agree = new Float64Array(n), kl = new Float64Array(n);
   let nllA = 0, tokens = 0;
-  let position = 0;
+  const ann = fileReader(fd, V);
   await snn((logits, w, start, length) => {
     const ids = windows[w]!;
-    const la = new Float32Array(length * V);
-    readSync(fd, new Uint8Array(la.buffer), 0, la.byteLength, position);
-    position += la.byteLength;
+    const la = ann.next(length);
     const all = [logits, ...besides.map((r) => r.next(length))];
     for (let j = 0; j < length && start + j < ids.length - 1; j++) {
       const target = ids[start + j + 1]!;
