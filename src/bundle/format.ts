@@ -5,8 +5,14 @@ import { EXECUTIONS } from '../options/values.js';
 export { EXECUTIONS, type Execution } from '../options/values.js';
 
 export const BUNDLE_FORMAT = 'snnconvert-bundle';
-/** 2: the bundle stores every ONNX form it runs (meta.json `forms`); T lives in graph.json alone. */
-export const BUNDLE_FORMAT_VERSION = 2;
+/**
+ * 2: the bundle stores every ONNX form it runs (meta.json `forms`); T lives in graph.json alone.
+ * 3: integer synapse weights are stored as INT8 planes (`<node>.synapse.plane0`, `.plane1`) that native
+ * forms multiply on the 8-bit integer GEMM, instead of one INT8/INT16 tensor. Format 2 bundles still read and run.
+ */
+export const BUNDLE_FORMAT_VERSION = 3;
+/** The oldest format read as it is (older ones are refused with the way to upgrade them). */
+export const OLDEST_READ_FORMAT_VERSION = 2;
 /** The format before stored forms: refused by readBundle with the way to upgrade it (`snnconvert upgrade`). */
 export const FORMLESS_FORMAT_VERSION = 1;
 
@@ -14,7 +20,7 @@ export const FILES = {
   config: 'config.json',
   weights: 'weights.safetensors',
   snnModel: 'model.onnx',
-  /** Synapse integers (INT8/INT16) and scales (F32), raw, 64-byte aligned: ONNX external data shared by every form. */
+  /** Synapse integers (INT8 planes; INT8/INT16 in format 2) and scales (F32), raw, 64-byte aligned: ONNX external data shared by every form. */
   synapses: 'synapses.bin',
   annModel: 'ann.onnx',
   graph: 'graph.json',
@@ -57,7 +63,7 @@ const SiteRecord = z.object({ site: z.string(), kind: z.string(), levels: z.numb
 
 export const MetaSchema = z.object({
   format: z.literal(BUNDLE_FORMAT),
-  formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
+  formatVersion: z.number().int().min(OLDEST_READ_FORMAT_VERSION).max(BUNDLE_FORMAT_VERSION),
   converterVersion: z.string(),
   created: z.string(),
   source: z.object({

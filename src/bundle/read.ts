@@ -6,7 +6,7 @@ import { SnnError } from '../errors/index.js';
 import { CONFIG_LIMITS } from '../ir/limits.js';
 import { readSafetensorsHeader } from '../weights/safetensors.js';
 import type { Graph } from '../ir/types.js';
-import { BUNDLE_FORMAT_VERSION, FILES, FORMLESS_FORMAT_VERSION, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleForm, type BundleMeta } from './format.js';
+import { BUNDLE_FORMAT_VERSION, FILES, FORMLESS_FORMAT_VERSION, OLDEST_READ_FORMAT_VERSION, GraphSchema, MetaSchema, REQUIRED_FILES, type BundleForm, type BundleMeta } from './format.js';
 import { graphFromJson } from './graph-json.js';
 import { sha256File } from './hash.js';
 
@@ -38,7 +38,7 @@ export function readBundle(path: string, opts: ReadBundleOptions = {}): BundleCo
   const meta = parseJson(dir, FILES.meta, (raw) => {
     const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
     if (typeof version === 'number' && version > BUNDLE_FORMAT_VERSION) {
-      throw new SnnError('BUNDLE_INVALID', { message: `the bundle has format version ${version}; this snnconvert reads version ${BUNDLE_FORMAT_VERSION}`, at: join(dir, FILES.meta), hint: 'upgrade snnconvert, or convert the model again with this version' });
+      throw new SnnError('BUNDLE_INVALID', { message: `the bundle has format version ${version}; this snnconvert reads versions ${OLDEST_READ_FORMAT_VERSION} to ${BUNDLE_FORMAT_VERSION}`, at: join(dir, FILES.meta), hint: 'upgrade snnconvert, or convert the model again with this version' });
     }
     if (version === FORMLESS_FORMAT_VERSION) throw formlessBundle(dir);
     return MetaSchema.safeParse(raw);

@@ -9,7 +9,7 @@ export const OPSET = 17;
 const IR_VERSION = 8;
 
 export type OnnxAttr = number | string | readonly number[] | { readonly float: number } | { readonly floats: readonly number[] } | { readonly tensor: ConstTensor };
-export type OnnxElem = 'float32' | 'int64';
+export type OnnxElem = 'float32' | 'int64' | 'int32' | 'uint8';
 
 export interface ConstTensor {
   readonly dtype: OnnxElem;
@@ -24,7 +24,9 @@ export interface ExternalRef {
   readonly length: number;
 }
 
-const ELEM_TYPE: Record<OnnxElem, number> = { float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 };
+const ELEM_TYPE: Record<OnnxElem, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64, int32: onnx.TensorProto.DataType.INT32, uint8: onnx.TensorProto.DataType.UINT8,
+};
 
 /** Where a derived tensor's bytes go (synapse integers and scales): a reference into a file beside the model, or null to hold them inline. */
 export type PlaceDerived = (name: string, data: Int8Array | Int16Array | Float32Array) => ExternalRef | null;
@@ -93,7 +95,7 @@ export class OnnxBuilder {
     this.initializers.push({ name, dataType: ELEM_TYPE.float32, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
 
-  /** An INT8 or INT16 initializer (integer synapse weights; Cast to float in the graph): inline, or where `placeDerived` puts it. */
+  /** An INT8 or INT16 initializer (integer synapse weight planes, the INT8 ANN's weights): inline, or where `placeDerived` puts it. */
   intInitializer(name: string, dims: readonly number[], data: Int8Array | Int16Array): void {
     const dataType = data instanceof Int8Array ? onnx.TensorProto.DataType.INT8 : onnx.TensorProto.DataType.INT16;
     const ref = this.placeDerived(name, data);
@@ -162,8 +164,8 @@ function encodeConst(name: string, t: ConstTensor): onnxProto.onnx.ITensorProto 
     t.values.forEach((v, i) => { data[i] = BigInt(v); });
     return { name, dataType: ELEM_TYPE.int64, dims: [...t.dims], rawData: new Uint8Array(data.buffer) };
   }
-  const data = Float32Array.from(t.values);
-  return { name, dataType: ELEM_TYPE.float32, dims: [...t.dims], rawData: new Uint8Array(data.buffer) };
+  const data = t.dtype === 'int32' ? Int32Array.from(t.values) : t.dtype === 'uint8' ? Uint8Array.from(t.values) : Float32Array.from(t.values);
+  return { name, dataType: ELEM_TYPE[t.dtype], dims: [...t.dims], rawData: new Uint8Array(data.buffer) };
 }
 
 function encodeAttr(name: string, v: OnnxAttr): onnxProto.onnx.IAttributeProto {

@@ -10,9 +10,16 @@
 /** Partial sums below this stay exact float32 integers. */
 export const EXACT_FLOAT_INTEGER = 2 ** 24;
 
+/**
+ * Integer weights are stored as 8-bit planes of 6 bits each, w = Σ_p 2^(6p)·plane_p: one plane (w itself,
+ * |w| ≤ 63) at ≤ 7 bits; else two, low ∈ [0, 63] and high = ⌊w/64⌋ ∈ [−32, 31]. Every plane entry is within
+ * ±63, so an 8-bit GEMM never saturates on them (ops/linear.ts), and the planes take the bytes INT16 would.
+ */
+export const PLANE_BITS = 6;
+
 export interface IntegerSynapse {
-  /** Integer weights [in, out] (row-major), as the smallest integer array that holds them. */
-  readonly weights: Int8Array | Int16Array;
+  /** Integer weights [in, out] (row-major) as 8-bit planes: w = planes[0] + 2^6·planes[1] (see PLANE_BITS). */
+  readonly planes: readonly Int8Array[];
   /** Per output channel scale s_j. */
   readonly scale: Float32Array;
   readonly bits: number;
@@ -86,18 +93,25 @@ function scalesAt(f: Folded, bits: number): Float32Array {
   return Float32Array.from(f.peak, (p) => (p > 0 ? p / top : 1));
 }
 
-/** The integer weights at `bits` (when `into` is given) and each output's Σ_k |w_kj|, exactly. */
-function roundAt(f: Folded, scale: Float32Array, into?: Int8Array | Int16Array): Float64Array {
+/** The integer weights at `bits` (as planes, when `into` is given) and each output's Σ_k |w_kj|, exactly. */
+function roundAt(f: Folded, scale: Float32Array, into?: readonly Int8Array[]): Float64Array {
   const { folded, inFeatures: I, outFeatures: O } = f;
   const rowSum = new Float64Array(O);
+  const [low, high] = into ?? [];
   for (let k = 0; k < I; k++) {
     for (let j = 0, at = k * O; j < O; j++, at++) {
       const w = Math.round(folded[at]! / scale[j]!);
-      if (into) into[at] = w;
+      if (high) { low![at] = w & (2 ** PLANE_BITS - 1); high[at] = w >> PLANE_BITS; } else if (low) low[at] = w;
       rowSum[j]! += Math.abs(w);
     }
   }
   return rowSum;
+}
+
+/** The integer weights of a synapse, rebuilt from its planes. */
+export function synapseWeights(s: Pick<IntegerSynapse, 'planes'>): Int16Array {
+  const [low, high] = s.planes;
+  return Int16Array.from(low!, (v, at) => v + (high ? high[at]! * 2 ** PLANE_BITS : 0));
 }
 
 const maxOf = (xs: Float64Array): number => xs.reduce((a, b) => Math.max(a, b), 0); // no spread: a 150k-row head overflows the call stack
@@ -130,9 +144,9 @@ function bestBits(f: Folded, maxCount: number): number | null {
 
 function quantizeAt(f: Folded, bits: number, maxCount: number): IntegerSynapse {
   const scale = scalesAt(f, bits);
-  const weights = bits <= 8 ? new Int8Array(f.folded.length) : new Int16Array(f.folded.length);
-  const bound = maxOf(roundAt(f, scale, weights)) * maxCount;
-  return { weights, scale, bits, bound };
+  const planes = Array.from({ length: bits <= PLANE_BITS + 1 ? 1 : 2 }, () => new Int8Array(f.folded.length));
+  const bound = maxOf(roundAt(f, scale, planes)) * maxCount;
+  return { planes, scale, bits, bound };
 }
 
 /** Quantizes a Linear's folded weights to the most bits (≤ 12) whose accumulators stay exact; null when even 6 bits cannot. */

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { SnnError } from '../errors/index.js';
 import { decodeTensor } from '../import/onnx/tensor.js';
+import { PLANE_BITS } from '../ops/synapse.js';
 
 const { onnx } = onnxProto;
 const { FLOAT, INT8, INT16 } = onnx.TensorProto.DataType;
@@ -17,33 +18,42 @@ export interface ShippedSynapse {
 }
 
 /**
- * The integer synapses a bundle ships (`<node>.synapse.weight` INT8/INT16 [in, out] and
- * `<node>.synapse.scale` float32), keyed by Linear node id, as model.onnx references them: stored once
- * in synapses.bin as external data (a location inside the bundle folder), or inline in older bundles.
- * The reference reads the weights as shipped.
+ * The integer synapses a bundle ships, keyed by Linear node id, as model.onnx references them: the
+ * weights as INT8 planes `<node>.synapse.plane0` (and `.plane1`: w = plane0 + 64·plane1, bundle format 3)
+ * or one INT8/INT16 tensor `<node>.synapse.weight` (format 2), [in, out], and `<node>.synapse.scale`
+ * float32; stored once in synapses.bin as external data (a location inside the bundle folder), or inline
+ * in older bundles. The reference reads the weights as shipped.
  */
 export function readShippedSynapses(modelPath: string): Map<string, ShippedSynapse> {
   const model = onnx.ModelProto.decode(readFileSync(modelPath));
   const dir = dirname(modelPath);
   const byName = new Map((model.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
   const out = new Map<string, ShippedSynapse>();
+  const damaged = (node: string, what: string) => new SnnError('BUNDLE_INVALID', { message: `integer synapse ${node} ${what} in model.onnx`, at: modelPath, hint: 'the bundle is damaged: convert the model again' });
   for (const [name, t] of byName) {
-    const m = /^(.*)\.synapse\.weight$/.exec(name);
+    const m = /^(.*)\.synapse\.(weight|plane0)$/.exec(name);
     if (!m) continue;
     const node = m[1]!;
+    const planar = m[2] === 'plane0';
+    const high = planar ? byName.get(`${node}.synapse.plane1`) : undefined;
     const scaleTensor = byName.get(`${node}.synapse.scale`);
-    const type = t.dataType;
-    if (!scaleTensor || (type !== INT8 && type !== INT16) || scaleTensor.dataType !== FLOAT || t.dims?.length !== 2) {
-      throw new SnnError('BUNDLE_INVALID', { message: `integer synapse ${node} is incomplete in model.onnx (INT8/INT16 [in, out] weights and float32 scales expected)`, at: modelPath, hint: 'the bundle is damaged: convert the model again' });
+    const types = planar ? [INT8] : [INT8, INT16];
+    if (!scaleTensor || scaleTensor.dataType !== FLOAT || [t, ...(high ? [high] : [])].some((x) => !types.includes(x.dataType ?? -1) || x.dims?.length !== 2)) {
+      throw damaged(node, `is incomplete (${planar ? 'INT8 [in, out] planes' : 'INT8/INT16 [in, out] weights'} and float32 scales expected)`);
     }
     // decodeTensor confines external data to the bundle folder and checks every byte range.
     const w = decodeTensor(t, dir, `${modelPath}: ${name}`);
     const scale = decodeTensor(scaleTensor, dir, `${modelPath}: ${node}.synapse.scale`);
     const [inFeatures, outFeatures] = w.dims as [number, number];
-    if (scale.data.length !== outFeatures) {
-      throw new SnnError('BUNDLE_INVALID', { message: `integer synapse ${node} has ${scale.data.length} scales for ${outFeatures} outputs`, at: modelPath, hint: 'the bundle is damaged: convert the model again' });
+    if (scale.data.length !== outFeatures) throw damaged(node, `has ${scale.data.length} scales for ${outFeatures} outputs`);
+    let weights: Int8Array | Int16Array;
+    if (high) {
+      const h = decodeTensor(high, dir, `${modelPath}: ${node}.synapse.plane1`);
+      if (h.dims.join() !== w.dims.join()) throw damaged(node, `has planes of shapes [${w.dims.join(', ')}] and [${h.dims.join(', ')}]`);
+      weights = Int16Array.from(w.data, (v, at) => v + h.data[at]! * 2 ** PLANE_BITS);
+    } else {
+      weights = t.dataType === INT16 ? Int16Array.from(w.data) : Int8Array.from(w.data);
     }
-    const weights = type === INT8 ? Int8Array.from(w.data) : Int16Array.from(w.data);
     out.set(node, { weights, scale: Float32Array.from(scale.data), inFeatures, outFeatures });
   }
   return out;

@@ -48,7 +48,7 @@ export function makeCorpus(root, opts = {}) {
 
 /** What the one line must say for some cases (what was wrong), beyond the code. */
 const MESSAGES = {
-  'bundle-meta-newer-version': 'format version 3; this snnconvert reads version 2',
+  'bundle-meta-newer-version': 'format version 4; this snnconvert reads versions 2 to 3',
   'bundle-symlink-out': 'tokenizer.json is a symbolic link',
   'bundle-meta-traversal': 'which is outside the bundle',
   'bundle-graph-weight-shape-rehashed': 'weights.safetensors holds',
@@ -436,7 +436,7 @@ function bundleCases(ctx) {
   bundleCase('bundle-meta-empty', 'meta.json empty', INV, (b) => put(meta(b), ''));
   bundleCase('bundle-meta-garbage', 'meta.json random bytes', INV, (b) => put(meta(b), noise(500, 31)));
   bundleCase('bundle-meta-array', 'meta.json is []', INV, (b) => put(meta(b), '[]'));
-  bundleCase('bundle-meta-newer-version', 'meta.json from format version 3', INV, (b) => editJson(meta(b), (m) => { m.formatVersion = 3; }));
+  bundleCase('bundle-meta-newer-version', 'meta.json from format version 4', INV, (b) => editJson(meta(b), (m) => { m.formatVersion = 4; }));
   bundleCase('bundle-meta-format-1', 'meta.json of format 1 (before stored forms)', INV, (b) => editJson(meta(b), (m) => { m.formatVersion = 1; }));
   bundleCase('bundle-meta-no-forms', 'meta.json lists no forms', INV, (b) => editJson(meta(b), (m) => { m.forms = []; }));
   bundleCase('bundle-form-missing', 'model-steps.onnx removed', INV, (b) => rmSync(join(b, 'model-steps.onnx')));

@@ -45,7 +45,7 @@ describe('stored forms (weighted code)', () => {
 
   it('meta.json lists every form, model.onnx first, each hashed like every other file', () => {
     const meta = readBundle(path).meta;
-    expect(meta.formatVersion).toBe(2);
+    expect(meta.formatVersion).toBe(3);
     expect(meta.forms.map((f) => f.file)).toEqual(WEIGHTED_FORMS);
     expect(meta.forms.map((f) => `${f.execution}/${f.spikes ? 'spikes' : 'bare'}/${f.rounding}`)).toEqual([
       'closed/bare/native', 'closed/spikes/native', 'steps/spikes/native', 'closed/bare/portable', 'closed/spikes/portable', 'steps/spikes/portable',

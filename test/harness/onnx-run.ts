@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly exposeSpikes?: boolean;
   readonly observe?: readonly string[];
   readonly execution?: 'closed' | 'steps';
+  /** The portable form (no Round/Sign, float synapse kernel), as WebGPU runs it. */
+  readonly portable?: boolean;
 }
 
 /** Emits `graph` with every weight inline, runs it once on `feeds` ([data, dims] per input) and returns every output. */
@@ -36,6 +38,7 @@ export async function runGraph(
     exposeSpikes: opts.exposeSpikes ?? false,
     observe: opts.observe ?? [],
     ...(opts.execution ? { execution: opts.execution } : {}),
+    ...(opts.portable ? { portable: true } : {}),
   });
   // The runtime's optimization level: fusions would round the forms differently (runtime/session.ts).
   const session = await ort.InferenceSession.create(emitted.bytes, { logSeverityLevel: 3, graphOptimizationLevel: EXACT_OPTIMIZATION });

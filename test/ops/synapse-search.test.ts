@@ -1,7 +1,7 @@
 // The synapse quantizer searches bit widths with a bracket on Σ|w| and folds a Linear once per plan; it must pick
 // exactly what the definition picks: the most bits, from 12 down, whose max_j Σ_k |round(W·u/s_j)| · M < 2^24.
 import { describe, expect, it } from 'vitest';
-import { EXACT_FLOAT_INTEGER, planSynapse, quantizeSynapse, type SynapseInput } from '../../src/ops/synapse.js';
+import { EXACT_FLOAT_INTEGER, planSynapse, quantizeSynapse, synapseWeights, type SynapseInput } from '../../src/ops/synapse.js';
 import { mulberry32 } from '../../src/util/random.js';
 
 /** The definition, written out plainly: fold, then try every width from 12 down and round everything each time. */
@@ -46,7 +46,11 @@ describe('synapse bit search', () => {
         expect(got!.bits).toBe(want.bits);
         expect(got!.bound).toBe(want.bound);
         expect(Array.from(got!.scale)).toEqual(Array.from(want.scale));
-        expect(Array.from(got!.weights)).toEqual(want.weights);
+        expect(Array.from(synapseWeights(got!))).toEqual(want.weights);
+        // Stored as 6-bit planes within ±63: one when the width allows, else low ∈ [0, 63] and high.
+        expect(got!.planes.length).toBe(want.bits <= 7 ? 1 : 2);
+        for (const plane of got!.planes) expect(plane.every((v) => Math.abs(v) <= 63)).toBe(true);
+        if (got!.planes.length === 2) expect(got!.planes[0]!.every((v) => v >= 0)).toBe(true);
         if (want.bits < 12 && want.bound > EXACT_FLOAT_INTEGER / 2) straddled++;
       }
     }

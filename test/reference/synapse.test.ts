@@ -32,6 +32,26 @@ function bundleWithExternal(location: string): string {
   return path;
 }
 
+/** model.onnx with planar synapse weights (bundle format 3): plane0 and plane1 INT8 [2, 2] inline, w = plane0 + 64·plane1. */
+function bundleWithPlanes(highDims: number[]): string {
+  const dir = tempDir('snn-syn-');
+  const { INT8, FLOAT } = onnx.TensorProto.DataType;
+  const bytes = (a: Int8Array | Float32Array) => new Uint8Array(a.buffer);
+  const model = onnx.ModelProto.create({
+    graph: {
+      name: 'g',
+      initializer: [
+        { name: 'fc.synapse.plane0', dataType: INT8, dims: [2, 2], rawData: bytes(Int8Array.from([0, 63, 5, 1])) },
+        { name: 'fc.synapse.plane1', dataType: INT8, dims: highDims, rawData: bytes(Int8Array.from([-32, 31, 0, -1])) },
+        { name: 'fc.synapse.scale', dataType: FLOAT, dims: [2], rawData: bytes(Float32Array.from([0.5, 0.25])) },
+      ],
+    },
+  });
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, onnx.ModelProto.encode(model).finish());
+  return path;
+}
+
 describe('event synapse', () => {
   it('adds w·2^k per event, then scales and biases once; counts one operation per event and target', () => {
     // T=2, one row, 2 inputs → 2 outputs, W = [[1, 2], [3, −4]] ([in, out]).
@@ -65,6 +85,16 @@ describe('event synapse', () => {
     expect(syn.weights).toBeInstanceOf(Int8Array);
     expect([...syn.scale]).toEqual([0.5, 0.25]);
     expect([syn.inFeatures, syn.outFeatures]).toEqual([2, 2]);
+  });
+
+  it('reads format 3 planes as w = plane0 + 64·plane1, the 12-bit extremes included', () => {
+    const syn = readShippedSynapses(bundleWithPlanes([2, 2])).get('fc')!;
+    expect([...syn.weights]).toEqual([-2048, 2047, 5, -63]);
+    expect([syn.inFeatures, syn.outFeatures]).toEqual([2, 2]);
+    let err: unknown = null;
+    try { readShippedSynapses(bundleWithPlanes([4, 1])); } catch (e) { err = e; }
+    expect(isSnnError(err) && err.code).toBe('BUNDLE_INVALID');
+    expect((err as Error).message).toContain('planes of shapes [2, 2] and [4, 1]');
   });
 
   it('refuses external data outside the bundle folder with a typed error', () => {
