@@ -62,27 +62,37 @@ const TILE = 64;
 function fold(s: Omit<SynapseInput, 'maxCount'>): Folded {
   const { inFeatures: I, outFeatures: O, weight, unit } = s;
   const folded = new Float32Array(I * O);
+  const peak = new Float32Array(O);
+  const absSum = new Float64Array(O);
+  // Each output's peak and Σ|W·u| are taken in the same pass as the fold: this runs once per weight of every Linear.
   if (!s.transposed) {
     for (let k = 0; k < I; k++) {
       const u = unit[k]!;
-      for (let j = 0, at = k * O; j < O; j++, at++) folded[at] = weight[at]! * u;
+      for (let j = 0, at = k * O; j < O; j++, at++) {
+        const v = Math.fround(weight[at]! * u);
+        folded[at] = v;
+        const a = Math.abs(v);
+        if (a > peak[j]!) peak[j] = a;
+        absSum[j]! += a;
+      }
     }
   } else {
     for (let j0 = 0; j0 < O; j0 += TILE) {
+      const jEnd = Math.min(j0 + TILE, O);
       for (let k0 = 0; k0 < I; k0 += TILE) {
-        for (let j = j0; j < Math.min(j0 + TILE, O); j++) {
-          for (let k = k0; k < Math.min(k0 + TILE, I); k++) folded[k * O + j] = weight[j * I + k]! * unit[k]!;
+        const kEnd = Math.min(k0 + TILE, I);
+        // Rows of the output written whole (contiguous), columns of the stored weight read within the tile.
+        for (let k = k0; k < kEnd; k++) {
+          const u = unit[k]!;
+          for (let j = j0, at = k * O + j0, from = j0 * I + k; j < jEnd; j++, at++, from += I) {
+            const v = Math.fround(weight[from]! * u);
+            folded[at] = v;
+            const a = Math.abs(v);
+            if (a > peak[j]!) peak[j] = a;
+            absSum[j]! += a;
+          }
         }
       }
-    }
-  }
-  const peak = new Float32Array(O);
-  const absSum = new Float64Array(O);
-  for (let k = 0; k < I; k++) {
-    for (let j = 0, at = k * O; j < O; j++, at++) {
-      const a = Math.abs(folded[at]!);
-      peak[j] = Math.max(peak[j]!, a);
-      absSum[j]! += a;
     }
   }
   return { folded, peak, absSum, inFeatures: I, outFeatures: O };
@@ -97,12 +107,26 @@ function scalesAt(f: Folded, bits: number): Float32Array {
 function roundAt(f: Folded, scale: Float32Array, into?: readonly Int8Array[]): Float64Array {
   const { folded, inFeatures: I, outFeatures: O } = f;
   const rowSum = new Float64Array(O);
+  // One loop per layout, each monomorphic: this runs once per weight of every Linear.
   const [low, high] = into ?? [];
+  const mask = 2 ** PLANE_BITS - 1;
   for (let k = 0; k < I; k++) {
-    for (let j = 0, at = k * O; j < O; j++, at++) {
-      const w = Math.round(folded[at]! / scale[j]!);
-      if (high) { low![at] = w & (2 ** PLANE_BITS - 1); high[at] = w >> PLANE_BITS; } else if (low) low[at] = w;
-      rowSum[j]! += Math.abs(w);
+    const at0 = k * O;
+    if (high) {
+      for (let j = 0; j < O; j++) {
+        const w = Math.round(folded[at0 + j]! / scale[j]!);
+        low![at0 + j] = w & mask;
+        high[at0 + j] = w >> PLANE_BITS;
+        rowSum[j]! += Math.abs(w);
+      }
+    } else if (low) {
+      for (let j = 0; j < O; j++) {
+        const w = Math.round(folded[at0 + j]! / scale[j]!);
+        low[at0 + j] = w;
+        rowSum[j]! += Math.abs(w);
+      }
+    } else {
+      for (let j = 0; j < O; j++) rowSum[j]! += Math.abs(Math.round(folded[at0 + j]! / scale[j]!));
     }
   }
   return rowSum;
