@@ -53,6 +53,28 @@ describe('stored forms (weighted code)', () => {
     for (const f of [...WEIGHTED_FORMS, FILES.synapses]) expect(meta.files[f], f).toBe(sha256File(join(path, f)));
   });
 
+  it('stores integer synapses as INT8 planes that model.onnx multiplies with MatMulInteger; a bundle of format 2 still reads', async () => {
+    const model = onnx.ModelProto.decode(readFileSync(join(path, FILES.snnModel))).graph!;
+    const planes = model.initializer!.filter((t) => /\.synapse\.plane[01]$/.test(t.name!));
+    expect(planes.length).toBeGreaterThan(0);
+    for (const t of planes) expect(t.dataType).toBe(onnx.TensorProto.DataType.INT8);
+    expect(model.node!.filter((n) => n.opType === 'MatMulInteger').length).toBeGreaterThanOrEqual(planes.length);
+    const portable = onnx.ModelProto.decode(readFileSync(join(path, 'model-portable.onnx'))).graph!;
+    expect(portable.node!.some((n) => n.opType === 'MatMulInteger')).toBe(false);
+    // Format 2 differs only in how synapses.bin lays out the integers, which its own forms reference: it is read as it is.
+    const older = join(tempDir('snn-format2-'), 'model.snn');
+    cpSync(path, older, { recursive: true });
+    const metaPath = join(older, FILES.meta);
+    writeFileSync(metaPath, JSON.stringify({ ...JSON.parse(readFileSync(metaPath, 'utf8')), formatVersion: 2 }));
+    const reopened = await loadBundle(older);
+    try {
+      expect(reopened.meta.formatVersion).toBe(2);
+      expect(await logitsOf(reopened)).toEqual(await logitsOf(bundle));
+    } finally {
+      await reopened.release();
+    }
+  });
+
   it('extra forms cost only graph bytes: every initializer over 1 KiB is external data in weights.safetensors or synapses.bin', () => {
     for (const file of WEIGHTED_FORMS) {
       const inits = onnx.ModelProto.decode(readFileSync(join(path, file))).graph!.initializer!;
