@@ -201,24 +201,7 @@ function integerProduct(ctx: LowerCtx, count: string, planes: readonly string[],
       digits.push({ group: g, shift, low: g * width + shift, high: top ? null : g * width + Math.min(shift + DIGIT_BITS, width) });
     }
   }
-  let rows: string;
-  if (digits.length === 1) {
-    rows = count;
-  } else {
-    const magnitude = b.op('Abs', [count], {}, scope);
-    const sign = exactSign(b, count, ctx.portable, scope);
-    // ⌊|q|/2^bit⌋, once per bit position (|q| itself at 0: the count is an integer).
-    const shifted = new Map<number, string>([[0, magnitude]]);
-    const above = (bit: number) => {
-      if (!shifted.has(bit)) shifted.set(bit, b.op('Floor', [b.op('Mul', [magnitude, b.scalar(2 ** -bit)], {}, scope)], {}, scope));
-      return shifted.get(bit)!;
-    };
-    const parts = digits.map(({ low, high }) => {
-      const part = high === null ? above(low) : b.op('Sub', [above(low), b.op('Mul', [above(high), b.scalar(2 ** (high - low))], {}, scope)], {}, scope);
-      return b.op('Mul', [part, sign], {}, scope);
-    });
-    rows = b.op('Concat', parts, { axis: 0 }, scope);
-  }
+  const rows = digits.length === 1 ? count : b.op('Concat', countFields(ctx, count, digits), { axis: 0 }, scope);
   const a = b.op('Cast', [b.op('Add', [rows, b.scalar(COUNT_ZERO_POINT)], {}, scope)], { to: UINT8 }, scope);
   const zero = b.scalar(COUNT_ZERO_POINT, 'uint8');
   const product = (plane: string) => b.op('MatMulInteger', [a, plane, zero], {}, scope);
@@ -233,7 +216,32 @@ function integerProduct(ctx: LowerCtx, count: string, planes: readonly string[],
     }, '');
     return b.op('Cast', [exact], { to: FLOAT }, scope);
   });
-  return groupSums.reduce((acc, p, g) => (g === 0 ? p : b.op('Add', [acc, b.op('Mul', [p, b.scalar(2 ** (plan.chunkBits * g))], {}, scope)], {}, scope)), '');
+  return recombineGroups(ctx, groupSums, plan.chunkBits);
+}
+
+/**
+ * The signed bit fields sign(q)·(⌊|q|/2^low⌋ − 2^(high−low)·⌊|q|/2^high⌋) of the integer count q (the top
+ * field, high null, keeps every bit from low up): exact in float32, each ⌊|q|/2^bit⌋ built once.
+ */
+function countFields(ctx: LowerCtx, count: string, fields: readonly { readonly low: number; readonly high: number | null }[]): string[] {
+  const { b, node } = ctx;
+  const magnitude = b.op('Abs', [count], {}, node.id);
+  const sign = exactSign(b, count, ctx.portable, node.id);
+  const shifted = new Map<number, string>([[0, magnitude]]);
+  const above = (bit: number) => {
+    if (!shifted.has(bit)) shifted.set(bit, b.op('Floor', [b.op('Mul', [magnitude, b.scalar(2 ** -bit)], {}, node.id)], {}, node.id));
+    return shifted.get(bit)!;
+  };
+  return fields.map(({ low, high }) => {
+    const field = high === null ? above(low) : b.op('Sub', [above(low), b.op('Mul', [above(high), b.scalar(2 ** (high - low))], {}, node.id)], {}, node.id);
+    return b.op('Mul', [field, sign], {}, node.id);
+  });
+}
+
+/** Σ_g 2^(c·g)·part_g in float32, in order: each part exact, one rounding per add (every kernel the same). */
+function recombineGroups(ctx: LowerCtx, parts: readonly string[], chunkBits: number): string {
+  const { b, node } = ctx;
+  return parts.reduce((acc, p, g) => (g === 0 ? p : b.op('Add', [acc, b.op('Mul', [p, b.scalar(2 ** (chunkBits * g))], {}, node.id)], {}, node.id)), '');
 }
 
 /**
@@ -243,15 +251,9 @@ function integerProduct(ctx: LowerCtx, count: string, planes: readonly string[],
  */
 function groupedProduct(ctx: LowerCtx, count: string, weights: string, groups: number, chunkBits: number): string {
   const { b, node } = ctx;
-  const magnitude = b.op('Abs', [count], {}, node.id);
-  const sign = exactSign(b, count, ctx.portable, node.id);
-  const above = (g: number) => b.op('Floor', [b.op('Mul', [magnitude, b.scalar(2 ** -(chunkBits * g))], {}, node.id)], {}, node.id);
-  const parts = Array.from({ length: groups }, (_, g) => {
-    const part = g === groups - 1 ? above(g) : b.op('Sub', [above(g), b.op('Mul', [above(g + 1), b.scalar(2 ** chunkBits)], {}, node.id)], {}, node.id);
-    return b.op('Mul', [part, sign], {}, node.id);
-  });
+  const parts = countFields(ctx, count, Array.from({ length: groups }, (_, g) => ({ low: chunkBits * g, high: g === groups - 1 ? null : chunkBits * (g + 1) })));
   const products = b.add('Split', [b.op('MatMul', [b.op('Concat', parts, { axis: 0 }, node.id), weights], {}, node.id)], { axis: 0 }, { scope: node.id, count: groups });
-  return products.reduce((acc, p, g) => (g === 0 ? p : b.op('Add', [acc, b.op('Mul', [p, b.scalar(2 ** (chunkBits * g))], {}, node.id)], {}, node.id)), '');
+  return recombineGroups(ctx, products, chunkBits);
 }
 
 export const linear: OpDef = {
