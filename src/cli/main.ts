@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { converterVersion } from '../convert.js';
 import { isSnnError } from '../errors/index.js';
+import { parseThreads } from '../options/values.js';
+import { sessionThreads, setThreads } from '../runtime/session.js';
 import { registerCommands } from './commands.js';
 import { checkCommandTypo } from './did-you-mean.js';
 
@@ -10,9 +12,16 @@ export function buildProgram(): Command {
     .description('Convert HuggingFace language models into real spiking neural networks (.snn bundles) and run them.')
     .version(converterVersion())
     .option('--verbose', 'print the stack and cause chain of errors')
+    .option('--threads <n>', 'threads onnxruntime runs each operator on (default: SNNCONVERT_THREADS, else every physical core)')
     // Usage errors print like every other error: one typed line (set before the commands, which inherit it).
     .configureOutput({ outputError: (text, write) => write(`${usageError(text)}\n`) })
     .exitOverride();
+  // Before any command runs, so every session it opens uses them.
+  program.hook('preAction', () => {
+    const threads = program.opts()['threads'] as string | undefined;
+    if (threads !== undefined) setThreads(parseThreads(threads));
+    else sessionThreads(); // a bad SNNCONVERT_THREADS is refused before the command starts, not at its first session
+  });
   registerCommands(program);
   return program;
 }

@@ -63,3 +63,15 @@ function parseChoice<T extends string>(value: unknown, valid: readonly T[], what
   if (typeof value === 'string' && (valid as readonly string[]).includes(value)) return value as T;
   throw new SnnError('OPTION_INVALID', { message: `unknown ${what} ${JSON.stringify(value)} (valid: ${valid.join(', ')})`, at });
 }
+
+/** Most intra-op threads asked for (a guard against a typo such as 2000 for 2). */
+export const MAX_THREADS = 1024;
+
+/** The one parser of `--threads`, `SNNCONVERT_THREADS` and `setThreads`: threads onnxruntime runs one operator on. */
+export function parseThreads(value: unknown, at = '--threads'): number {
+  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+    throw new SnnError('OPTION_INVALID', { message: `threads must be a positive integer (1–${MAX_THREADS}), got ${JSON.stringify(value)}`, at, hint: 'give the number of CPU cores to use, e.g. 4; leave it out for every physical core' });
+  }
+  return n;
+}

@@ -1,8 +1,11 @@
 // onnxruntime-node sessions over a bundle's model files, and one typed `run` for prefill and decode steps.
+import { readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { SnnError } from '../errors/index.js';
 import { ATTENTION_MASK, INPUT_IDS, LOGITS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import type { ModelSpec } from '../ir/types.js';
+import { parseThreads } from '../options/values.js';
 import { autoCandidates, deviceHint, type Device, type DeviceChoice } from './device.js';
 import { DeviceKv, downloadTensor, type KvBlock } from './device-kv.js';
 
@@ -147,12 +150,57 @@ export const EXACT_OPTIMIZATION = 'basic' as const;
  */
 export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): ort.InferenceSession.SessionOptions {
   // WebGPU: onnxruntime's own error log line would duplicate the DEVICE_RUN_FAILED we throw; fatal only.
-  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: EXACT_OPTIMIZATION, logSeverityLevel: device === 'webgpu' ? 4 : 3 };
+  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: EXACT_OPTIMIZATION, logSeverityLevel: device === 'webgpu' ? 4 : 3, intraOpNumThreads: sessionThreads() };
   // WebGPU: K/V outputs stay in GPU memory (fed back by I/O binding); everything else comes to the host.
   const placed = device === 'webgpu' && kvOutputs.length > 0
     ? { ...base, preferredOutputLocation: Object.fromEntries(kvOutputs.map((n) => [n, 'gpu-buffer' as const])) }
     : base;
   return lowMemory ? { ...placed, enableCpuMemArena: false, extra: { session: { disable_prepacking: '1' } } } : placed;
+}
+
+let chosenThreads: number | null = null;
+
+/**
+ * Sets the threads every session opened after this call runs one operator on (onnxruntime's intra-op
+ * pool); `null` goes back to the default (SNNCONVERT_THREADS, else every physical core). Results do not
+ * depend on it: onnxruntime's CPU kernels split work by output blocks, each summed in one order
+ * (tested: logits bit for bit at 1 and 2 threads).
+ */
+export function setThreads(threads: number | null): void {
+  chosenThreads = threads === null ? null : parseThreads(threads, 'setThreads');
+}
+
+/**
+ * Threads per session: setThreads's, else SNNCONVERT_THREADS, else the physical cores this process may
+ * run on. Set explicitly because onnxruntime's own default can be one thread: on a 2-core VM it ran
+ * every operator on one core, and a conversion used half the machine (bench/RESULTS.md).
+ */
+export function sessionThreads(): number {
+  if (chosenThreads !== null) return chosenThreads;
+  const env = process.env['SNNCONVERT_THREADS'];
+  if (env !== undefined && env.trim() !== '') return parseThreads(env, 'SNNCONVERT_THREADS');
+  return Math.max(1, Math.min(availableParallelism(), physicalCores() ?? Infinity));
+}
+
+let physical: number | null | undefined;
+
+/** Distinct (package, core) pairs of the online CPUs (Linux sysfs), null where that is not readable. */
+function physicalCores(): number | null {
+  if (physical !== undefined) return physical;
+  try {
+    const root = '/sys/devices/system/cpu';
+    const cores = new Set<string>();
+    for (const cpu of readdirSync(root).filter((d) => /^cpu\d+$/.test(d))) {
+      try {
+        const read = (f: string) => readFileSync(`${root}/${cpu}/topology/${f}`, 'utf8').trim();
+        cores.add(`${read('physical_package_id')}:${read('core_id')}`);
+      } catch { /* offline CPUs have no topology */ }
+    }
+    physical = cores.size > 0 ? cores.size : null;
+  } catch {
+    physical = null;
+  }
+  return physical;
 }
 
 /** The K/V output names of a model of `spec`, per layer K then V (what a device keeps between steps). */
