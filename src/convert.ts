@@ -13,6 +13,7 @@ import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
 import { checkConversionMemory } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
+import { KeptSynapsePlans, keepSynapsePlans } from './ops/linear.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
 import { SAMPLED_DOCUMENT_LENGTH, sampleFromModel, samplingBytes } from './calibrate/sample.js';
 import { importOnnxModel } from './import/onnx/index.js';
@@ -172,7 +173,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const levelOf = new Map(neuronsOf(cal.graph.nodes).map(({ attrs }) => [attrs.site, attrs.levels]));
   const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
-  const bundlePath = await writeBundle({
+  // The report's spike pass emits the bundle's own graph again: it takes the synapse plans the write made instead of quantizing anew.
+  const bundlePath = await keepSynapsePlans(new KeptSynapsePlans(), () => writeBundle({
     graph: cal.graph, sourceGraph: imported.graph, out, force: opts.force ?? false, sourceDir: imported.dir, sourceConfig,
     meta: {
       converterVersion: converterVersion(),
@@ -187,7 +189,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     },
     ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
     onStep: (s) => progress({ stage: 'write', message: s }),
-  });
+  }));
   return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000, notices: fromOnnx?.notices ?? [] };
 }
 

@@ -5,6 +5,7 @@ import type { LowerCtx, Lowered, OpDef } from './op.js';
 import { boolAttr, numAttr, requireNumbers } from './op.js';
 import { nafMax, unitCount } from './spike-code.js';
 import { exactSign } from './exact-int.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { planSynapse, PLANE_BITS, type IntegerSynapse, type SynapsePlan } from './synapse.js';
 
 const LINEAR = 'Linear';
@@ -90,12 +91,64 @@ export function withSynapsePlans<R>(emit: () => R): R {
   }
 }
 
+/**
+ * Plans handed from a bundle's write to the next emission of the same graph read back from that bundle
+ * (the report's spike pass at conversion; keepSynapsePlans). Keyed by weight and threshold names, each
+ * checked against the thresholds' values and the weight's shape; each plan is given out once, so the
+ * store holds no plan beyond the emission that takes it.
+ */
+export class KeptSynapsePlans {
+  private readonly plans = new Map<string, { readonly theta: Float32Array; readonly shape: readonly number[]; readonly plan: SynapsePlan | null }>();
+
+  /** Plans recorded so far and not yet taken. */
+  get size(): number {
+    return this.plans.size;
+  }
+
+  put(key: string, weight: Weight, theta: Float32Array, plan: SynapsePlan | null): void {
+    this.plans.set(key, { theta, shape: weight.shape, plan });
+  }
+
+  /** The plan recorded under `key` for this weight's shape and these threshold values (removed), else undefined. */
+  take(key: string, weight: Weight, theta: Float32Array): SynapsePlan | null | undefined {
+    const kept = this.plans.get(key);
+    if (!kept || kept.shape.join() !== weight.shape.join() || !sameValues(kept.theta, theta)) return undefined;
+    this.plans.delete(key);
+    return kept.plan;
+  }
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+const keptPlans = new AsyncLocalStorage<KeptSynapsePlans>();
+
+/**
+ * Runs `run` with `kept`: plans made by withSynapsePlans inside it (a bundle's forms) are recorded there,
+ * and an emission outside withSynapsePlans takes a recorded plan instead of quantizing again (the
+ * conversion's report emits the spike-counts form of the bundle it just wrote: same weights, same
+ * thresholds, same T).
+ */
+export function keepSynapsePlans<R>(kept: KeptSynapsePlans, run: () => Promise<R>): Promise<R> {
+  return keptPlans.run(kept, run);
+}
+
 /** The Linear's synapse plan for a neuron with threshold `threshold` and unit θ/`unitDivisor`, counts up to `maxCount`. */
 function synapsePlan(ctx: LowerCtx, node: Node, threshold: string, unitDivisor: number, maxCount: number): SynapsePlan | null {
   const weight = ctx.graph.weights.get(node.weights['weight']!)!;
   const theta = ctx.graph.weights.get(threshold)!;
   const attrs = linearAttrs(node)!;
-  const plan = () => planSynapse({ weight: weightData(weight), ...attrs, unit: Float32Array.from(weightData(theta), (t) => Math.fround(t / unitDivisor)) }, maxCount);
+  const kept = keptPlans.getStore();
+  const named = `${weight.name}|${theta.name}|${unitDivisor}|${maxCount}|${attrs.inFeatures}|${attrs.outFeatures}|${attrs.transposed}`;
+  const plan = () => {
+    const thetaData = weightData(theta);
+    const taken = !activePlans ? kept?.take(named, weight, thetaData) : undefined;
+    if (taken !== undefined) return taken;
+    const made = planSynapse({ weight: weightData(weight), ...attrs, unit: Float32Array.from(thetaData, (t) => Math.fround(t / unitDivisor)) }, maxCount);
+    if (activePlans && kept) kept.put(named, weight, thetaData, made);
+    return made;
+  };
   if (!activePlans) return plan();
   const key = `${unitDivisor}|${maxCount}|${attrs.inFeatures}|${attrs.outFeatures}|${attrs.transposed}`;
   let byTheta = activePlans.get(weight);
