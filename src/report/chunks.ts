@@ -21,20 +21,22 @@ export function chunkInput(ids: readonly number[], past: number, cache: readonly
 
 /**
  * Runs `ids` through `session` in chunks of `chunk` tokens, each call fed the present K/V of the one
- * before; `visit` gets each call's output with the chunk's first position and length.
+ * before; `visit` gets each call's output with the chunk's first position and length, in order, and a
+ * promise it returns settles before the next call. (Overlapping a visit that scores on worker threads
+ * with the next call was slower on two cores: 5.0 s against 3.9 s for distilgpt2-shaped's T − 2 row.)
  */
 export async function runInChunks(
   session: ModelSession,
   ids: readonly number[],
   opts: { readonly chunk?: number; readonly extra?: (start: number) => readonly string[] },
-  visit: (out: StepOutput, start: number, length: number) => void,
+  visit: (out: StepOutput, start: number, length: number) => void | Promise<void>,
 ): Promise<void> {
   const chunk = Math.max(1, opts.chunk ?? REPORT_CHUNK);
   let cache: Float32Array[] = [];
   for (let start = 0; start < ids.length; start += chunk) {
     const part = ids.slice(start, start + chunk);
     const out = await session.run(chunkInput(part, start, cache), [...(opts.extra?.(start) ?? [])]);
-    visit(out, start, part.length);
+    await visit(out, start, part.length);
     cache = out.present;
   }
 }

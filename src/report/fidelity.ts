@@ -1,12 +1,13 @@
 // The report's fidelity curve: SNN against ANN per T on the report's windows, one model in memory at a time.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { retarget } from '../calibrate/timesteps.js';
 import { openGraphSession } from '../open/graph-session.js';
 import { parseTimesteps } from '../options/values.js';
-import { logSoftmaxRow } from '../runtime/windows.js';
+import { sessionThreads } from '../runtime/session.js';
 import { runInChunks } from './chunks.js';
+import { ScorePool, type LogitRows } from './score.js';
 import type { ReportSource } from './source.js';
 import type { FidelityReport, FidelityRow } from './types.js';
 
@@ -68,19 +69,18 @@ export async function fidelityCurve(source: ReportSource, windows: readonly (rea
 }
 
 /** SNN logits chunk by chunk: `visit(logits, window, start, length)` for every chunk of every window, in order. */
-type LogitChunks = (visit: (logits: Float32Array, window: number, start: number, length: number) => void) => Promise<void>;
+type LogitChunks = (visit: (logits: LogitRows, window: number, start: number, length: number) => Promise<void>) => Promise<void>;
 
-/** Logits written row after row into `fd`, read back in order: `next(rows)` gives the next `rows` rows. */
-interface LogitReader { next(rows: number): Float32Array }
+/** Rows of logits written one after another into `fd`, given out in order: `next(rows)` is where the next `rows` rows lie. */
+interface LogitReader { next(rows: number): LogitRows }
 
 function fileReader(fd: number, V: number): LogitReader {
   let position = 0;
   return {
     next: (rows) => {
-      const logits = new Float32Array(rows * V);
-      readSync(fd, new Uint8Array(logits.buffer), 0, logits.byteLength, position);
-      position += logits.byteLength;
-      return logits;
+      const at = { fd, position };
+      position += rows * V * 4;
+      return at;
     },
   };
 }
@@ -97,7 +97,7 @@ function fromFile(reader: LogitReader, windows: readonly (readonly number[])[], 
     for (const [w, ids] of windows.entries()) {
       for (let start = 0; start < ids.length; start += chunk) {
         const length = Math.min(chunk, ids.length - start);
-        visit(reader.next(length), w, start, length);
+        await visit(reader.next(length), w, start, length);
       }
     }
   };
@@ -105,44 +105,35 @@ function fromFile(reader: LogitReader, windows: readonly (readonly number[])[], 
 
 /**
  * Scores SNN logits at each position against the ANN's, read back from `fd` in the same order: those of
- * `snn`, then those `besides` reads alongside. The ANN's log-softmax, probabilities and top token are
- * computed once per position for all of them (the sums are those of one comparison at a time, bit for bit).
+ * `snn`, then those `besides` reads alongside. Each chunk is scored on the pool's threads (score.ts: the
+ * ANN's log-softmax, probabilities and top token once per position for all of them) and its figures are
+ * summed here in position order, so the sums are those of one comparison at a time, bit for bit.
  */
 async function compare(snn: LogitChunks, besides: readonly LogitReader[], fd: number, windows: readonly (readonly number[])[], V: number): Promise<Omit<FidelityRow, 'timesteps'>[]> {
-  const pa = new Float64Array(V);
-  const ea = new Float64Array(V);
-  const ps = new Float64Array(V);
   const n = 1 + besides.length;
   const nllS = new Float64Array(n), agree = new Float64Array(n), kl = new Float64Array(n);
   let nllA = 0, tokens = 0;
   const ann = fileReader(fd, V);
-  await snn((logits, w, start, length) => {
-    const ids = windows[w]!;
-    const la = ann.next(length);
-    const all = [logits, ...besides.map((r) => r.next(length))];
-    for (let j = 0; j < length && start + j < ids.length - 1; j++) {
-      const target = ids[start + j + 1]!;
-      logSoftmaxRow(la, j * V, V, pa);
-      nllA -= pa[target]!;
-      tokens += 1;
-      let am = 0;
-      for (let v = 0; v < V; v++) {
-        if (pa[v]! > pa[am]!) am = v;
-        ea[v] = Math.exp(pa[v]!);
-      }
-      for (const [i, ls] of all.entries()) {
-        logSoftmaxRow(ls, j * V, V, ps);
-        nllS[i]! -= ps[target]!;
-        let sm = 0, k = 0;
-        for (let v = 0; v < V; v++) {
-          if (ps[v]! > ps[sm]!) sm = v;
-          k += ea[v]! * (pa[v]! - ps[v]!);
+  const pool = new ScorePool(sessionThreads());
+  try {
+    await snn(async (logits, w, start, length) => {
+      const ids = windows[w]!;
+      const targets = Int32Array.from({ length }, (_, j) => (start + j < ids.length - 1 ? ids[start + j + 1]! : -1));
+      const scores = await pool.score({ vocab: V, targets, ann: ann.next(length), snn: [logits, ...besides.map((r) => r.next(length))] });
+      for (let j = 0; j < length; j++) {
+        if (targets[j]! < 0) continue;
+        nllA -= scores.annLogp[j]!;
+        tokens += 1;
+        for (let i = 0; i < n; i++) {
+          nllS[i]! -= scores.snnLogp[i * length + j]!;
+          agree[i]! += scores.agree[i * length + j]!;
+          kl[i]! += scores.kl[i * length + j]!;
         }
-        if (am === sm) agree[i]! += 1;
-        kl[i]! += k;
       }
-    }
-  });
+    });
+  } finally {
+    await pool.close();
+  }
   const annPpl = Math.exp(nllA / tokens);
   return Array.from({ length: n }, (_, i) => {
     const snnPpl = Math.exp(nllS[i]! / tokens);
