@@ -6,7 +6,7 @@ export { Conversation, type ConversationOptions } from './runtime/conversation.j
 export { TemporalSpikeProcessor, DEFAULT_PREFILL_CHUNK, type TspOptions, type ForwardOptions, type ForwardOutput, type OverflowPolicy } from './runtime/tsp.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './runtime/evaluate.js';
 export { ClippingCounter, CLIPPING_WARN_SHARE, type ClippingReport, type SiteClipping } from './runtime/clipping.js';
-export { ModelSession, type StepInput, type StepOutput, type Device } from './runtime/session.js';
+export { ModelSession, setThreads, sessionThreads, type StepInput, type StepOutput, type Device } from './runtime/session.js';
 export { openGraphSession } from './open/graph-session.js';
 export { createCalibrationData, DEFAULT_CALIBRATION_TEXT, CALIBRATION_SHARE, type CalibrationData, type CalibrationDataOptions } from './calibrate/data.js';
 export { calibrateThresholds, type CalibrationResult, type SiteThresholds } from './calibrate/observers.js';
@@ -37,7 +37,7 @@ export { writeSpikeReport, regenerateSpikeReport } from './report/write.js';
 export { runBench, type BenchOptions, type BenchResult } from './bench/bench.js';
 export { runCoherenceSuite, type CoherenceOptions, type CoherenceReport, type CheckResult, type CheckName, type CheckStatus, type CoherenceProcessor, type DialogueRecord } from './coherence/index.js';
 export { parseDevice, autoCandidates, adapterLabel, DEVICE_CHOICES, type DeviceChoice } from './runtime/device.js';
-export { parseTimesteps, parseExecution, MAX_TIMESTEPS, type Timesteps } from './options/values.js';
+export { parseTimesteps, parseExecution, parseThreads, MAX_TIMESTEPS, MAX_THREADS, type Timesteps } from './options/values.js';
 export { DeviceKv, type KvBlock } from './runtime/device-kv.js';
 export { probePlacement, parsePlacements, type Placement } from './runtime/placement.js';
 export { importOnnxModel, type ImportedOnnxModel, type OnnxImportOptions } from './import/onnx/index.js';
