@@ -8,8 +8,8 @@ export function registerUpgrade(program: Command): void {
     .description('add the stored ONNX forms (spike planes, step reference, portable rounding) to a .snn bundle of format 1, in place')
     .argument('<bundle>', '.snn bundle folder')
     .option('--json', 'print JSON on stdout')
-    .action((bundle: string, o: Record<string, unknown>) => {
-      const r = upgradeBundle(bundle);
+    .action(async (bundle: string, o: Record<string, unknown>) => {
+      const r = await upgradeBundle(bundle);
       if (o['json']) { printJson(r); return; }
       process.stdout.write(r.upgraded ? `upgraded ${r.path}: wrote ${r.written.join(', ')}\n` : `${r.path} already stores its forms; nothing to do\n`);
     });

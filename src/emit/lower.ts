@@ -16,6 +16,9 @@ export { EXECUTIONS, type Execution } from '../bundle/format.js';
 
 export type WeightPlacement = { readonly inline: Float32Array } | { readonly external: ExternalRef };
 
+/** Every weight as a reference to nothing: for a dry emission whose bytes are dropped (prepareSynapsePlans). */
+export const DRY_RUN_PLACEMENT: WeightPlacement = { external: { location: 'dry-run', offset: 0, length: 0 } };
+
 export interface EmitOptions {
   readonly mode: 'ann' | 'snn';
   /**

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FILES, type Execution } from '../bundle/format.js';
 import { IntStore } from '../emit/bundle/forms.js';
-import { emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
+import { DRY_RUN_PLACEMENT, emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
+import { prepareSynapsePlans, withSynapsePlans } from '../ops/linear.js';
 import type { Graph, Weight } from '../ir/types.js';
 import type { DeviceChoice } from '../runtime/device.js';
-import { createDeviceSession, kvOutputNames, ModelSession } from '../runtime/session.js';
+import { createDeviceSession, kvOutputNames, ModelSession, sessionThreads } from '../runtime/session.js';
 import { weightData } from '../weights/weight-data.js';
 
 export interface SessionOptions {
@@ -62,7 +63,10 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
     };
     // Synapse integers as external data too: written raw beside the model, not encoded into it (and parsed back).
     const derived = new IntStore();
-    const emitted = emitOnnx(graph, { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) });
+    const options: EmitOptions = { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) };
+    // A spiking graph's synapses are quantized beforehand on every core (prepareSynapsePlans).
+    const prepared = mode === 'snn' ? await prepareSynapsePlans(() => emitOnnx(graph, { ...options, placeWeight: () => DRY_RUN_PLACEMENT, placeDerived: () => null }), sessionThreads()) : { plans: [] };
+    const emitted = withSynapsePlans(() => emitOnnx(graph, options), { prepared });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);
     if (!derived.empty) derived.write(join(dir, FILES.synapses));

@@ -6,7 +6,11 @@ import { boolAttr, numAttr, requireNumbers } from './op.js';
 import { nafMax, unitCount } from './spike-code.js';
 import { exactSign } from './exact-int.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { planSynapse, PLANE_BITS, type IntegerSynapse, type SynapsePlan } from './synapse.js';
+import { planSynapse, PLANE_BITS, type IntegerSynapse, type SynapseInput, type SynapsePlan } from './synapse.js';
+import { WorkerPool } from '../util/worker-pool.js';
+
+/** One synapse to plan on a worker thread (synapse-worker.ts). */
+export type SynapseTask = SynapseInput;
 
 const LINEAR = 'Linear';
 
@@ -78,17 +82,62 @@ type PlanCache = WeakMap<Weight, WeakMap<Weight, Map<string, SynapsePlan | null>
  * once. Outside it every emission quantizes anew, so no session keeps a second, integer copy of the
  * weights alive for as long as its graph lives.
  */
-let activePlans: PlanCache | null = null;
+let activePlans: { readonly cache: PlanCache; readonly record: boolean } | null = null;
+
+/** What a synapse plan is made from: the Linear's weight, its neuron's threshold, the unit's divisor and the largest count. */
+interface PlanRequest {
+  readonly weight: Weight;
+  readonly theta: Weight;
+  readonly attrs: LinearAttrs;
+  readonly unitDivisor: number;
+  readonly maxCount: number;
+}
+
+/** While prepareSynapsePlans's dry emission runs: the plans it would make, by keyOf. */
+let collecting: Map<string, PlanRequest> | null = null;
+
+/** Plans made beforehand (prepareSynapsePlans), installed by withSynapsePlans. */
+export interface PreparedPlans {
+  readonly plans: readonly { readonly request: PlanRequest; readonly plan: SynapsePlan | null }[];
+}
+
+export interface SynapsePlanScope {
+  /** Plans made beforehand on worker threads (prepareSynapsePlans). */
+  readonly prepared?: PreparedPlans;
+  /** Record the plans in the kept store (keepSynapsePlans): a bundle's write, for its report. */
+  readonly record?: boolean;
+}
 
 /** Runs `emit` (synchronous emissions of one graph) with one synapse plan per Linear shared by all of them. */
-export function withSynapsePlans<R>(emit: () => R): R {
+export function withSynapsePlans<R>(emit: () => R, scope: SynapsePlanScope = {}): R {
   const outer = activePlans;
-  activePlans ??= new WeakMap();
+  activePlans = { cache: outer?.cache ?? new WeakMap(), record: scope.record ?? false };
   try {
+    for (const { request, plan } of scope.prepared?.plans ?? []) remember(request, plan);
     return emit();
   } finally {
     activePlans = outer;
   }
+}
+
+/** Stores a plan in the active cache and, when recording, in the kept store. */
+function remember(r: PlanRequest, plan: SynapsePlan | null): SynapsePlan | null {
+  const { cache, record } = activePlans!;
+  let byTheta = cache.get(r.weight);
+  if (!byTheta) cache.set(r.weight, byTheta = new WeakMap());
+  let byKey = byTheta.get(r.theta);
+  if (!byKey) byTheta.set(r.theta, byKey = new Map());
+  byKey.set(keyOf(r), plan);
+  if (record) keptPlans.getStore()?.put(namedKeyOf(r), r.weight, weightData(r.theta), plan);
+  return plan;
+}
+
+function keyOf(r: PlanRequest): string {
+  return `${r.unitDivisor}|${r.maxCount}|${r.attrs.inFeatures}|${r.attrs.outFeatures}|${r.attrs.transposed}`;
+}
+
+function namedKeyOf(r: PlanRequest): string {
+  return `${r.weight.name}|${r.theta.name}|${keyOf(r)}`;
 }
 
 /**
@@ -109,12 +158,18 @@ export class KeptSynapsePlans {
     this.plans.set(key, { theta, shape: weight.shape, plan });
   }
 
+  /** Whether take would give a plan. */
+  has(key: string, weight: Weight, theta: Float32Array): boolean {
+    const kept = this.plans.get(key);
+    return kept !== undefined && kept.shape.join() === weight.shape.join() && sameValues(kept.theta, theta);
+  }
+
   /** The plan recorded under `key` for this weight's shape and these threshold values (removed), else undefined. */
   take(key: string, weight: Weight, theta: Float32Array): SynapsePlan | null | undefined {
-    const kept = this.plans.get(key);
-    if (!kept || kept.shape.join() !== weight.shape.join() || !sameValues(kept.theta, theta)) return undefined;
+    if (!this.has(key, weight, theta)) return undefined;
+    const { plan } = this.plans.get(key)!;
     this.plans.delete(key);
-    return kept.plan;
+    return plan;
   }
 }
 
@@ -125,38 +180,74 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 const keptPlans = new AsyncLocalStorage<KeptSynapsePlans>();
 
 /**
- * Runs `run` with `kept`: plans made by withSynapsePlans inside it (a bundle's forms) are recorded there,
- * and an emission outside withSynapsePlans takes a recorded plan instead of quantizing again (the
- * conversion's report emits the spike-counts form of the bundle it just wrote: same weights, same
- * thresholds, same T).
+ * Runs `run` with `kept`: plans made inside it by a recording withSynapsePlans (a bundle's forms) are
+ * kept there, and a later emission takes a kept plan instead of quantizing again (the conversion's
+ * report emits the spike-counts form of the bundle it just wrote: same weights, thresholds and T).
  */
 export function keepSynapsePlans<R>(kept: KeptSynapsePlans, run: () => Promise<R>): Promise<R> {
   return keptPlans.run(kept, run);
 }
 
+/** The worker's module, built beside this one (dist/ops/); from the TypeScript sources (tests), the build's. */
+const PLAN_WORKER = new URL('../../dist/ops/synapse-worker.js', import.meta.url);
+
+/**
+ * Makes, on `threads` worker threads, the synapse plans the emission `dry` would make: `dry` runs once
+ * with every synapse left float (nothing is quantized; its result is dropped), recording what it asks
+ * for; withSynapsePlans(emit, { prepared }) then emits with them. The plans are planSynapse's bit for bit
+ * (the same function, in another thread). Largest weights first, and no more weights in flight than the
+ * two largest: the threads add at most the second largest synapse's working set to the largest's. With one
+ * thread, or without the built worker module, nothing is prepared (the emission plans as it goes).
+ */
+export async function prepareSynapsePlans(dry: () => unknown, threads: number): Promise<PreparedPlans> {
+  const pool = WorkerPool.open<SynapseTask, SynapsePlan | null>(PLAN_WORKER, threads);
+  if (!pool) return { plans: [] };
+  try {
+    const seen = new Map<string, PlanRequest>();
+    collecting = seen;
+    try { dry(); } finally { collecting = null; }
+    const requests = [...seen.values()].sort((a, b) => size(b) - size(a));
+    const limit = requests.slice(0, 2).reduce((a, r) => a + size(r), 0);
+    let inFlight = 0;
+    const waiting: (() => void)[] = [];
+    return {
+      plans: await Promise.all(requests.map(async (request) => {
+        while (inFlight > 0 && inFlight + size(request) > limit) await new Promise<void>((go) => waiting.push(go));
+        inFlight += size(request);
+        try {
+          const task = planTask(request);
+          const moved = [task.unit.buffer as ArrayBuffer, ...(request.weight.source.kind === 'data' ? [] : [task.weight.buffer as ArrayBuffer])];
+          return { request, plan: await pool.run(task, moved) };
+        } finally {
+          inFlight -= size(request);
+          waiting.splice(0).forEach((go) => go());
+        }
+      })),
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+const size = (r: PlanRequest) => r.attrs.inFeatures * r.attrs.outFeatures;
+
+function planTask(r: PlanRequest): SynapseTask {
+  return { weight: weightData(r.weight), ...r.attrs, unit: Float32Array.from(weightData(r.theta), (t) => Math.fround(t / r.unitDivisor)), maxCount: r.maxCount };
+}
+
 /** The Linear's synapse plan for a neuron with threshold `threshold` and unit θ/`unitDivisor`, counts up to `maxCount`. */
 function synapsePlan(ctx: LowerCtx, node: Node, threshold: string, unitDivisor: number, maxCount: number): SynapsePlan | null {
-  const weight = ctx.graph.weights.get(node.weights['weight']!)!;
-  const theta = ctx.graph.weights.get(threshold)!;
-  const attrs = linearAttrs(node)!;
+  const request: PlanRequest = { weight: ctx.graph.weights.get(node.weights['weight']!)!, theta: ctx.graph.weights.get(threshold)!, attrs: linearAttrs(node)!, unitDivisor, maxCount };
+  const cached = activePlans?.cache.get(request.weight)?.get(request.theta);
+  if (cached?.has(keyOf(request))) return cached.get(keyOf(request))!;
   const kept = keptPlans.getStore();
-  const named = `${weight.name}|${theta.name}|${unitDivisor}|${maxCount}|${attrs.inFeatures}|${attrs.outFeatures}|${attrs.transposed}`;
-  const plan = () => {
-    const thetaData = weightData(theta);
-    const taken = !activePlans ? kept?.take(named, weight, thetaData) : undefined;
-    if (taken !== undefined) return taken;
-    const made = planSynapse({ weight: weightData(weight), ...attrs, unit: Float32Array.from(thetaData, (t) => Math.fround(t / unitDivisor)) }, maxCount);
-    if (activePlans && kept) kept.put(named, weight, thetaData, made);
-    return made;
-  };
-  if (!activePlans) return plan();
-  const key = `${unitDivisor}|${maxCount}|${attrs.inFeatures}|${attrs.outFeatures}|${attrs.transposed}`;
-  let byTheta = activePlans.get(weight);
-  if (!byTheta) activePlans.set(weight, byTheta = new WeakMap());
-  let byKey = byTheta.get(theta);
-  if (!byKey) byTheta.set(theta, byKey = new Map());
-  if (!byKey.has(key)) byKey.set(key, plan());
-  return byKey.get(key)!;
+  if (collecting) {
+    if (!kept?.has(namedKeyOf(request), request.weight, weightData(request.theta))) collecting.set(namedKeyOf(request), request);
+    return null;
+  }
+  const taken = activePlans?.record ? undefined : kept?.take(namedKeyOf(request), request.weight, weightData(request.theta));
+  const plan = taken !== undefined ? taken : planSynapse(planTask(request), maxCount);
+  return activePlans ? remember(request, plan) : plan;
 }
 
 /**

@@ -1,9 +1,8 @@
 // Scoring SNN logits against the ANN's, position by position (NLL, top-1 agreement, KL(ANN ‖ SNN)): the arithmetic,
 // and a pool of worker threads that runs it on parts of a chunk while the caller sums the parts' figures in order.
-import { existsSync, readSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { readSync } from 'node:fs';
 import { logSoftmaxRow } from '../runtime/windows.js';
+import { WorkerPool } from '../util/worker-pool.js';
 
 /**
  * Rows of logits (rows × V, float32): in memory, or in a file at a byte position (read where they are
@@ -84,49 +83,46 @@ const WORKER = new URL('../../dist/report/score-worker.js', import.meta.url);
 
 /**
  * Scores chunks on `threads` worker threads, each taking a contiguous part of the chunk's positions
- * (file rows are read by the worker; in-memory rows are copied to it). With one thread, or where the
- * built worker module is absent, it scores in this thread: the same function, the same figures.
+ * (file rows are read by the worker; in-memory rows are copied once into memory the threads share).
+ * With one thread, or where the built worker module is absent, it scores in this thread: the same
+ * function, the same figures.
  */
 export class ScorePool {
-  private readonly workers: Worker[];
-  private failure: Error | null = null;
+  private readonly pool: WorkerPool<ScoreTask, PositionScores> | null;
+  private readonly buffers: SharedArrayBuffer[] = [];
+  private used = 0;
 
   constructor(threads: number) {
-    const usable = threads > 1 && existsSync(fileURLToPath(WORKER));
-    this.workers = usable ? Array.from({ length: threads }, () => new Worker(WORKER)) : [];
-    for (const w of this.workers) w.on('error', (e) => { this.failure ??= e; });
+    this.pool = WorkerPool.open(WORKER, threads);
   }
 
   /** Threads scoring: the workers, or 1 (this thread). */
   get threads(): number {
-    return Math.max(1, this.workers.length);
+    return this.pool?.size ?? 1;
   }
 
   /** The chunk's per-position figures, parts in order. */
   async score(task: ScoreTask): Promise<PositionScores> {
-    if (this.workers.length === 0) return scorePositions(task);
+    const pool = this.pool;
+    if (!pool) return scorePositions(task);
     const rows = task.targets.length, V = task.vocab;
-    const per = Math.ceil(rows / this.workers.length);
-    // In-memory rows are copied once into memory the threads share; each part is a view of its rows.
+    const per = Math.ceil(rows / pool.size);
     const shared = (src: LogitRows): LogitRows => (src instanceof Float32Array && !(src.buffer instanceof SharedArrayBuffer) ? this.share(src) : src);
     const whole: ScoreTask = { ...task, ann: shared(task.ann), snn: task.snn.map(shared) };
-    const parts = this.workers.map((worker, p) => {
-      const from = Math.min(rows, p * per), to = Math.min(rows, from + per);
-      const cut = (src: LogitRows): LogitRows => (src instanceof Float32Array ? src.subarray(from * V, to * V) : { fd: src.fd, position: src.position + from * V * 4 });
-      const part: ScoreTask = { vocab: V, targets: task.targets.slice(from, to), ann: cut(whole.ann), snn: whole.snn.map(cut) };
-      return to > from ? this.run(worker, part) : Promise.resolve(scorePositions(part));
-    });
     try {
+      const parts = Array.from({ length: pool.size }, (_, p) => {
+        const from = Math.min(rows, p * per), to = Math.min(rows, from + per);
+        const cut = (src: LogitRows): LogitRows => (src instanceof Float32Array ? src.subarray(from * V, to * V) : { fd: src.fd, position: src.position + from * V * 4 });
+        const part: ScoreTask = { vocab: V, targets: task.targets.slice(from, to), ann: cut(whole.ann), snn: whole.snn.map(cut) };
+        return to > from ? pool.run(part) : Promise.resolve(scorePositions(part));
+      });
       return concat(await Promise.all(parts), task.snn.length);
     } finally {
       this.used = 0;
     }
   }
 
-  private readonly buffers: SharedArrayBuffer[] = [];
-  private used = 0;
-
-  /** `rows` copied into the next shared buffer of this chunk (kept and reused for the chunks after it). */
+  /** `rows` copied into the chunk's next shared buffer (kept and reused by the chunks after it). */
   private share(rows: Float32Array): Float32Array {
     let buffer = this.buffers[this.used];
     if (!buffer || buffer.byteLength < rows.byteLength) this.buffers[this.used] = buffer = new SharedArrayBuffer(rows.byteLength);
@@ -136,22 +132,8 @@ export class ScorePool {
     return view;
   }
 
-  private run(worker: Worker, task: ScoreTask): Promise<PositionScores> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => { worker.off('message', onMessage); reject(e); };
-      const onMessage = (m: { scores?: PositionScores; error?: string }) => {
-        worker.off('error', onError);
-        if (m.scores) resolve(m.scores); else reject(new Error(`scoring worker: ${m.error}`));
-      };
-      worker.once('message', onMessage);
-      worker.once('error', onError);
-      worker.postMessage(task);
-    });
-  }
-
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await this.pool?.close();
   }
 }
 

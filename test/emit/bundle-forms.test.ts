@@ -193,11 +193,11 @@ describe('stored forms (weighted code)', () => {
       expect(e.hint).toContain(`snnconvert upgrade ${old}`);
     });
 
-    it('a changed file is still refused by upgrade (BUNDLE_TAMPERED), and nothing is written', () => {
+    it('a changed file is still refused by upgrade (BUNDLE_TAMPERED), and nothing is written', async () => {
       const copy = join(dir, 'format1-tampered.snn');
       cpSync(old, copy, { recursive: true });
       writeFileSync(join(copy, 'tokenizer_config.json'), '{}');
-      const e = snnErrorOf(() => upgradeBundle(copy));
+      const e = await snnRejection(upgradeBundle(copy));
       expect(e.code).toBe('BUNDLE_TAMPERED');
       expect(e.message).toContain('tokenizer_config.json');
       expect(() => statSync(join(copy, 'model-steps.onnx'))).toThrow();
@@ -215,7 +215,7 @@ describe('stored forms (weighted code)', () => {
       } finally {
         await upgraded.release();
       }
-      expect(upgradeBundle(old).upgraded).toBe(false);
+      expect((await upgradeBundle(old)).upgraded).toBe(false);
     });
   });
 });

@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { convert } from '../../src/convert.js';
 import { emitOnnx } from '../../src/emit/lower.js';
 import type { Graph } from '../../src/ir/types.js';
-import { KeptSynapsePlans, keepSynapsePlans, withSynapsePlans } from '../../src/ops/linear.js';
+import { KeptSynapsePlans, keepSynapsePlans, prepareSynapsePlans, withSynapsePlans } from '../../src/ops/linear.js';
+import { DRY_RUN_PLACEMENT } from '../../src/emit/lower.js';
 import { readBundleGraph } from '../../src/report/source.js';
 import { weightData } from '../../src/weights/weight-data.js';
 import { GPT2_DIR, tempDir } from '../helpers.js';
@@ -34,7 +35,7 @@ describe('kept synapse plans', () => {
   it('a bundle form records one plan per integer synapse; the spike-counts form of the graph read back takes every one, with the same initializers', async () => {
     const kept = new KeptSynapsePlans();
     const counted = await keepSynapsePlans(kept, async () => {
-      withSynapsePlans(() => emit(readBundleGraph(bundle)));
+      withSynapsePlans(() => emit(readBundleGraph(bundle)), { record: true });
       const recorded = kept.size;
       const taken = synapseInitializers(emit(readBundleGraph(bundle), true));
       return { recorded, left: kept.size, taken };
@@ -48,7 +49,7 @@ describe('kept synapse plans', () => {
   it('a graph with other thresholds does not take them: its synapses are quantized for its own thresholds', async () => {
     const kept = new KeptSynapsePlans();
     await keepSynapsePlans(kept, async () => {
-      withSynapsePlans(() => emit(readBundleGraph(bundle)));
+      withSynapsePlans(() => emit(readBundleGraph(bundle)), { record: true });
       const recorded = kept.size;
       const other = readBundleGraph(bundle);
       const [name, theta] = [...other.weights].find(([n]) => n.endsWith('.threshold'))!;
@@ -63,8 +64,30 @@ describe('kept synapse plans', () => {
   });
 
   it('outside keepSynapsePlans nothing is recorded (an emission quantizes anew)', () => {
-    const before = synapseInitializers(withSynapsePlans(() => emit(readBundleGraph(bundle))));
+    const before = synapseInitializers(withSynapsePlans(() => emit(readBundleGraph(bundle)), { record: true }));
     expect([...before.keys()].sort()).toEqual([...fresh.keys()].sort());
+  });
+});
+
+describe('synapse plans prepared on worker threads', () => {
+  let bundle: string;
+  beforeAll(async () => {
+    bundle = (await convert(GPT2_DIR, { ...FAST, timesteps: 8, out: join(tempDir('snn-prepared-'), 'm.snn') })).bundlePath;
+  });
+
+  it('a dry emission asks for every integer synapse; the plans made on 2 threads give the initializers of planning in this thread, bit for bit', async () => {
+    const graph = readBundleGraph(bundle);
+    const serial = synapseInitializers(emit(graph, true));
+    const prepared = await prepareSynapsePlans(() => emitOnnx(graph, { mode: 'snn', placeWeight: () => DRY_RUN_PLACEMENT, spikeCounts: {} }), 2);
+    expect(prepared.plans.length, 'the built worker module (npm run build) plans on 2 threads').toBe([...serial.keys()].filter((n) => n.endsWith('.scale')).length);
+    const pooled = synapseInitializers(withSynapsePlans(() => emit(graph, true), { prepared }));
+    expect([...pooled.keys()].sort()).toEqual([...serial.keys()].sort());
+    for (const [name, bytes] of serial) expect(pooled.get(name)!.equals(bytes), name).toBe(true);
+  });
+
+  it('with one thread nothing is prepared (the emission plans as it goes)', async () => {
+    const graph = readBundleGraph(bundle);
+    expect((await prepareSynapsePlans(() => emitOnnx(graph, { mode: 'snn', placeWeight: () => DRY_RUN_PLACEMENT }), 1)).plans).toEqual([]);
   });
 });
 

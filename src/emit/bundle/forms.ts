@@ -3,8 +3,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILES, formsFor, type BundleForm } from '../../bundle/format.js';
 import type { Graph, Weight } from '../../ir/types.js';
-import { emitOnnx, type Emitted, type WeightPlacement } from '../lower.js';
-import { withSynapsePlans } from '../../ops/linear.js';
+import { DRY_RUN_PLACEMENT, emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../lower.js';
+import { prepareSynapsePlans, withSynapsePlans } from '../../ops/linear.js';
+import { sessionThreads } from '../../runtime/session.js';
 import type { ExternalRef } from '../../onnx/onnx-builder.js';
 
 /** External data offsets are aligned like safetensors data, so a mapped tensor starts on a word boundary. */
@@ -64,19 +65,22 @@ export interface WrittenForms {
  * Writes the forms of the spiking `graph` into `dir`. Weights are external data (`placeWeight`), the
  * synapse integers too, so each extra form costs only its graph's bytes.
  */
-export function writeForms(dir: string, graph: Graph, placeWeight: (w: Weight) => WeightPlacement): WrittenForms {
+export async function writeForms(dir: string, graph: Graph, placeWeight: (w: Weight) => WeightPlacement): Promise<WrittenForms> {
   const spiking = graph.spiking!;
   const forms = formsFor(spiking.code);
   const store = new IntStore();
-  // One synapse plan per Linear for all forms (withSynapsePlans): the forms differ in execution, not in weights.
+  const options = (form: BundleForm): EmitOptions => ({
+    mode: 'snn', placeWeight, placeDerived: store.place, execution: form.execution, exposeSpikes: form.spikes, portable: form.rounding === 'portable',
+    metadata: { recipe: spiking.recipe, code: spiking.code, execution: form.execution, rounding: form.rounding },
+  });
+  // The synapses are quantized beforehand on every core, then one plan per Linear serves all forms
+  // (withSynapsePlans): the forms differ in execution, not in weights.
+  const prepared = await prepareSynapsePlans(() => emitOnnx(graph, { ...options(forms[0]!), placeWeight: () => DRY_RUN_PLACEMENT, placeDerived: () => null }), sessionThreads());
   const emitted = withSynapsePlans(() => forms.map((form) => {
-    const e = emitOnnx(graph, {
-      mode: 'snn', placeWeight, placeDerived: store.place, execution: form.execution, exposeSpikes: form.spikes, portable: form.rounding === 'portable',
-      metadata: { recipe: spiking.recipe, code: spiking.code, execution: form.execution, rounding: form.rounding },
-    });
+    const e = emitOnnx(graph, options(form));
     writeFileAt(join(dir, form.file), e.bytes);
     return e;
-  }));
+  }), { prepared, record: true });
   const files = forms.map((f) => f.file);
   if (!store.empty) { store.write(join(dir, FILES.synapses)); files.push(FILES.synapses); }
   return { forms, main: emitted[0]!, files };

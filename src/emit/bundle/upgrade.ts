@@ -28,7 +28,7 @@ export interface UpgradeResult {
  * @example
  * await upgradeBundle('shakespeare.snn'); // loadBundle('shakespeare.snn') then runs its stored forms
  */
-export function upgradeBundle(path: string): UpgradeResult {
+export async function upgradeBundle(path: string): Promise<UpgradeResult> {
   const dir = resolve(path);
   const raw = parseJson(dir, FILES.meta, (v) => z.object({ formatVersion: z.unknown() }).passthrough().safeParse(v));
   if (raw.formatVersion !== FORMLESS_FORMAT_VERSION) {
@@ -45,7 +45,7 @@ export function upgradeBundle(path: string): UpgradeResult {
   }
   const temp = mkdtempSync(join(dir, '.upgrade-'));
   try {
-    const { forms, files } = writeForms(temp, graph, placeInWeightsFile);
+    const { forms, files } = await writeForms(temp, graph, placeInWeightsFile);
     for (const f of files) renameSync(join(temp, f), join(dir, f));
     const { timesteps: _t, ...kept } = old;
     const meta: BundleMeta = {

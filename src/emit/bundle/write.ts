@@ -60,7 +60,7 @@ async function fillBundle(dir: string, input: WriteBundleInput): Promise<void> {
     return { external: { location: FILES.weights, offset: at.offset, length: at.length } };
   };
   step('model');
-  const { forms, main: snn } = writeForms(dir, graph, placeWeight);
+  const { forms, main: snn } = await writeForms(dir, graph, placeWeight);
   writeFileSync(join(dir, FILES.annModel), emitOnnx(input.sourceGraph, { mode: 'ann', placeWeight }).bytes);
   writeFileSync(join(dir, FILES.graph), JSON.stringify(graphToJson(graph, input.sourceGraph)));
   step('config');

@@ -1,0 +1,79 @@
+// A small pool of worker threads running one built module's task function: tasks queue for the first idle worker.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parentPort, Worker } from 'node:worker_threads';
+
+interface Queued<T, R> {
+  readonly task: T;
+  readonly transfer: readonly ArrayBuffer[];
+  readonly resolve: (r: R) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/**
+ * `threads` workers of `module` (a built .js file; see serveTasks), or null where there is nothing to run
+ * them for (one thread) or the module is absent (the TypeScript sources under test without a build):
+ * callers then run the task function in their own thread, which gives the same results.
+ */
+export class WorkerPool<T, R> {
+  private readonly idle: Worker[];
+  private readonly queue: Queued<T, R>[] = [];
+
+  private constructor(private readonly workers: readonly Worker[]) {
+    this.idle = [...workers];
+  }
+
+  static open<T, R>(module: URL, threads: number): WorkerPool<T, R> | null {
+    if (threads <= 1 || !existsSync(fileURLToPath(module))) return null;
+    return new WorkerPool<T, R>(Array.from({ length: threads }, () => new Worker(module)));
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Runs `task` on the next idle worker; `transfer`: buffers moved to it instead of copied. */
+  run(task: T, transfer: readonly ArrayBuffer[] = []): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ task, transfer, resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const worker = this.idle.pop()!;
+      const job = this.queue.shift()!;
+      const done = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        this.idle.push(worker);
+        this.next();
+      };
+      const onMessage = (m: { result?: R; error?: string }) => {
+        done();
+        if (m.error !== undefined) job.reject(new Error(`worker task failed: ${m.error}`)); else job.resolve(m.result!);
+      };
+      const onError = (e: Error) => { done(); job.reject(e); };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.postMessage(job.task, [...job.transfer]);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** The worker side: answers each task with `run`'s result, its `transfer` buffers moved back. */
+export function serveTasks<T, R>(run: (task: T) => { readonly result: R; readonly transfer?: readonly ArrayBuffer[] }): void {
+  parentPort!.on('message', (task: T) => {
+    try {
+      const { result, transfer = [] } = run(task);
+      parentPort!.postMessage({ result }, [...transfer]);
+    } catch (e) {
+      parentPort!.postMessage({ error: (e as Error).message });
+    }
+  });
+}
