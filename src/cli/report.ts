@@ -14,7 +14,7 @@ export function registerReport(program: Command): void {
     .option('--text <file>', 'UTF-8 text to run (default: the shipped held-out TinyShakespeare split)')
     .option('--windows <N>', 'windows of text to count spikes and measure fidelity on, run one at a time', intOption('--windows'), REPORT_DEFAULTS.windows)
     .option('--window <N>', 'tokens per window, over which energy is counted (default: the model context, at most 1024)', intOption('--window', 2))
-    .option('--sweep <list>', 'T values of the fidelity curve besides the bundle\'s own (default: T-2; e.g. 4,6,8,12,16)')
+    .option('--sweep <list>', 'T values of the fidelity curve besides the bundle\'s own (default: none; e.g. 4,6,8,12,16)')
     .option('--lengths <list>', 'prefill lengths of the throughput curve (capped at the context)', REPORT_DEFAULTS.lengths.join(','))
     .option('--report-memory <MiB>', 'memory the report may use beyond the weights; refused before any run if one window does not fit', intOption('--report-memory'))
     .option('--site <site>', 'neuron site of the raster and membrane traces (default: the middle block\'s MLP activation)')
