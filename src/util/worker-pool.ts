@@ -18,9 +18,22 @@ interface Queued<T, R> {
 export class WorkerPool<T, R> {
   private readonly idle: Worker[];
   private readonly queue: Queued<T, R>[] = [];
+  private live: number;
+  private closing = false;
 
   private constructor(private readonly workers: readonly Worker[]) {
     this.idle = [...workers];
+    this.live = workers.length;
+    // An idle worker that exits leaves the pool too (a busy one is handled by its task).
+    for (const w of workers) {
+      w.once('exit', () => {
+        const at = this.idle.indexOf(w);
+        if (at < 0) return;
+        this.idle.splice(at, 1);
+        this.live -= 1;
+        this.next();
+      });
+    }
   }
 
   static open<T, R>(module: URL, threads: number): WorkerPool<T, R> | null {
@@ -44,24 +57,39 @@ export class WorkerPool<T, R> {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const worker = this.idle.pop()!;
       const job = this.queue.shift()!;
-      const done = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        this.idle.push(worker);
-        this.next();
-      };
       const onMessage = (m: { result?: R; error?: string }) => {
         done();
         if (m.error !== undefined) job.reject(new Error(`worker task failed: ${m.error}`)); else job.resolve(m.result!);
       };
-      const onError = (e: Error) => { done(); job.reject(e); };
+      // A worker that dies (an uncaught error, or exit) fails its task and leaves the pool; when none is
+      // left, the queued tasks fail too instead of waiting for ever.
+      const onError = (e: Error) => { lost(e); };
+      const onExit = (code: number) => { lost(new Error(`worker exited with code ${code} before finishing its task`)); };
+      const lost = (e: Error) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        this.live -= 1;
+        job.reject(e);
+        if (this.live === 0) for (const waiting of this.queue.splice(0)) waiting.reject(e);
+      };
+      const done = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        this.idle.push(worker);
+        this.next();
+      };
       worker.on('message', onMessage);
       worker.on('error', onError);
+      worker.on('exit', onExit);
       worker.postMessage(job.task, [...job.transfer]);
     }
+    if (this.live === 0 && !this.closing) for (const waiting of this.queue.splice(0)) waiting.reject(new Error('no worker thread is left to run the task'));
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
