@@ -12,7 +12,7 @@ export function buildProgram(): Command {
     .description('Convert HuggingFace language models into real spiking neural networks (.snn bundles) and run them.')
     .version(converterVersion())
     .option('--verbose', 'print the stack and cause chain of errors')
-    .option('--threads <n>', 'threads onnxruntime runs each operator on (default: SNNCONVERT_THREADS, else every physical core)')
+    .option('--threads <n>', 'threads for each onnxruntime operator and for quantizing synapses and scoring reports (default: SNNCONVERT_THREADS, else every physical core)')
     // Usage errors print like every other error: one typed line (set before the commands, which inherit it).
     .configureOutput({ outputError: (text, write) => write(`${usageError(text)}\n`) })
     .exitOverride();
