@@ -173,8 +173,9 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const levelOf = new Map(neuronsOf(cal.graph.nodes).map(({ attrs }) => [attrs.site, attrs.levels]));
   const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   progress({ stage: 'write', message: `writing ${out}` });
-  // The report's spike pass emits the bundle's own graph again: it takes the synapse plans the write made instead of quantizing anew.
-  const bundlePath = await keepSynapsePlans(new KeptSynapsePlans(), () => writeBundle({
+  // The report's spike pass emits the bundle's own graph again: it takes the synapse plans the write made
+  // instead of quantizing anew. Without a report nothing is kept past the write of the forms.
+  const write = () => writeBundle({
     graph: cal.graph, sourceGraph: imported.graph, out, force: opts.force ?? false, sourceDir: imported.dir, sourceConfig,
     meta: {
       converterVersion: converterVersion(),
@@ -189,7 +190,8 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
     },
     ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
     onStep: (s) => progress({ stage: 'write', message: s }),
-  }));
+  });
+  const bundlePath = opts.addExtra ? await keepSynapsePlans(new KeptSynapsePlans(), write) : await write();
   return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000, notices: fromOnnx?.notices ?? [] };
 }
 

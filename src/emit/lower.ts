@@ -4,11 +4,12 @@ import { SnnError } from '../errors/index.js';
 import { LOGITS, pastKey, pastValue } from '../ir/io.js';
 import type { Dim, Graph, Node, Weight } from '../ir/types.js';
 import { isOp, type LowerCtx, type Lowered, type OpDef, type SynapseRecord } from '../ops/op.js';
-import { linear, lowerLinearRate } from '../ops/linear.js';
+import { linear, lowerLinearRate, prepareSynapsePlans, type PreparedPlans } from '../ops/linear.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef, type PlaceDerived } from '../onnx/onnx-builder.js';
 import { isNeuron } from '../ops/spiking.js';
+import { sessionThreads } from '../runtime/session.js';
 import { lowerInt8Linear, lowerQuantizer } from './w8a8.js';
 import { emitSpikeCounts, SPIKE_COUNT_ROWS, spikeCountOutput } from './spike-counts.js';
 
@@ -16,8 +17,16 @@ export { EXECUTIONS, type Execution } from '../bundle/format.js';
 
 export type WeightPlacement = { readonly inline: Float32Array } | { readonly external: ExternalRef };
 
-/** Every weight as a reference to nothing: for a dry emission whose bytes are dropped (prepareSynapsePlans). */
-export const DRY_RUN_PLACEMENT: WeightPlacement = { external: { location: 'dry-run', offset: 0, length: 0 } };
+/** Every weight as a reference to nothing: for a dry emission whose bytes are dropped (planSynapsesFor). */
+const DRY_RUN_PLACEMENT: WeightPlacement = { external: { location: 'dry-run', offset: 0, length: 0 } };
+
+/**
+ * The synapse plans emitting `graph` with `opts` will need, made beforehand on the session threads
+ * (prepareSynapsePlans: a dry emission lists them, nothing written); pass them to withSynapsePlans.
+ */
+export function planSynapsesFor(graph: Graph, opts: EmitOptions): Promise<PreparedPlans> {
+  return prepareSynapsePlans(() => emitOnnx(graph, { ...opts, placeWeight: () => DRY_RUN_PLACEMENT, placeDerived: () => null }), sessionThreads());
+}
 
 export interface EmitOptions {
   readonly mode: 'ann' | 'snn';

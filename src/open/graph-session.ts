@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FILES, type Execution } from '../bundle/format.js';
 import { IntStore } from '../emit/bundle/forms.js';
-import { DRY_RUN_PLACEMENT, emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
-import { prepareSynapsePlans, withSynapsePlans } from '../ops/linear.js';
+import { emitOnnx, planSynapsesFor, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
+import { withSynapsePlans } from '../ops/linear.js';
 import type { Graph, Weight } from '../ir/types.js';
 import type { DeviceChoice } from '../runtime/device.js';
-import { createDeviceSession, kvOutputNames, ModelSession, sessionThreads } from '../runtime/session.js';
+import { createDeviceSession, kvOutputNames, ModelSession } from '../runtime/session.js';
 import { weightData } from '../weights/weight-data.js';
 
 export interface SessionOptions {
@@ -65,7 +65,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
     const derived = new IntStore();
     const options: EmitOptions = { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) };
     // A spiking graph's synapses are quantized beforehand on every core (prepareSynapsePlans).
-    const prepared = mode === 'snn' ? await prepareSynapsePlans(() => emitOnnx(graph, { ...options, placeWeight: () => DRY_RUN_PLACEMENT, placeDerived: () => null }), sessionThreads()) : { plans: [] };
+    const prepared = mode === 'snn' ? await planSynapsesFor(graph, options) : { plans: [] };
     const emitted = withSynapsePlans(() => emitOnnx(graph, options), { prepared });
     const modelPath = join(dir, 'model.onnx');
     writeFileSync(modelPath, emitted.bytes);

@@ -7,7 +7,7 @@ import { nafMax, unitCount } from './spike-code.js';
 import { exactSign } from './exact-int.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { planSynapse, PLANE_BITS, type IntegerSynapse, type SynapseInput, type SynapsePlan } from './synapse.js';
-import { WorkerPool } from '../util/worker-pool.js';
+import { builtWorker, WorkerPool } from '../util/worker-pool.js';
 
 /** One synapse to plan on a worker thread (synapse-worker.ts). */
 export type SynapseTask = SynapseInput;
@@ -188,8 +188,7 @@ export function keepSynapsePlans<R>(kept: KeptSynapsePlans, run: () => Promise<R
   return keptPlans.run(kept, run);
 }
 
-/** The worker's module, built beside this one (dist/ops/); from the TypeScript sources (tests), the build's. */
-const PLAN_WORKER = new URL('../../dist/ops/synapse-worker.js', import.meta.url);
+const PLAN_WORKER = builtWorker('ops/synapse-worker.js');
 
 /**
  * Makes, on `threads` worker threads, the synapse plans the emission `dry` would make: `dry` runs once
@@ -197,16 +196,18 @@ const PLAN_WORKER = new URL('../../dist/ops/synapse-worker.js', import.meta.url)
  * for; withSynapsePlans(emit, { prepared }) then emits with them. The plans are planSynapse's bit for bit
  * (the same function, in another thread). Largest weights first, and no more weights in flight than the
  * two largest: the threads add at most the second largest synapse's working set to the largest's. With one
- * thread, or without the built worker module, nothing is prepared (the emission plans as it goes).
+ * thread, or without the built worker module, nothing is prepared (the emission plans as it goes); when
+ * the dry emission asks for nothing (every plan kept), no worker is started.
  */
 export async function prepareSynapsePlans(dry: () => unknown, threads: number): Promise<PreparedPlans> {
-  const pool = WorkerPool.open<SynapseTask, SynapsePlan | null>(PLAN_WORKER, threads);
+  if (!WorkerPool.usable(PLAN_WORKER, threads)) return { plans: [] };
+  const seen = new Map<string, PlanRequest>();
+  collecting = seen;
+  try { dry(); } finally { collecting = null; }
+  const requests = [...seen.values()].sort((a, b) => size(b) - size(a));
+  const pool = requests.length > 0 ? WorkerPool.open<SynapseTask, SynapsePlan | null>(PLAN_WORKER, Math.min(threads, requests.length)) : null;
   if (!pool) return { plans: [] };
   try {
-    const seen = new Map<string, PlanRequest>();
-    collecting = seen;
-    try { dry(); } finally { collecting = null; }
-    const requests = [...seen.values()].sort((a, b) => size(b) - size(a));
     const limit = requests.slice(0, 2).reduce((a, r) => a + size(r), 0);
     let inFlight = 0;
     const waiting: (() => void)[] = [];

@@ -2,7 +2,7 @@
 // and a pool of worker threads that runs it on parts of a chunk while the caller sums the parts' figures in order.
 import { readSync } from 'node:fs';
 import { logSoftmaxRow } from '../runtime/windows.js';
-import { WorkerPool } from '../util/worker-pool.js';
+import { builtWorker, WorkerPool } from '../util/worker-pool.js';
 
 /**
  * Rows of logits (rows × V, float32): in memory, or in a file at a byte position (read where they are
@@ -78,8 +78,7 @@ export function scorePositions(task: ScoreTask): PositionScores {
   return out;
 }
 
-/** The worker's module, built beside this one (dist/report/); from the TypeScript sources (tests), the build's. */
-const WORKER = new URL('../../dist/report/score-worker.js', import.meta.url);
+const WORKER = builtWorker('report/score-worker.js');
 
 /**
  * Scores chunks on `threads` worker threads, each taking a contiguous part of the chunk's positions

@@ -11,6 +11,14 @@ interface Queued<T, R> {
 }
 
 /**
+ * A worker module of this package's build: dist/<path>. From the built files that is the module beside
+ * its caller; from the TypeScript sources (tests) it is the build's, since a worker cannot load .ts.
+ */
+export function builtWorker(path: string): URL {
+  return new URL(`../../dist/${path}`, import.meta.url);
+}
+
+/**
  * `threads` workers of `module` (a built .js file; see serveTasks), or null where there is nothing to run
  * them for (one thread) or the module is absent (the TypeScript sources under test without a build):
  * callers then run the task function in their own thread, which gives the same results.
@@ -37,8 +45,12 @@ export class WorkerPool<T, R> {
   }
 
   static open<T, R>(module: URL, threads: number): WorkerPool<T, R> | null {
-    if (threads <= 1 || !existsSync(fileURLToPath(module))) return null;
-    return new WorkerPool<T, R>(Array.from({ length: threads }, () => new Worker(module)));
+    return WorkerPool.usable(module, threads) ? new WorkerPool<T, R>(Array.from({ length: threads }, () => new Worker(module))) : null;
+  }
+
+  /** Whether open would start workers (more than one thread, the module built). */
+  static usable(module: URL, threads: number): boolean {
+    return threads > 1 && existsSync(fileURLToPath(module));
   }
 
   get size(): number {

@@ -7,13 +7,15 @@ import { convert } from '../../src/convert.js';
 import { emitOnnx } from '../../src/emit/lower.js';
 import type { Graph } from '../../src/ir/types.js';
 import { KeptSynapsePlans, keepSynapsePlans, prepareSynapsePlans, withSynapsePlans } from '../../src/ops/linear.js';
-import { DRY_RUN_PLACEMENT } from '../../src/emit/lower.js';
 import { readBundleGraph } from '../../src/report/source.js';
 import { weightData } from '../../src/weights/weight-data.js';
 import { GPT2_DIR, tempDir } from '../helpers.js';
 import { FAST } from '../runtime/tsp-helpers.js';
 
 const { onnx } = onnxProto;
+
+/** Weights referenced, not read: a dry emission's placement. */
+const NOWHERE = { external: { location: 'nowhere', offset: 0, length: 0 } } as const;
 
 /** The synapse plane and scale initializers of an emission, by name, as raw bytes. */
 function synapseInitializers(bytes: Uint8Array): Map<string, Buffer> {
@@ -78,16 +80,31 @@ describe('synapse plans prepared on worker threads', () => {
   it('a dry emission asks for every integer synapse; the plans made on 2 threads give the initializers of planning in this thread, bit for bit', async () => {
     const graph = readBundleGraph(bundle);
     const serial = synapseInitializers(emit(graph, true));
-    const prepared = await prepareSynapsePlans(() => emitOnnx(graph, { mode: 'snn', placeWeight: () => DRY_RUN_PLACEMENT, spikeCounts: {} }), 2);
+    const prepared = await prepareSynapsePlans(() => emitOnnx(graph, { mode: 'snn', placeWeight: () => NOWHERE, spikeCounts: {} }), 2);
     expect(prepared.plans.length, 'the built worker module (npm run build) plans on 2 threads').toBe([...serial.keys()].filter((n) => n.endsWith('.scale')).length);
     const pooled = synapseInitializers(withSynapsePlans(() => emit(graph, true), { prepared }));
     expect([...pooled.keys()].sort()).toEqual([...serial.keys()].sort());
     for (const [name, bytes] of serial) expect(pooled.get(name)!.equals(bytes), name).toBe(true);
   });
 
+  it('a dry emission whose plans are all kept asks for none (no worker is started); the real one then takes them', async () => {
+    const kept = new KeptSynapsePlans();
+    await keepSynapsePlans(kept, async () => {
+      withSynapsePlans(() => emit(readBundleGraph(bundle)), { record: true });
+      const recorded = kept.size;
+      expect(recorded).toBeGreaterThan(0);
+      const graph = readBundleGraph(bundle);
+      const prepared = await prepareSynapsePlans(() => emitOnnx(graph, { mode: 'snn', placeWeight: () => NOWHERE, spikeCounts: {} }), 2);
+      expect(prepared.plans).toEqual([]);
+      expect(kept.size).toBe(recorded);
+      withSynapsePlans(() => emit(graph, true), { prepared });
+      expect(kept.size).toBe(0);
+    });
+  });
+
   it('with one thread nothing is prepared (the emission plans as it goes)', async () => {
     const graph = readBundleGraph(bundle);
-    expect((await prepareSynapsePlans(() => emitOnnx(graph, { mode: 'snn', placeWeight: () => DRY_RUN_PLACEMENT }), 1)).plans).toEqual([]);
+    expect((await prepareSynapsePlans(() => emitOnnx(graph, { mode: 'snn', placeWeight: () => NOWHERE }), 1)).plans).toEqual([]);
   });
 });
 

@@ -3,9 +3,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILES, formsFor, type BundleForm } from '../../bundle/format.js';
 import type { Graph, Weight } from '../../ir/types.js';
-import { DRY_RUN_PLACEMENT, emitOnnx, type EmitOptions, type Emitted, type WeightPlacement } from '../lower.js';
-import { prepareSynapsePlans, withSynapsePlans } from '../../ops/linear.js';
-import { sessionThreads } from '../../runtime/session.js';
+import { emitOnnx, planSynapsesFor, type EmitOptions, type Emitted, type WeightPlacement } from '../lower.js';
+import { withSynapsePlans } from '../../ops/linear.js';
 import type { ExternalRef } from '../../onnx/onnx-builder.js';
 
 /** External data offsets are aligned like safetensors data, so a mapped tensor starts on a word boundary. */
@@ -75,7 +74,7 @@ export async function writeForms(dir: string, graph: Graph, placeWeight: (w: Wei
   });
   // The synapses are quantized beforehand on every core, then one plan per Linear serves all forms
   // (withSynapsePlans): the forms differ in execution, not in weights.
-  const prepared = await prepareSynapsePlans(() => emitOnnx(graph, { ...options(forms[0]!), placeWeight: () => DRY_RUN_PLACEMENT, placeDerived: () => null }), sessionThreads());
+  const prepared = await planSynapsesFor(graph, options(forms[0]!));
   const emitted = withSynapsePlans(() => forms.map((form) => {
     const e = emitOnnx(graph, options(form));
     writeFileAt(join(dir, form.file), e.bytes);
