@@ -1,6 +1,7 @@
 // Builds ONNX ModelProto bytes: nodes, typed I/O, constants, and initializers inline or as external data.
 import onnxProto from 'onnx-proto';
 import type { Dim } from '../ir/types.js';
+import { inferShapes, isComplete, type ValueShape } from './shapes.js';
 
 const { onnx } = onnxProto;
 
@@ -41,6 +42,9 @@ export class OnnxBuilder {
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly valueInfos: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly constCache = new Map<string, string>();
+  /** Every value's shape where known (inputs, initializers, declared, inferred: shapes.ts). */
+  private readonly shapes = new Map<string, ValueShape>();
+  private readonly declared = new Set<string>();
   private counter = 0;
 
   /** A fresh value name under `scope`. */
@@ -53,6 +57,10 @@ export class OnnxBuilder {
   add(opType: string, inputs: readonly string[], attrs: Readonly<Record<string, OnnxAttr>> = {}, opts: { scope?: string; outputs?: readonly string[]; count?: number; domain?: string } = {}): string[] {
     const scope = opts.scope ?? opType;
     const outputs = opts.outputs ? [...opts.outputs] : Array.from({ length: opts.count ?? 1 }, () => this.fresh(scope));
+    if (!opts.domain) {
+      const inferred = inferShapes(opType, inputs.map((n) => (n === '' ? null : this.shapes.get(n))), attrs, outputs.length);
+      outputs.forEach((o, i) => { const shape = inferred[i]; if (shape && !this.declared.has(o)) this.shapes.set(o, shape); });
+    }
     this.nodes.push({
       opType,
       input: [...inputs],
@@ -76,6 +84,8 @@ export class OnnxBuilder {
     if (hit) return hit;
     const name = `const/${this.constCache.size}`;
     this.initializers.push(encodeConst(name, t));
+    const integer = t.dtype === 'int64' || t.dtype === 'int32';
+    this.shapes.set(name, { elem: ELEM_TYPE[t.dtype], dims: [...t.dims], ...(integer && t.dims.length <= 1 ? { values: Array.from(t.values) } : {}) });
     this.constCache.set(key, name);
     return name;
   }
@@ -93,6 +103,7 @@ export class OnnxBuilder {
     const ref = this.placeDerived(name, data);
     if (ref) { this.externalInitializer(name, dims, ref); return; }
     this.initializers.push({ name, dataType: ELEM_TYPE.float32, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    this.shapes.set(name, { elem: ELEM_TYPE.float32, dims: [...dims] });
   }
 
   /** An INT8 or INT16 initializer (integer synapse weight planes, the INT8 ANN's weights): inline, or where `placeDerived` puts it. */
@@ -101,10 +112,12 @@ export class OnnxBuilder {
     const ref = this.placeDerived(name, data);
     if (ref) { this.externalInitializer(name, dims, ref, dataType); return; }
     this.initializers.push({ name, dataType, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    this.shapes.set(name, { elem: dataType, dims: [...dims] });
   }
 
   /** An initializer stored as external data (see ExternalRef); float32 unless `dataType` says otherwise. */
   externalInitializer(name: string, dims: readonly number[], ref: ExternalRef, dataType: number = ELEM_TYPE.float32): void {
+    this.shapes.set(name, { elem: dataType, dims: [...dims] });
     this.initializers.push({
       name,
       dataType,
@@ -120,22 +133,38 @@ export class OnnxBuilder {
 
   input(name: string, dtype: OnnxElem, shape: readonly Dim[]): void {
     this.inputs.push(valueInfo(name, dtype, shape));
+    this.shapes.set(name, { elem: ELEM_TYPE[dtype], dims: [...shape] });
   }
 
   /**
-   * Declares an intermediate value's shape. onnxruntime's memory planner needs known (or symbolic)
-   * shapes to reuse buffers; without them it degrades to quadratic time on long unrolled graphs.
+   * Declares an intermediate value's shape where the inference (shapes.ts) cannot derive it. onnxruntime's
+   * memory planner needs known (or named) shapes to reuse buffers; without them it degrades to quadratic
+   * time on long unrolled graphs.
    */
   declare(name: string, dtype: OnnxElem, shape: readonly Dim[]): void {
-    this.valueInfos.push(valueInfo(name, dtype, shape));
+    this.declared.add(name);
+    this.shapes.set(name, { elem: ELEM_TYPE[dtype], dims: [...shape] });
   }
 
   output(name: string, dtype: OnnxElem, shape: readonly Dim[]): void {
     this.outputs.push(valueInfo(name, dtype, shape));
   }
 
-  /** Serialises the model. `metadata` lands in ModelProto.metadata_props. */
+  /** The shape this builder knows for `name` (declared or inferred), if any. */
+  shapeOf(name: string): ValueShape | undefined {
+    return this.shapes.get(name);
+  }
+
+  /** Serialises the model, declaring every intermediate value whose shape is fully known. `metadata` lands in ModelProto.metadata_props. */
   toBytes(graphName: string, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+    const io = new Set([...this.inputs, ...this.outputs].map((v) => v.name));
+    this.valueInfos.length = 0;
+    for (const node of this.nodes) {
+      for (const name of node.output ?? []) {
+        const shape = this.shapes.get(name);
+        if (shape && isComplete(shape) && !io.has(name)) this.valueInfos.push(shapeInfo(name, shape.elem, shape.dims));
+      }
+    }
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'snnconvert',
@@ -152,9 +181,13 @@ export class OnnxBuilder {
 }
 
 function valueInfo(name: string, dtype: OnnxElem, shape: readonly Dim[]): onnxProto.onnx.IValueInfoProto {
+  return shapeInfo(name, ELEM_TYPE[dtype], shape);
+}
+
+function shapeInfo(name: string, elemType: number, shape: readonly Dim[]): onnxProto.onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType: ELEM_TYPE[dtype], shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
   };
 }
 
