@@ -346,13 +346,13 @@ function integerProduct(ctx: LowerCtx, count: string, planes: readonly string[],
       digits.push({ group: g, shift, low: g * width + shift, high: top ? null : g * width + Math.min(shift + DIGIT_BITS, width) });
     }
   }
-  const rows = digits.length === 1 ? count : b.op('Concat', countFields(ctx, count, digits), { axis: 0 }, scope);
+  const rows = digits.length === 1 ? count : stack(ctx, countFields(ctx, count, digits));
   const a = b.op('Cast', [b.op('Add', [rows, b.scalar(COUNT_ZERO_POINT)], {}, scope)], { to: UINT8 }, scope);
   const zero = b.scalar(COUNT_ZERO_POINT, 'uint8');
   const product = (plane: string) => b.op('MatMulInteger', [a, plane, zero], {}, scope);
   // Plain elementwise int32 passes: measured faster here than contracting the digit blocks with an int32 MatMul or ReduceSum.
   const sums = planes.length === 1 ? product(planes[0]!) : b.op('Add', [product(planes[0]!), b.op('Mul', [product(planes[1]!), int32(2 ** PLANE_BITS)], {}, scope)], {}, scope);
-  const perDigit = digits.length === 1 ? [sums] : b.add('Split', [sums], { axis: 0 }, { scope, count: digits.length });
+  const perDigit = digits.length === 1 ? [sums] : unstack(ctx, sums, digits.length);
   const groupSums = Array.from({ length: plan.groups }, (_, g) => {
     const own = digits.flatMap((d, i) => (d.group === g ? [{ sum: perDigit[i]!, shift: d.shift }] : []));
     const exact = own.reduce((acc, { sum, shift }) => {
@@ -397,8 +397,26 @@ function recombineGroups(ctx: LowerCtx, parts: readonly string[], chunkBits: num
 function groupedProduct(ctx: LowerCtx, count: string, weights: string, groups: number, chunkBits: number): string {
   const { b, node } = ctx;
   const parts = countFields(ctx, count, Array.from({ length: groups }, (_, g) => ({ low: chunkBits * g, high: g === groups - 1 ? null : chunkBits * (g + 1) })));
-  const products = b.add('Split', [b.op('MatMul', [b.op('Concat', parts, { axis: 0 }, node.id), weights], {}, node.id)], { axis: 0 }, { scope: node.id, count: groups });
+  const products = unstack(ctx, b.op('MatMul', [stack(ctx, parts), weights], {}, node.id), groups);
   return recombineGroups(ctx, products, chunkBits);
+}
+
+/**
+ * Stacks same-shaped operands on a new leading axis ([k, ...shape]) for one GEMM over all of them;
+ * unstack splits the product back. Stacking on a new axis, not concatenating on the batch axis, keeps
+ * the symbolic batch and sequence dims through ONNX shape inference (a concatenated batch becomes an
+ * unnamed dim, and so does every value downstream): onnxruntime's memory planner can only reuse a
+ * buffer for a value of the same named shape, and scans every buffer it could not reuse at each
+ * allocation, so one unnamed dim per layer made opening SmolLM2-135M-shaped's forms quadratic in its nodes.
+ */
+function stack(ctx: LowerCtx, parts: readonly string[]): string {
+  const { b, node } = ctx;
+  return b.op('Concat', parts.map((p) => b.op('Unsqueeze', [p, b.ints([0])], {}, node.id)), { axis: 0 }, node.id);
+}
+
+function unstack(ctx: LowerCtx, stacked: string, count: number): string[] {
+  const { b, node } = ctx;
+  return b.add('Split', [stacked], { axis: 0 }, { scope: node.id, count }).map((p) => b.op('Squeeze', [p, b.ints([0])], {}, node.id));
 }
 
 export const linear: OpDef = {
