@@ -136,7 +136,7 @@ function lowerAttentionAnn(ctx: LowerCtx): string[] {
   const byKvHead = (x: string) => (group === 1 ? x : b.op('Reshape', [x, b.ints([0, h.kvHeads, -1, 0])]));
   const byHead = (x: string) => (group === 1 ? x : b.op('Reshape', [x, b.ints([0, h.heads, -1, 0])]));
   const probs = maskedSoftmax(b, byHead(matmul(b, byKvHead(q), keysT)), allowedKeys(ctx), h.headDim);
-  const out = byHead(matmul(b, byKvHead(probs), presentV));
+  const out = asQueries(b, matmul(b, byKvHead(probs), presentV), q);
   return [mergeHeads(b, out, 1, h.heads * h.headDim), presentK, presentV];
 }
 
@@ -164,7 +164,18 @@ function lowerAttentionSampler(ctx: LowerCtx): string[] {
   const probs = byKvHead(maskedSoftmax(b, byHead(scores), allowed, h.headDim));
   const onCache = b.op('MatMul', [b.op('Slice', [probs, b.ints([0]), b.ints([-1]), b.ints([-1])]), ctx.input(6)]);
   const onNew = b.op('Mul', [b.op('Slice', [probs, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([-1])]), v]);
-  return [mergeHeads(b, byHead(b.op('Add', [onCache, onNew])), 1, h.heads * h.headDim), k, v];
+  return [mergeHeads(b, asQueries(b, b.op('Add', [onCache, onNew]), q), 1, h.heads * h.headDim), k, v];
+}
+
+/**
+ * The value product as [B, heads, S, hd], shaped by the queries' own Shape. The product's sequence dim
+ * is one the shape inference cannot name (a grouped product's group·S rows regrouped by a constant
+ * [0, heads, −1, 0], or a row-stable product's S + 1 rows less one), and without a name it would reach
+ * every value of the residual stream and stop onnxruntime's planner reusing their buffers
+ * (onnx/shapes.ts). The same values either way: Reshape only relabels the dims.
+ */
+function asQueries(b: OnnxBuilder, product: string, q: string): string {
+  return b.op('Reshape', [product, b.op('Shape', [q])]);
 }
 
 /**
