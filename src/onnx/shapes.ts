@@ -61,7 +61,7 @@ export function inferShapes(op: string, given: readonly Input[], attrs: Attrs, c
   if (op === 'Shape') return first(x && shapeOf(x, attrs));
   if (op === 'Gather') return first(gather(x, inputs[1], attrs['axis']));
   if (op === 'ReduceSum') return first(x && reduce(x, numbers(inputs[1]), attrs['keepdims']));
-  if (op === 'ReduceMean' || op === 'ReduceMax' || op === 'ReduceMin') return first(x && reduce(x, Array.isArray(attrs['axes']) ? (attrs['axes'] as number[]) : undefined, attrs['keepdims']));
+  if (op === 'ReduceMean' || op === 'ReduceMax' || op === 'ReduceMin') return first(x && reduce(x, integers(attrs['axes']), attrs['keepdims']));
   if (op === 'Expand') return first(x && inputs[1]?.values ? { elem: x.elem, dims: broadcast([x.dims, inputs[1].values])! } : undefined);
   if (op === 'Range') return first(x && { elem: x.elem, dims: [null] });
   return first(undefined);
@@ -105,13 +105,18 @@ function matmul(a: In, b: In, elem: number | undefined): In {
   return batch && { elem, dims: [...batch, a.dims[a.dims.length - 2]!, b.dims[b.dims.length - 1]!] };
 }
 
+/** An ints attribute's values, or undefined where the attribute is absent or not a list of integers. */
+function integers(attr: unknown): number[] | undefined {
+  return Array.isArray(attr) && attr.every((v): v is number => Number.isInteger(v)) ? [...attr] : undefined;
+}
+
 function gemm(a: In, b: In, attrs: Attrs): In {
   if (!a || !b || a.dims.length !== 2 || b.dims.length !== 2) return undefined;
   return { elem: a.elem, dims: [a.dims[attrs['transA'] === 1 ? 1 : 0]!, b.dims[attrs['transB'] === 1 ? 0 : 1]!] };
 }
 
 function transpose(x: ValueShape, perm: unknown): In {
-  const p = Array.isArray(perm) ? (perm as number[]) : x.dims.map((_, i) => x.dims.length - 1 - i);
+  const p = integers(perm) ?? x.dims.map((_, i) => x.dims.length - 1 - i);
   return p.length === x.dims.length ? { elem: x.elem, dims: p.map((i) => x.dims[i]!) } : undefined;
 }
 
