@@ -150,7 +150,7 @@ export const EXACT_OPTIMIZATION = 'basic' as const;
  */
 export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): ort.InferenceSession.SessionOptions {
   // WebGPU: onnxruntime's own error log line would duplicate the DEVICE_RUN_FAILED we throw; fatal only.
-  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: EXACT_OPTIMIZATION, logSeverityLevel: device === 'webgpu' ? 4 : 3, intraOpNumThreads: sessionThreads() };
+  const base: ort.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: EXACT_OPTIMIZATION, logSeverityLevel: device === 'webgpu' ? 4 : 3, intraOpNumThreads: sessionThreads(), enableMemPattern: false };
   // WebGPU: K/V outputs stay in GPU memory (fed back by I/O binding); everything else comes to the host.
   const placed = device === 'webgpu' && kvOutputs.length > 0
     ? { ...base, preferredOutputLocation: Object.fromEntries(kvOutputs.map((n) => [n, 'gpu-buffer' as const])) }
