@@ -50,7 +50,20 @@ export class ThresholdObservers {
 
   /** Adds one call's observed values ([rows, channels] per site), keyed by output name. */
   add(out: ReadonlyMap<string, Float32Array>): void {
-    this.neurons.forEach((n, j) => this.stats[j]!.add(out.get(this.outputs[j]!)!, neuronAttrs(n)!.kind === 'SignedIF'));
+    this.neurons.forEach((n, j) => this.stats[j]!.add(out.get(this.outputs[j]!)!, isSigned(n)));
+  }
+
+  /**
+   * What a session reduces each site to ahead of `addTop`: each channel's k largest (of |x| at a
+   * SignedIF's input) per call (emitOnnx's observeTop).
+   */
+  get top(): { readonly k: number; readonly abs: ReadonlySet<string> } {
+    return { k: this.stats[0]?.k ?? 1, abs: new Set(this.neurons.filter(isSigned).map((n) => n.inputs[0]!)) };
+  }
+
+  /** Adds one call's reduced values ([≤ k, channels] per site, see `top`) standing for `rows` rows. */
+  addTop(out: ReadonlyMap<string, Float32Array>, rows: number): void {
+    this.stats.forEach((s, j) => s.add(out.get(this.outputs[j]!)!, false, rows));
   }
 
   /** The graph with every neuron's threshold set from the statistics, and a summary per site. */
@@ -77,17 +90,24 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
   const multiRow = data.samples.every((w) => w.length >= 2);
   // Onnxruntime's defaults (prepacked weights, the arena), like sampling (sample.ts): the arena-less low-memory
   // session faulted in fresh pages for every call's tensors, 2.1× slower on 1 024-token windows (bench/RESULTS.md).
-  const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, multiRow });
+  // Each site comes back as its channels' k largest values of the call, not every row (emitOnnx's observeTop):
+  // SmolLM2-135M-shaped's sites hold 0.5 GB per 1 024-token window, and keeping the top in JS took 0.5 s of it.
+  const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, multiRow, observeTop: observers.top });
   try {
     for (let i = 0; i < data.samples.length; i += per) {
       const chunk = data.samples.slice(i, i + per);
-      observers.add(await session.observe(rowsInput(chunk), observers.outputs));
+      const input = rowsInput(chunk);
+      observers.addTop(await session.observe(input, observers.outputs), input.batch * input.seq);
       opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);
     }
   } finally {
     await session.release();
   }
   return observers.finish(data.samples.length);
+}
+
+function isSigned(n: Node): boolean {
+  return neuronAttrs(n)!.kind === 'SignedIF';
 }
 
 function summarize(n: Node, theta: Float32Array): SiteThresholds {

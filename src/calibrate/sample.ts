@@ -217,7 +217,7 @@ async function sampleRows(graph: Graph, B: number, length: number, rng: Rng, opt
   // Prepacked weights and the arena (onnxruntime's defaults, as every ANN session here): a step over 16 rows of
   // SmolLM2-135M-shaped at 128 cached tokens takes 180 ms, 311 ms unpacked and 2–3× more without the arena
   // (fresh pages for every output; bench/RESULTS.md).
-  const session = await openGraphSession(graph, 'ann', { ...(observe ? { observe: observe.observed } : {}) });
+  const session = await openGraphSession(graph, 'ann', { ...(observe ? { observe: observe.observed, observeTop: observe.top } : {}) });
   const V = graph.spec.vocabSize;
   const rows = Array.from({ length: B }, () => [opts.start]);
   try {
@@ -228,7 +228,7 @@ async function sampleRows(graph: Graph, B: number, length: number, rng: Rng, opt
       const ids = BigInt64Array.from(rows, (r) => BigInt(r[past]!));
       const out = await session.run({ batch: B, seq: 1, ids, mask: new BigInt64Array(B * (past + 1)).fill(1n), positions: new BigInt64Array(B).fill(BigInt(past)), past, cache }, observe?.outputs ?? []);
       cache = out.present;
-      if (observe) observe.add(new Map([...out.extra].map(([name, t]) => [name, t.data])));
+      if (observe) observe.addTop(new Map([...out.extra].map(([name, t]) => [name, t.data])), B);
       if (past < length - 1) rows.forEach((r, b) => r.push(sampleToken(out.logits.subarray(b * V, (b + 1) * V), { temperature: opts.temperature ?? 1 }, rng)));
       onProgress?.(Math.min(past + 2, length), length);
     }

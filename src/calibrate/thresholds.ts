@@ -16,7 +16,8 @@ const QUANTILE: Record<ThresholdMode, number> = { max: 1, p99: 0.99, 'p99.9': 0.
  * q over `expected` samples: rank ⌈q·N⌉, i.e. the (N − ⌈q·N⌉ + 1)-th largest.
  */
 export class ChannelTopK {
-  private readonly k: number;
+  /** Values kept per channel. */
+  readonly k: number;
   private readonly top: Float32Array;
   private seen = 0;
 
@@ -25,8 +26,12 @@ export class ChannelTopK {
     this.top = new Float32Array(channels * this.k).fill(-Infinity);
   }
 
-  /** Adds rows of `values` ([rows, channels]), transformed by `abs` (SignedIF) or as they are (IF). */
-  add(values: Float32Array, abs: boolean): void {
+  /**
+   * Adds rows of `values` ([rows, channels]), transformed by `abs` (SignedIF) or as they are (IF).
+   * `seen`: the rows they stand for, when they are already each channel's k largest of more rows
+   * (already transformed): the kept values are the same as if every row had been added.
+   */
+  add(values: Float32Array, abs: boolean, seen = values.length / this.channels): void {
     const C = this.channels;
     const k = this.k;
     for (let r = 0; r < values.length / C; r++) {
@@ -40,8 +45,8 @@ export class ChannelTopK {
         while (i + 1 < k && this.top[base + i + 1]! < v) { this.top[base + i] = this.top[base + i + 1]!; i++; }
         this.top[base + i] = v;
       }
-      this.seen += 1;
     }
+    this.seen += seen;
   }
 
   /** θ per channel: the statistic, floored at `floor` so a silent channel never divides by zero. */

@@ -50,6 +50,13 @@ export interface EmitOptions {
   readonly placeDerived?: PlaceDerived;
   /** IR values to expose as extra outputs `observe/<name>` (calibration observers). */
   readonly observe?: readonly string[];
+  /**
+   * Observed values come back reduced over positions: per channel the `k` largest of the call's rows (of
+   * |x| for the values in `abs`), [min(k, rows), width], in no particular order: all that calibration's
+   * per-channel statistics keep of them (calibrate/thresholds.ts), without every site's activations
+   * crossing into this process.
+   */
+  readonly observeTop?: { readonly k: number; readonly abs: ReadonlySet<string> };
   /** Expose every neuron site's spike tensor as an output `spikes/<site>` ([T, B, S, D], integers). */
   readonly exposeSpikes?: boolean;
   /** Expose only the saturation tensors `saturation/<site>` (weighted code: which counts clipped), not the planes. */
@@ -228,6 +235,10 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   }
   for (const ir of opts.observe ?? []) {
     const out = `observe/${ir}`;
+    if (opts.observeTop && !timed.has(ir)) {
+      observeTop(b, onnxName(ir), out, opts.observeTop.k, opts.observeTop.abs.has(ir));
+      continue;
+    }
     b.add('Identity', [onnxName(ir)], {}, { outputs: [out], scope: 'observe' });
     b.output(out, 'float32', timed.has(ir) ? ['T', 'batch', 'seq', 'width'] : ['batch', 'seq', 'width']);
   }
@@ -327,4 +338,16 @@ function lowerSpiking(op: OpDef, ctx: LowerCtx): Lowered {
       return { outputs: [temporalDifference(ctx.b, f!, T, TIMED_RANK)], timed: [true] };
     }
   }
+}
+
+/** `out` = the k largest of `value`'s rows per channel ([batch, seq, width] → [min(k, rows), width]; see EmitOptions.observeTop). */
+function observeTop(b: OnnxBuilder, value: string, out: string, k: number, abs: boolean): void {
+  const rows = b.op('Flatten', [abs ? b.op('Abs', [value], {}, 'observe') : value], { axis: -1 }, 'observe');
+  if (k === 1) {
+    b.add('ReduceMax', [rows], { axes: [0], keepdims: 1 }, { outputs: [out], scope: 'observe' });
+  } else {
+    const count = b.op('Min', [b.op('Slice', [b.op('Shape', [rows]), b.ints([0]), b.ints([1])], {}, 'observe'), b.ints([k])], {}, 'observe');
+    b.add('TopK', [rows, count], { axis: 0, largest: 1, sorted: 0 }, { outputs: [out, b.fresh('observe')], scope: 'observe' });
+  }
+  b.output(out, 'float32', ['top', 'width']);
 }

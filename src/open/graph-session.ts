@@ -20,6 +20,8 @@ export interface SessionOptions {
   /** The spike-counts form (the report): per-channel spike sums per site as `spikecounts/<site>`; see emitOnnx. */
   readonly spikeCounts?: EmitOptions['spikeCounts'];
   readonly observe?: readonly string[];
+  /** Observed values reduced in the graph to each channel's k largest (see emitOnnx's observeTop). */
+  readonly observeTop?: EmitOptions['observeTop'];
   /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
   readonly observeOnly?: boolean;
   /** Every call feeds at least two tokens per row (see emitOnnx). */
@@ -63,7 +65,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
     };
     // Synapse integers as external data too: written raw beside the model, not encoded into it (and parsed back).
     const derived = new IntStore();
-    const options: EmitOptions = { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) };
+    const options: EmitOptions = { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], ...(opts.observeTop ? { observeTop: opts.observeTop } : {}), modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) };
     // A spiking graph's synapses are quantized beforehand on every core (prepareSynapsePlans).
     const prepared = mode === 'snn' ? await planSynapsesFor(graph, options) : { plans: [] };
     const emitted = withSynapsePlans(() => emitOnnx(graph, options), { prepared });

@@ -52,3 +52,54 @@ describe('the observe-only form', () => {
     expect(text(whole.bytes)).toContain(`observe/${observers.observed.at(-1)}`);
   });
 });
+
+describe('observed values reduced in the graph (observeTop)', () => {
+  // Each case: a threshold mode and the rows the statistics are sized for, so that k is 1 (ReduceMax), below
+  // a call's rows (TopK), or above them (TopK of every row).
+  const cases = [
+    { mode: 'max', expected: 111, windows: 3, length: 37, k: 1 },
+    { mode: 'p99', expected: 3330, windows: 3, length: 37, k: 34 },
+    { mode: 'p99.9', expected: 40_000, windows: 3, length: 5, k: 41 },
+  ] as const;
+  // SignedIF sites (|x| kept) in the faithful recipe, IF sites (x kept) in stac's.
+  const models = [
+    { name: 'shakespeare-gpt2', recipe: 'faithful', opts: { code: 'weighted', headroom: 1 } },
+    { name: 'shakespeare-llama', recipe: 'faithful', opts: { code: 'weighted', headroom: 1 } },
+    { name: 'shakespeare-gpt2', recipe: 'stac', opts: { code: 'rate' } },
+  ] as const;
+  for (const m of models) {
+    for (const c of cases) {
+      it(`keeps the statistics of every row bit for bit (${m.name} ${m.recipe}, ${c.mode}, k ${c.k}, ${c.length} rows per call)`, async () => {
+        const { openGraphSession } = await import('../../src/open/graph-session.js');
+        const { rowsInput } = await import('../../src/runtime/windows.js');
+        const { graph } = runRecipe(importHfModel(`fixtures/${m.name}`).graph, m.recipe, 8, m.opts);
+        const windows = Array.from({ length: c.windows }, (_, w) => Array.from({ length: c.length }, (_, j) => (w * 131 + j * 17) % 60));
+        const pass = async (reduced: boolean) => {
+          const observers = new ThresholdObservers(graph, c.mode, c.expected);
+          expect(observers.top.k).toBe(c.k);
+          expect(observers.top.abs.size).toBe(m.recipe === 'faithful' ? observers.observed.length : 0);
+          const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, multiRow: true, ...(reduced ? { observeTop: observers.top } : {}) });
+          const sizes: number[] = [];
+          try {
+            for (const w of windows) {
+              const out = await session.observe(rowsInput([w]), observers.outputs);
+              sizes.push(...observers.outputs.map((o) => out.get(o)!.length));
+              if (reduced) observers.addTop(out, c.length);
+              else observers.add(out);
+            }
+          } finally {
+            await session.release();
+          }
+          return { result: observers.finish(c.windows), sizes };
+        };
+        const raw = await pass(false), top = await pass(true);
+        // min(k, rows) rows per channel come back instead of every row.
+        expect(top.sizes).toEqual(raw.sizes.map((n) => (n / c.length) * Math.min(c.k, c.length)));
+        expect(top.result.tokens).toBe(raw.result.tokens);
+        const a = thresholds(top.result.graph), b = thresholds(raw.result.graph);
+        expect(a.size).toBeGreaterThan(0);
+        for (const [k, v] of b) expect(Array.from(a.get(k)!), k).toEqual(Array.from(v));
+      }, 60_000);
+    }
+  }
+});
