@@ -235,7 +235,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   }
   for (const ir of opts.observe ?? []) {
     const out = `observe/${ir}`;
-    if (opts.observeTop && !timed.has(ir)) {
+    if (opts.observeTop) {
       observeTop(b, onnxName(ir), out, opts.observeTop.k, opts.observeTop.abs.has(ir));
       continue;
     }
@@ -341,7 +341,7 @@ function lowerSpiking(op: OpDef, ctx: LowerCtx): Lowered {
   }
 }
 
-/** `out` = the k largest of `value`'s rows per channel ([batch, seq, width] → [min(k, rows), width]; see EmitOptions.observeTop). */
+/** `out` = the k largest of `value`'s rows per channel ([..., width] → [min(k, rows), width]; see EmitOptions.observeTop). */
 function observeTop(b: OnnxBuilder, value: string, out: string, k: number, abs: boolean): void {
   const rows = b.op('Flatten', [abs ? b.op('Abs', [value], {}, 'observe') : value], { axis: -1 }, 'observe');
   if (k === 1) {

@@ -40,7 +40,6 @@ export class OnnxBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
-  private readonly valueInfos: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly constCache = new Map<string, string>();
   /** Every value's shape where known (inputs, initializers, declared, inferred: shapes.ts). */
   private readonly shapes = new Map<string, ValueShape>();
@@ -150,27 +149,19 @@ export class OnnxBuilder {
     this.outputs.push(valueInfo(name, dtype, shape));
   }
 
-  /** The shape this builder knows for `name` (declared or inferred), if any. */
-  shapeOf(name: string): ValueShape | undefined {
-    return this.shapes.get(name);
-  }
-
   /** Serialises the model, declaring every intermediate value whose shape is fully known. `metadata` lands in ModelProto.metadata_props. */
   toBytes(graphName: string, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
     const io = new Set([...this.inputs, ...this.outputs].map((v) => v.name));
-    this.valueInfos.length = 0;
-    for (const node of this.nodes) {
-      for (const name of node.output ?? []) {
-        const shape = this.shapes.get(name);
-        if (shape && isComplete(shape) && !io.has(name)) this.valueInfos.push(shapeInfo(name, shape.elem, shape.dims));
-      }
-    }
+    const valueInfo = this.nodes.flatMap((node) => (node.output ?? []).flatMap((name) => {
+      const shape = this.shapes.get(name);
+      return shape && isComplete(shape) && !io.has(name) ? [shapeInfo(name, shape.elem, shape.dims)] : [];
+    }));
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'snnconvert',
       opsetImport: [{ domain: '', version: OPSET }],
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs, valueInfo: this.valueInfos },
+      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs, valueInfo },
     });
     return onnx.ModelProto.encode(model).finish();
   }

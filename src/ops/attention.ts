@@ -66,9 +66,13 @@ function maskBias(ctx: LowerCtx): string {
   return ctx.shared('attention/mask-bias', () => {
     const { keys, queries } = positions(ctx);
     const causal = ctx.b.op('LessOrEqual', [keys, queries]);
-    const padding = ctx.b.op('Unsqueeze', [ctx.b.op('Cast', [ctx.input(3)], { to: 9 }), ctx.b.ints([1, 2])]);
-    return asBias(ctx.b, ctx.b.op('And', [causal, padding]));
+    return asBias(ctx.b, ctx.b.op('And', [causal, keyMask(ctx)]));
   });
+}
+
+/** attention_mask as [B, 1, 1, L] bool. */
+function keyMask(ctx: LowerCtx): string {
+  return ctx.b.op('Unsqueeze', [ctx.b.op('Cast', [ctx.input(3)], { to: 9 }), ctx.b.ints([1, 2])]);
 }
 
 function asBias(b: OnnxBuilder, allowed: string): string {
@@ -174,7 +178,7 @@ function lowerAttentionSampler(ctx: LowerCtx): string[] {
   const byHead = (x: string) => (group === 1 ? x : b.op('Reshape', [x, b.ints([0, h.heads, -1, 0])]));
   const qs = byKvHead(q);
   const scores = b.op('Concat', [b.op('MatMul', [qs, ctx.input(5)]), b.op('MatMul', [qs, b.op('Transpose', [k], { perm: [0, 1, 3, 2] })])], { axis: -1 });
-  const bias = ctx.shared('attention/sampler-mask-bias', () => asBias(b, b.op('Unsqueeze', [b.op('Cast', [ctx.input(3)], { to: 9 }), b.ints([1, 2])])));
+  const bias = ctx.shared('attention/sampler-mask-bias', () => asBias(b, keyMask(ctx)));
   const probs = byKvHead(maskedSoftmax(b, byHead(scores), bias, h.headDim));
   const onCache = b.op('MatMul', [b.op('Slice', [probs, b.ints([0]), b.ints([-1]), b.ints([-1])]), ctx.input(6)]);
   const onNew = b.op('Mul', [b.op('Slice', [probs, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([-1])]), v]);

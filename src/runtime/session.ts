@@ -146,7 +146,9 @@ export const EXACT_OPTIMIZATION = 'basic' as const;
  * Default: onnxruntime prepacks MatMul weights (faster GEMMs, and batched rows then match single rows
  * bit for bit in the tests) at the price of a packed copy of every weight. `lowMemory` turns prepacking
  * and the arena off: weights stay in the external data file (distilgpt2-shaped ANN: peak RSS ~1.9× the
- * weights instead of 2.2–2.4×; session build 2.3 s → 0.2 s).
+ * weights instead of 2.2–2.4×; session build 2.3 s → 0.2 s). Memory patterns are off: onnxruntime
+ * allocates a pattern's block for each run and frees it after, so each run faulted in fresh pages
+ * (a 1 024-token SmolLM2-135M-shaped window 4.0 → 3.0 s without them); the arena keeps its buffers.
  */
 export function sessionOptions(device: Device = 'cpu', lowMemory = false, kvOutputs: readonly string[] = []): ort.InferenceSession.SessionOptions {
   // WebGPU: onnxruntime's own error log line would duplicate the DEVICE_RUN_FAILED we throw; fatal only.
