@@ -3,7 +3,7 @@ import type { OnnxBuilder } from '../onnx/onnx-builder.js';
 import type { LowerCtx, Lowered, OpDef } from './op.js';
 import type { Node } from '../ir/types.js';
 import { choiceAttr, numAttr, strAttr } from './op.js';
-import { exactRound, exactSign, parity } from './exact-int.js';
+import { exactRound, exactSign } from './exact-int.js';
 import { nafMax, unitCount, type SpikeCode } from './spike-code.js';
 
 export const NEURON_KINDS = ['IF', 'SignedIF'] as const;
@@ -111,18 +111,35 @@ function stepWeights(b: OnnxBuilder, T: number): string {
 }
 
 /**
- * The NAF digits of every count at once ([T, B, S, D], most significant first): with a = |q|,
- * digit k = bit_{k+1}(3a) − bit_{k+1}(a), times sign(q) (the x ⊕ 3x identity for the NAF). Every value
- * is an integer below 2^24, so Floor, Mul by a power of two and Mod are exact in float32.
+ * The NAF digits of every count at once ([T, B, S, D], most significant first): with a = |q|, digit k
+ * = bit_{k+1}(3a) − bit_{k+1}(a), times sign(q) (the x ⊕ 3x identity for the NAF). As bit_j(n) =
+ * ⌊n/2^j⌋ − 2⌊n/2^(j+1)⌋, every digit is a fixed ±1, ±2 combination of the floors ⌊3a/2^j⌋ and ⌊a/2^j⌋,
+ * j = 1 … T (j = T+1 is 0: |q| ≤ M_T, so 3a < 2^(T+1)): one Floor over both, then one MatMul by those
+ * coefficients gives all T planes (4 passes over the planes' size instead of 14 for parities taken
+ * plane by plane; the report's spike pass spends most of its time here). Every value is an integer
+ * below 2^24, so the floors, the products and their sums are exact in float32: the same integers as
+ * the step-by-step neuron.
  */
 function nafPlanes(ctx: LowerCtx, q: string): string {
   const { b, node } = ctx;
   const T = ctx.timesteps;
-  const a = b.op('Unsqueeze', [b.op('Abs', [q], {}, node.id), b.ints([0])], {}, node.id);
-  const shifts = b.constant({ dtype: 'float32', dims: [T, 1, 1, 1], values: Array.from({ length: T }, (_, t) => 2 ** -(T - t)) });
-  const bit = (n: string) => parity(b, b.op('Floor', [b.op('Mul', [n, shifts], {}, node.id)], {}, node.id), node.id);
-  const digits = b.op('Sub', [bit(b.op('Mul', [a, b.scalar(3)], {}, node.id)), bit(a)], {}, node.id);
-  const planes = b.op('Mul', [digits, exactSign(b, q, ctx.portable, node.id)], {}, node.id);
+  const J = T;
+  const a = b.op('Abs', [q], {}, node.id);
+  // [2, 1, B, S, D]: 3a and a, each scaled by 2^−j for j = T … 1 ([1, J, 1, 1, 1]) and floored.
+  const both = b.op('Concat', [b.op('Unsqueeze', [b.op('Mul', [a, b.scalar(3)], {}, node.id), b.ints([0, 1])], {}, node.id), b.op('Unsqueeze', [a, b.ints([0, 1])], {}, node.id)], { axis: 0 }, node.id);
+  const shifts = b.constant({ dtype: 'float32', dims: [1, J, 1, 1, 1], values: Array.from({ length: J }, (_, i) => 2 ** -(J - i)) });
+  const floors = b.op('Reshape', [b.op('Floor', [b.op('Mul', [both, shifts], {}, node.id)], {}, node.id), b.ints([2 * J, -1])], {}, node.id);
+  // Plane t (k = T−1−t) reads j = k+1 (index t) and j = k+2 (index t−1): (F3 − Fa)[t] − 2·(F3 − Fa)[t−1].
+  const coefficients = new Float32Array(T * 2 * J);
+  for (let t = 0; t < T; t++) {
+    for (const [part, sign] of [[0, 1], [1, -1]] as const) {
+      coefficients[t * 2 * J + part * J + t] = sign;
+      if (t > 0) coefficients[t * 2 * J + part * J + t - 1] = -2 * sign;
+    }
+  }
+  const digits = b.op('MatMul', [b.constant({ dtype: 'float32', dims: [T, 2 * J], values: coefficients }), floors], {}, node.id);
+  const shape = b.op('Concat', [b.ints([T]), b.op('Shape', [q], {}, node.id)], { axis: 0 }, node.id);
+  const planes = b.op('Mul', [b.op('Reshape', [digits, shape], {}, node.id), exactSign(b, q, ctx.portable, node.id)], {}, node.id);
   b.declare(planes, 'float32', [T, 'batch', 'seq', widthOf(ctx)]);
   return planes;
 }
