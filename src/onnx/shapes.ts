@@ -179,7 +179,9 @@ function product(dims: readonly InferredDim[]): { coef: number; names: string[] 
   const names: string[] = [];
   for (const d of dims) {
     if (d === null) return null;
-    if (typeof d === 'number') coef *= d; else names.push(...d.split('*'));
+    if (typeof d === 'number') { coef *= d; continue; }
+    // A name joined by '*' is a product (reshape below); a numeric part of it is a factor.
+    for (const part of d.split('*')) if (/^\d+$/.test(part)) coef *= Number(part); else names.push(part);
   }
   return { coef, names: names.sort() };
 }
@@ -200,7 +202,7 @@ function reshape(x: ValueShape, target: In, allowzero: unknown): In {
       left.splice(at, 1);
     }
     const coef = total.coef / known.coef;
-    dims[free] = left.length === 0 ? coef : coef === 1 ? left.join('*') : null;
+    dims[free] = left.length === 0 ? coef : coef === 1 ? left.join('*') : `${coef}*${left.join('*')}`;
   }
   return { elem: x.elem, dims };
 }

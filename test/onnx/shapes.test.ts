@@ -41,17 +41,21 @@ describe('shape rules (ONNX operator semantics)', () => {
     expect(one('Gemm', [f(16, 'n'), f(16, 32)], { transA: 1 })!.dims).toEqual(['n', 32]);
   });
 
-  it('Reshape: 0 copies a dim, −1 is solved only when it is a size or one name', () => {
+  it('Reshape: 0 copies a dim, −1 is solved as a size or a product of names', () => {
     expect(one('Reshape', [f('batch', 'seq', 4, 8), ints(0, 0, 32)])!.dims).toEqual(['batch', 'seq', 32]);
     expect(one('Reshape', [f('batch', 'seq', 32), ints(0, -1, 4, 8)])!.dims).toEqual(['batch', 'seq', 4, 8]);
-    expect(one('Reshape', [f('batch', 4, 'seq', 8), ints(0, 2, -1, 0)])!.dims).toEqual(['batch', 2, null, 8]);
-    expect(one('Reshape', [f('batch', 6), ints(-1, 3)])!.dims).toEqual([null, 3]);
+    expect(one('Reshape', [f('batch', 4, 'seq', 8), ints(0, 2, -1, 0)])!.dims).toEqual(['batch', 2, '2*seq', 8]);
+    expect(one('Reshape', [f('batch', 6), ints(-1, 3)])!.dims).toEqual(['2*batch', 3]);
+    expect(one('Reshape', [f('batch', 6), ints(-1, 4)])!.dims).toEqual([null, 4]);
+    expect(one('Reshape', [f(null, 6), ints(-1, 3)])!.dims).toEqual([null, 3]);
     // Rows flattened to 2-D are named by the product of their names, and come back as they were.
     expect(one('Reshape', [f('seq', 'batch', 32), ints(-1, 32)])!.dims).toEqual(['batch*seq', 32]);
-    expect(one('Reshape', [f('batch*seq', 32), ints(-1)])!.dims).toEqual([null]);
+    expect(one('Reshape', [f('batch*seq', 32), ints(-1)])!.dims).toEqual(['32*batch*seq']);
+    expect(one('Reshape', [f('32*batch*seq'), ints(-1, 'batch', 8)])!.dims).toEqual(['4*seq', 'batch', 8]);
+    expect(one('Reshape', [f('32*batch*seq'), ints('batch', -1, 8)])!.dims).toEqual(['batch', '4*seq', 8]);
     expect(one('Reshape', [f('batch*seq', 32), ints(0, -1, 8)])!.dims).toEqual(['batch*seq', 4, 8]);
     expect(one('Reshape', [f('batch*seq', 4, 8), ints('batch', -1, 32)])!.dims).toEqual(['batch', 'seq', 32]);
-    expect(one('Reshape', [f('batch', 6), ints(-1)])!.dims).toEqual([null]);
+    expect(one('Reshape', [f('batch', 6), ints(-1)])!.dims).toEqual(['6*batch']);
     expect(one('Reshape', [f('batch', 6), undefined])).toBeUndefined();
     // A target built from Shape keeps the names it read.
     const target = one('Shape', [f('batch', 4, 'seq', 8)])!;
@@ -137,8 +141,8 @@ async function checkDeclared(graph: Graph, mode: 'ann' | 'snn', opts: SessionOpt
     try {
       const out = await session.run(feeds);
       for (const v of declared) {
-        // A name joined by '*' is the product of its parts (a flattened [batch, seq] is batch*seq rows).
-        const size = (name: string) => name.split('*').reduce<number | string>((a, n) => (typeof a === 'number' && sizes[n] !== undefined ? a * sizes[n]! : `unbound ${name}`), 1);
+        // A name joined by '*' is the product of its parts (a flattened [batch, seq] is batch*seq rows; a numeric part is a factor).
+        const size = (name: string) => name.split('*').reduce<number | string>((a, n) => (typeof a !== 'number' ? a : /^\d+$/.test(n) ? a * Number(n) : sizes[n] !== undefined ? a * sizes[n]! : `unbound ${name}`), 1);
         const want = v.type!.tensorType!.shape!.dim!.map((d) => (d.dimParam ? size(d.dimParam) : Number(d.dimValue)));
         expect(out[v.name!]?.dims, v.name!).toEqual(want);
       }
