@@ -25,7 +25,26 @@ export interface CalibrationResult {
 export interface CalibrateOptions {
   readonly mode: ThresholdMode;
   readonly batch?: number;
+  /** Tokens per call of a longer window (default OBSERVE_CHUNK). */
+  readonly chunk?: number;
   readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Tokens per call when a window is longer: it runs in chunks over the KV cache, so attention scores only
+ * the keys each chunk can see instead of the whole causal square. Every row's scores, softmax and value
+ * sums are those of the whole window (the keys a row cannot see add exact zeros), so the observed values,
+ * and the thresholds, are the same bit for bit (test/calibrate/sample-observe.test.ts). SmolLM2-135M-shaped, a
+ * 1 024-token window: 2.2–2.3 s whole, less in chunks of 256 (bench/RESULTS.md); 128 cost more than 256.
+ */
+export const OBSERVE_CHUNK = 256;
+
+/** [from, to) of each call over a window of `length` tokens: chunks of `chunk`, none of one token (multiRow). */
+export function observeChunks(length: number, chunk: number): [number, number][] {
+  const starts: number[] = [];
+  for (let from = 0; from < length; from += chunk) starts.push(from);
+  if (starts.length > 1 && length - starts.at(-1)! < 2) starts[starts.length - 1] = length - 2;
+  return starts.map((from, i) => [from, starts[i + 1] ?? length]);
 }
 
 /**
@@ -92,12 +111,25 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
   // session faulted in fresh pages for every call's tensors, 2.1× slower on 1 024-token windows (bench/RESULTS.md).
   // Each site comes back as its channels' k largest values of the call, not every row (emitOnnx's observeTop):
   // SmolLM2-135M-shaped's sites hold 0.5 GB per 1 024-token window, and keeping the top in JS took 0.5 s of it.
-  const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: true, multiRow, observeTop: observers.top });
+  const chunk = Math.max(3, opts.chunk ?? OBSERVE_CHUNK);
+  const chunked = multiRow && data.samples.some((w) => w.length > chunk);
+  const session = await openGraphSession(graph, 'ann', { observe: observers.observed, observeOnly: chunked ? 'cache' : true, multiRow, observeTop: observers.top });
   try {
     for (let i = 0; i < data.samples.length; i += per) {
-      const chunk = data.samples.slice(i, i + per);
-      const input = rowsInput(chunk);
-      observers.addTop(await session.observe(input, observers.outputs), input.batch * input.seq);
+      const rows = data.samples.slice(i, i + per);
+      if (!chunked) {
+        const input = rowsInput(rows);
+        observers.addTop(await session.observe(input, observers.outputs), input.batch * input.seq);
+      } else {
+        let cache: Float32Array[] = [];
+        for (const [from, to] of observeChunks(rows[0]!.length, chunk)) {
+          const input = { ...rowsInput(rows.map((w) => w.slice(from, to))), mask: new BigInt64Array(rows.length * to).fill(1n), past: from, cache };
+          input.positions.forEach((_, j) => { input.positions[j] = BigInt(from + (j % (to - from))); });
+          const out = await session.observeCached(input, observers.outputs);
+          observers.addTop(out.observed, input.batch * input.seq);
+          cache = out.present;
+        }
+      }
       opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);
     }
   } finally {

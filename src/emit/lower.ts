@@ -87,8 +87,9 @@ export interface EmitOptions {
   /**
    * Emit the model outputs (logits, present K/V); default true. Without them only observed values remain,
    * and only the nodes they depend on are emitted (onnxruntime runs every node, an unused LM head too).
+   * `'cache'`: the present K/V too, not the logits (observers fed a window in chunks over the KV cache).
    */
-  readonly modelOutputs?: boolean;
+  readonly modelOutputs?: boolean | 'cache';
   /**
    * Every call feeds at least two tokens per row (whole windows: calibration's observers): attention's
    * products skip the row appended to keep a one-row product's sums those of a longer one (rowStableMatMul),
@@ -179,7 +180,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     return w.name;
   };
 
-  const needed = opts.modelOutputs === false ? nodesFeeding(graph, opts.observe ?? []) : null;
+  const kept = opts.modelOutputs === false ? [] : opts.modelOutputs === 'cache' ? graph.outputs.filter((o) => o.name !== LOGITS) : graph.outputs;
+  const needed = kept === graph.outputs ? null : nodesFeeding(graph, [...(opts.observe ?? []), ...kept.map((o) => o.name)]);
   for (const node of graph.nodes) {
     if (needed && !needed.has(node)) continue;
     const op = getOp(node.op, `node ${node.id}`);
@@ -221,7 +223,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   }
 
   const timedOutputs: string[] = [];
-  for (const out of opts.modelOutputs === false ? [] : graph.outputs) {
+  for (const out of kept) {
     let n = onnxName(out.name);
     const keep = timed.has(out.name) && (opts.keepTimed ?? []).includes(out.name);
     if (timed.has(out.name) && !keep) n = b.op('ReduceMean', [n], { axes: [0], keepdims: 0 }, 'readout');

@@ -22,8 +22,11 @@ export interface SessionOptions {
   readonly observe?: readonly string[];
   /** Observed values reduced in the graph to each channel's k largest (see emitOnnx's observeTop). */
   readonly observeTop?: EmitOptions['observeTop'];
-  /** Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). */
-  readonly observeOnly?: boolean;
+  /**
+   * Only the observed values are outputs: the LM head and KV outputs are pruned (calibration). `'cache'`
+   * keeps the present K/V (a window observed in chunks over the KV cache: ModelSession.observeCached).
+   */
+  readonly observeOnly?: boolean | 'cache';
   /** Every call feeds at least two tokens per row (see emitOnnx). */
   readonly multiRow?: boolean;
   /** Trade speed for memory: no weight prepacking, no arena (`loadHfAnn({ lowMemory })`; see sessionOptions). */
@@ -65,7 +68,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
     };
     // Synapse integers as external data too: written raw beside the model, not encoded into it (and parsed back).
     const derived = new IntStore();
-    const options: EmitOptions = { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], ...(opts.observeTop ? { observeTop: opts.observeTop } : {}), modelOutputs: !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) };
+    const options: EmitOptions = { mode, placeWeight, placeDerived: derived.place, portable: opts.device === 'webgpu' || opts.device === 'auto', exposeSpikes: opts.exposeSpikes ?? false, exposeSaturation: opts.exposeSaturation ?? false, ...(opts.spikeCounts ? { spikeCounts: opts.spikeCounts } : {}), observe: opts.observe ?? [], ...(opts.observeTop ? { observeTop: opts.observeTop } : {}), modelOutputs: opts.observeOnly === 'cache' ? 'cache' : !opts.observeOnly, ...(opts.execution ? { execution: opts.execution } : {}), ...(opts.quantized ? { quantized: opts.quantized } : {}), ...(opts.timedInputs ? { timedInputs: opts.timedInputs } : {}), ...(opts.keepTimed ? { keepTimed: opts.keepTimed } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}), ...(opts.multiRow ? { multiRow: true } : {}) };
     // A spiking graph's synapses are quantized beforehand on every core (prepareSynapsePlans).
     const prepared = mode === 'snn' ? await planSynapsesFor(graph, options) : { plans: [] };
     const emitted = withSynapsePlans(() => emitOnnx(graph, options), { prepared });
@@ -81,7 +84,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
 /** Emits `graph` (ANN or spiking) and opens a session over it (see withEmittedModel). */
 export async function openGraphSession(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions = {}): Promise<ModelSession> {
   return withEmittedModel(graph, mode, opts, async (modelPath, emitted) => {
-    const kvOutputs = opts.observeOnly ? [] : kvOutputNames(graph.spec);
+    const kvOutputs = opts.observeOnly === true ? [] : kvOutputNames(graph.spec);
     const { session, device } = await createDeviceSession(modelPath, opts.device ?? 'cpu', { lowMemory: opts.lowMemory ?? false, kvOutputs });
     const extras = [...emitted.spikeOutputs.map((s) => s.output), ...emitted.saturationOutputs.map((s) => s.output), ...emitted.countOutputs.map((s) => s.output), ...(opts.observe ?? []).map((o) => `observe/${o}`)];
     return new ModelSession(graph.spec, session, mode === 'snn' ? graph.spiking!.timesteps : null, extras, device);

@@ -96,6 +96,13 @@ export class ModelSession {
     return new Map(names.map((n) => [n, out[n]!.data as Float32Array]));
   }
 
+  /** The named extra outputs and the present K/V, on the host (for sessions opened with `observeOnly: 'cache'`). */
+  async observeCached(input: StepInput, names: readonly string[]): Promise<{ observed: Map<string, Float32Array>; present: Float32Array[] }> {
+    const kv = kvOutputNames(this.spec);
+    const out = await this.call(input, [...kv, ...names]);
+    return { observed: new Map(names.map((n) => [n, out[n]!.data as Float32Array])), present: await Promise.all(kv.map((n) => hostData(out[n]!))) };
+  }
+
   /** Runs the session; a failure on a device other than the CPU names the device and the way out. */
   private async call(input: StepInput, fetches: readonly string[]): Promise<ort.InferenceSession.ReturnType> {
     const feeds = await this.feeds(input);

@@ -1,6 +1,6 @@
 // Calibrating while sampling (convert's default) gives the thresholds of a second pass over the sampled windows, to the last bit.
 import { describe, expect, it } from 'vitest';
-import { calibrateThresholds, ThresholdObservers } from '../../src/calibrate/observers.js';
+import { calibrateThresholds, observeChunks, ThresholdObservers } from '../../src/calibrate/observers.js';
 import { sampleFromModel } from '../../src/calibrate/sample.js';
 import { importHfModel } from '../../src/import/hf/index.js';
 import { runRecipe } from '../../src/passes/pipeline.js';
@@ -31,6 +31,35 @@ describe('calibration observed while sampling', () => {
         const a = thresholds(fused.graph), b = thresholds(twoPass.graph);
         expect(a.size).toBeGreaterThan(0);
         for (const [k, v] of b) expect(Array.from(a.get(k)!)).toEqual(Array.from(v));
+      }, 60_000);
+    }
+  }
+});
+
+describe('windows observed in chunks over the KV cache', () => {
+  it('cuts a window into chunks, none of one token', () => {
+    expect(observeChunks(10, 4)).toEqual([[0, 4], [4, 8], [8, 10]]);
+    expect(observeChunks(9, 4)).toEqual([[0, 4], [4, 7], [7, 9]]);
+    expect(observeChunks(8, 8)).toEqual([[0, 8]]);
+    expect(observeChunks(5, 256)).toEqual([[0, 5]]);
+  });
+
+  for (const name of FIXTURES) {
+    for (const mode of ['max', 'p99.9'] as const) {
+      it(`gives the thresholds of whole windows bit for bit (${name}, ${mode})`, async () => {
+        const { graph } = runRecipe(importHfModel(`fixtures/${name}`).graph, 'faithful', 8, { code: 'weighted', headroom: 1 });
+        // 37 tokens: chunks of 12, 12, 11 and 2 (the last would be one token), and 37 in one call; two windows per call too.
+        const samples = Array.from({ length: 3 }, (_, w) => Array.from({ length: 37 }, (_, j) => (w * 131 + j * 17) % 60));
+        const data = { samples, text: 'test', numSamples: 3, maxLength: 37 };
+        const whole = await calibrateThresholds(graph, data, { mode, chunk: 37 });
+        const b = thresholds(whole.graph);
+        for (const opts of [{ chunk: 12 }, { chunk: 12, batch: 2 }, { chunk: 3 }]) {
+          const chunked = await calibrateThresholds(graph, data, { mode, ...opts });
+          expect(chunked.tokens).toBe(whole.tokens);
+          const a = thresholds(chunked.graph);
+          expect(a.size).toBeGreaterThan(0);
+          for (const [k, v] of b) expect(Array.from(a.get(k)!), `${k} ${JSON.stringify(opts)}`).toEqual(Array.from(v));
+        }
       }, 60_000);
     }
   }

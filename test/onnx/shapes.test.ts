@@ -167,6 +167,7 @@ describe.each([['gpt2', GPT2_DIR], ['llama (grouped-query attention)', LLAMA_DIR
     ['portable (float synapses)', 'snn', () => ({ device: 'webgpu' })],
     ['W8A8 integer ANN', 'snn', () => ({ quantized: 'w8a8' })],
     ['observers only (calibration)', 'ann', () => ({ observe: neuronsOf(graph.nodes).map(({ node }) => node.inputs[0]!), observeOnly: true, multiRow: true })],
+    ['observers and the K/V cache (calibration in chunks)', 'ann', () => ({ observe: neuronsOf(graph.nodes).map(({ node }) => node.inputs[0]!), observeOnly: 'cache' as const, multiRow: true })],
     ['calibration sampler', 'ann', () => ({ sampler: { temperature: 1 } })],
   ];
   it.each(forms)('%s', async (_, mode, opts) => {
