@@ -53,7 +53,7 @@ export class SpikeCounter {
     if (rows.length !== SPIKE_COUNT_ROWS.length * D) throw new SnnError('GRAPH_INVALID', { message: `spike counts of ${rows.length} values, expected ${SPIKE_COUNT_ROWS.length} rows of ${D} channels`, at: `spikecounts/${this.site}` });
     const total = (row: number): number => { let t = 0; for (let d = 0; d < D; d++) t += rows[row * D + d]!; return t; };
     const nonInteger = total(ROW.nonInteger);
-    if (nonInteger !== 0) throw new SnnError('GRAPH_INVALID', { message: `spike tensor holds values that are not integers (Σ|v − round(v)| = ${nonInteger})`, at: `spikes/${this.site}` });
+    if (nonInteger !== 0) throw new SnnError('GRAPH_INVALID', { message: `spike tensor holds values that are not integers (Σ(v − ⌊v⌋) = ${nonInteger})`, at: `spikes/${this.site}` });
     for (let d = 0; d < D; d++) this.perChannel[d]! += rows[ROW.spikes * D + d]!;
     const spikes = total(ROW.spikes);
     const pos = total(ROW.positive);

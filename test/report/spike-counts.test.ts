@@ -44,14 +44,16 @@ async function wholeTensorCounts(source: ReportSource, windows: readonly (readon
 }
 
 describe.each([
-  { code: 'weighted', timesteps: 7 },
-  { code: 'rate', timesteps: 4 },
-])('spike counts of a $code bundle', ({ code, timesteps }) => {
+  { code: 'weighted', timesteps: 7, levels: 1 },
+  { code: 'rate', timesteps: 4, levels: 1 },
+  // Multi-level neurons emit integers beyond ±1: the non-binary counts are not all zero.
+  { code: 'rate', timesteps: 4, levels: 3 },
+])('spike counts of a $code bundle, $levels level(s)', ({ code, timesteps, levels }) => {
   let source: ReportSource;
   let windows: number[][];
   beforeAll(async () => {
     const dir = tempDir('snn-counts-');
-    const { bundlePath } = await convert(undefined, { ...FAST, code, timesteps, out: join(dir, 'model.snn') });
+    const { bundlePath } = await convert(undefined, { ...FAST, code, timesteps, levels, out: join(dir, 'model.snn') });
     source = await openReportSource(bundlePath);
     const ids = source.tokenizer.encode(readFileSync(join(GPT2_DIR, 'heldout.txt'), 'utf8'));
     windows = [ids.slice(0, WINDOW), ids.slice(WINDOW, 2 * WINDOW)];
@@ -64,6 +66,7 @@ describe.each([
     const whole = await wholeTensorCounts(source, windows);
     expect(streamed.counters.map(view)).toEqual(whole.map(view));
     expect(whole.reduce((a, c) => a + c.spikes, 0)).toBeGreaterThan(0);
+    if (levels > 1) expect(whole.reduce((a, c) => a + c.nonBinaryEvents, 0)).toBeGreaterThan(0);
     expect(whole.every((c) => c.elements === timesteps * 2 * WINDOW * c.channels)).toBe(true);
     expect(streamed.membrane?.check).toBeDefined();
   });
