@@ -1,7 +1,7 @@
 // Observers: run the ANN through onnxruntime with the neuron sites as extra outputs and set θ per channel.
 import type { Graph, Node, Weight } from '../ir/types.js';
 import { openGraphSession } from '../open/graph-session.js';
-import { rowsInput } from '../runtime/windows.js';
+import { rowsChunkInput, rowsInput } from '../runtime/windows.js';
 import type { CalibrationData } from './data.js';
 import { ChannelTopK, type ThresholdMode } from './thresholds.js';
 import { neuronAttrs, neuronsOf } from '../ops/spiking.js';
@@ -123,10 +123,8 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
       } else {
         let cache: Float32Array[] = [];
         for (const [from, to] of observeChunks(rows[0]!.length, chunk)) {
-          const input = { ...rowsInput(rows.map((w) => w.slice(from, to))), mask: new BigInt64Array(rows.length * to).fill(1n), past: from, cache };
-          input.positions.forEach((_, j) => { input.positions[j] = BigInt(from + (j % (to - from))); });
-          const out = await session.observeCached(input, observers.outputs);
-          observers.addTop(out.observed, input.batch * input.seq);
+          const out = await session.observeCached(rowsChunkInput(rows, from, to, cache), observers.outputs);
+          observers.addTop(out.observed, rows.length * (to - from));
           cache = out.present;
         }
       }

@@ -28,6 +28,16 @@ export function rowsInput(rows: readonly (readonly number[])[]): StepInput {
   return { batch, seq, ids, mask: new BigInt64Array(batch * seq).fill(1n), positions, past: 0, cache: [] };
 }
 
+/** Tokens [from, to) of every row (rows of one length) on top of `cache`, their K/V over [0, from). */
+export function rowsChunkInput(rows: readonly (readonly number[])[], from: number, to: number, cache: readonly Float32Array[]): StepInput {
+  const batch = rows.length;
+  const seq = to - from;
+  const ids = new BigInt64Array(batch * seq);
+  const positions = new BigInt64Array(batch * seq);
+  rows.forEach((row, r) => { for (let j = 0; j < seq; j++) { ids[r * seq + j] = BigInt(row[from + j]!); positions[r * seq + j] = BigInt(from + j); } });
+  return { batch, seq, ids, mask: new BigInt64Array(batch * to).fill(1n), positions, past: from, cache };
+}
+
 /** A batch of windows of `ids` starting at `starts`, as one uncached forward input. */
 export function windowInput(ids: readonly number[], starts: readonly number[], window: number): StepInput {
   return rowsInput(starts.map((s) => ids.slice(s, s + window)));
