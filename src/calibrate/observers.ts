@@ -1,7 +1,7 @@
 // Observers: run the ANN through onnxruntime with the neuron sites as extra outputs and set θ per channel.
 import type { Graph, Node, Weight } from '../ir/types.js';
 import { openGraphSession } from '../open/graph-session.js';
-import { rowsChunkInput, rowsInput } from '../runtime/windows.js';
+import { rowsChunkInput } from '../runtime/windows.js';
 import type { CalibrationData } from './data.js';
 import { ChannelTopK, type ThresholdMode } from './thresholds.js';
 import { neuronAttrs, neuronsOf } from '../ops/spiking.js';
@@ -117,15 +117,15 @@ export async function calibrateThresholds(graph: Graph, data: CalibrationData, o
   try {
     for (let i = 0; i < data.samples.length; i += per) {
       const rows = data.samples.slice(i, i + per);
-      if (!chunked) {
-        const input = rowsInput(rows);
-        observers.addTop(await session.observe(input, observers.outputs), input.batch * input.seq);
-      } else {
-        let cache: Float32Array[] = [];
-        for (const [from, to] of observeChunks(rows[0]!.length, chunk)) {
-          const out = await session.observeCached(rowsChunkInput(rows, from, to, cache), observers.outputs);
+      let cache: Float32Array[] = [];
+      for (const [from, to] of observeChunks(rows[0]!.length, chunk)) {
+        const input = rowsChunkInput(rows, from, to, cache);
+        if (chunked) {
+          const out = await session.observeCached(input, observers.outputs);
           observers.addTop(out.observed, rows.length * (to - from));
           cache = out.present;
+        } else {
+          observers.addTop(await session.observe(input, observers.outputs), rows.length * (to - from));
         }
       }
       opts.onProgress?.(Math.min(i + per, data.samples.length), data.samples.length);

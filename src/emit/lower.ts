@@ -180,8 +180,9 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     return w.name;
   };
 
-  const kept = opts.modelOutputs === false ? [] : opts.modelOutputs === 'cache' ? graph.outputs.filter((o) => o.name !== LOGITS) : graph.outputs;
-  const needed = kept === graph.outputs ? null : nodesFeeding(graph, [...(opts.observe ?? []), ...kept.map((o) => o.name)]);
+  const modelOutputs = opts.modelOutputs ?? true;
+  const kept = modelOutputs === true ? graph.outputs : modelOutputs === 'cache' ? graph.outputs.filter((o) => o.name !== LOGITS) : [];
+  const needed = modelOutputs === true ? null : nodesFeeding(graph, [...(opts.observe ?? []), ...kept.map((o) => o.name)]);
   for (const node of graph.nodes) {
     if (needed && !needed.has(node)) continue;
     const op = getOp(node.op, `node ${node.id}`);

@@ -1,5 +1,6 @@
 // Running one report window through a session in chunks over its KV cache, so memory is bounded by the chunk, not the window.
-import type { ModelSession, StepInput, StepOutput } from '../runtime/session.js';
+import type { ModelSession, StepOutput } from '../runtime/session.js';
+import { rowsChunkInput } from '../runtime/windows.js';
 
 /**
  * Tokens per call when the report runs a window. Cached ≡ recomputed bit for bit (the runtime's
@@ -7,17 +8,6 @@ import type { ModelSession, StepInput, StepOutput } from '../runtime/session.js'
  * of the whole window at once, while a call holds logits and activations of `chunk` tokens only.
  */
 export const REPORT_CHUNK = 128;
-
-/** The input of tokens [past, past + ids.length) of one row on top of `cache` (batch 1). */
-export function chunkInput(ids: readonly number[], past: number, cache: readonly Float32Array[]): StepInput {
-  const seq = ids.length;
-  return {
-    batch: 1, seq, past, cache,
-    ids: BigInt64Array.from(ids, (id) => BigInt(id)),
-    positions: BigInt64Array.from({ length: seq }, (_, j) => BigInt(past + j)),
-    mask: new BigInt64Array(past + seq).fill(1n),
-  };
-}
 
 /**
  * Runs `ids` through `session` in chunks of `chunk` tokens, each call fed the present K/V of the one
@@ -34,9 +24,9 @@ export async function runInChunks(
   const chunk = Math.max(1, opts.chunk ?? REPORT_CHUNK);
   let cache: Float32Array[] = [];
   for (let start = 0; start < ids.length; start += chunk) {
-    const part = ids.slice(start, start + chunk);
-    const out = await session.run(chunkInput(part, start, cache), [...(opts.extra?.(start) ?? [])]);
-    await visit(out, start, part.length);
+    const end = Math.min(ids.length, start + chunk);
+    const out = await session.run(rowsChunkInput([ids], start, end, cache), [...(opts.extra?.(start) ?? [])]);
+    await visit(out, start, end - start);
     cache = out.present;
   }
 }

@@ -20,12 +20,7 @@ export function windowStarts(n: number, window: number, stride: number): number[
 
 /** Equal-length rows of ids as one uncached forward input (positions 0..S−1, full mask). */
 export function rowsInput(rows: readonly (readonly number[])[]): StepInput {
-  const batch = rows.length;
-  const seq = rows[0]?.length ?? 0;
-  const ids = new BigInt64Array(batch * seq);
-  const positions = new BigInt64Array(batch * seq);
-  rows.forEach((row, r) => row.forEach((id, j) => { ids[r * seq + j] = BigInt(id); positions[r * seq + j] = BigInt(j); }));
-  return { batch, seq, ids, mask: new BigInt64Array(batch * seq).fill(1n), positions, past: 0, cache: [] };
+  return rowsChunkInput(rows, 0, rows[0]?.length ?? 0, []);
 }
 
 /** Tokens [from, to) of every row (rows of one length) on top of `cache`, their K/V over [0, from). */
