@@ -9,6 +9,8 @@ import { runRecipe } from '../../src/passes/pipeline.js';
 import { createRng } from '../../src/runtime/sampling.js';
 import { rowsInput } from '../../src/runtime/windows.js';
 import { samplingCacheBytes } from '../../src/weights/memory.js';
+import { tempDir } from '../helpers.js';
+import { tinyGpt2 } from '../harness/tiny-models.js';
 
 /** Inverse-CDF draw in float64: the first id whose cumulative softmax(logits / temperature) exceeds u · Σ. */
 function draw(logits: Float32Array, at: number, V: number, u: number, temperature: number): number {
@@ -72,6 +74,16 @@ describe('calibration sampler', () => {
       expect(new Set(together.map((d) => d.join(' '))).size).toBe(3);
     }, 120_000);
   }
+
+  it('draws from a vocabulary smaller than the zeros that fill its one block', async () => {
+    const graph = tinyGpt2(tempDir()); // vocab 11: one draw block of 256, 245 of them filled with zeros
+    const docs = await sampleDocuments(graph, 4, 12, { seed: 2, start: 0 });
+    expect(docs.every((d) => d.length === 12 && d.every((t) => Number.isInteger(t) && t >= 0 && t < graph.spec.vocabSize))).toBe(true);
+    const { checked, differ } = await mismatches(graph, docs, 2, 1);
+    expect(checked).toBe(4 * 11);
+    expect(differ).toBeLessThanOrEqual(1);
+    expect(new Set(docs.flat()).size).toBeGreaterThan(3);
+  }, 60_000);
 
   it('joins documents into windows longer than one, each document opening with the start token', async () => {
     const { graph } = importHfModel('fixtures/unseen/code-llama'); // context 512
