@@ -354,7 +354,11 @@ function observeTop(b: OnnxBuilder, value: string, out: string, k: number, abs: 
     b.add('ReduceMax', [rows], { axes: [0], keepdims: 1 }, { outputs: [out], scope: 'observe' });
   } else {
     const count = b.op('Min', [b.op('Slice', [b.op('Shape', [rows]), b.ints([0]), b.ints([1])], {}, 'observe'), b.ints([k])], {}, 'observe');
-    b.add('TopK', [rows, count], { axis: 0, largest: 1, sorted: 0 }, { outputs: [out, b.fresh('observe')], scope: 'observe' });
+    // Along the last axis of the transposed rows: onnxruntime's TopK splits its work over the dimensions
+    // before the axis, so along axis 0 it ran on one thread, reading each channel with a stride.
+    const top = b.fresh('observe');
+    b.add('TopK', [b.op('Transpose', [rows], { perm: [1, 0] }, 'observe'), count], { axis: 1, largest: 1, sorted: 0 }, { outputs: [top, b.fresh('observe')], scope: 'observe' });
+    b.add('Transpose', [top], { perm: [1, 0] }, { outputs: [out], scope: 'observe' });
   }
   b.output(out, 'float32', ['top', 'width']);
 }
