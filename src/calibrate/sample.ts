@@ -1,9 +1,11 @@
 // Data-free calibration: windows of text sampled from the source ANN itself, seeded and recorded.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
 import { createRng, sampleToken, type Rng } from '../runtime/sampling.js';
 import ort from 'onnxruntime-node';
-import { SAMPLER_TOKEN, SAMPLER_UNIFORM } from '../emit/lower.js';
+import { isTokenEmbedding, SAMPLER_EMBEDS, SAMPLER_TOKEN, SAMPLER_UNIFORM, tableOf } from '../emit/lower.js';
 import { ATTENTION_MASK, INPUT_IDS, POSITION_IDS, pastKey, pastValue, presentKey, presentValue } from '../ir/io.js';
 import { openGraphSession, withEmittedModel } from '../open/graph-session.js';
 import { createDeviceSession } from '../runtime/session.js';
@@ -102,16 +104,18 @@ export function documentSeed(seed: number, doc: number): number {
  * per row come back. (Growing present outputs copied every row's cache three times per step and their
  * fresh pages dominated: 16 rows × 256 tokens of distilgpt2-shaped took 20.5 s, 64 rows 226 s.)
  */
-export async function sampleDocuments(graph: Graph, docs: number, length: number, opts: Pick<ModelSampleOptions, 'seed' | 'start' | 'temperature'> & { readonly batch?: number }, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
+export async function sampleDocuments(graph: Graph, docs: number, length: number, opts: Pick<ModelSampleOptions, 'seed' | 'start' | 'temperature'> & { readonly batch?: number; readonly embeddings?: 'fed' | 'graph' }, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
   const rows = Array.from({ length: docs }, () => [opts.start]);
   const slots = length - 1;
   if (slots < 1 || docs === 0) return rows;
   const batch = opts.batch ?? samplerBatch(graph, docs, length);
   const temperature = opts.temperature ?? 1;
   const { numLayers: L, numKvHeads: H, headDim: D } = graph.spec;
-  return withEmittedModel(graph, 'ann', { sampler: { temperature } }, async (modelPath) => {
+  const table = opts.embeddings === 'graph' ? null : fileTable(graph);
+  return withEmittedModel(graph, 'ann', { sampler: { temperature, embeddingsFed: table !== null } }, async (modelPath) => {
     const { session } = await createDeviceSession(modelPath, 'cpu');
     const fetches = [SAMPLER_TOKEN, ...Array.from({ length: L }, (_, l) => [presentKey(l), presentValue(l)]).flat()];
+    const rowsOf = table ? new TableRows(table) : null;
     try {
       for (let first = 0; first < docs; first += batch) {
         const B = Math.min(batch, docs - first);
@@ -120,14 +124,18 @@ export async function sampleDocuments(graph: Graph, docs: number, length: number
         const ids = new BigInt64Array(B);
         const positions = new BigInt64Array(B);
         const uniform = new Float32Array(B);
+        const embeds = table ? new Float32Array(B * table.width) : null;
         const feeds: Record<string, ort.Tensor> = {
           [INPUT_IDS]: new ort.Tensor('int64', ids, [B, 1]),
           [POSITION_IDS]: new ort.Tensor('int64', positions, [B, 1]),
           [SAMPLER_UNIFORM]: new ort.Tensor('float32', uniform, [B]),
+          ...(embeds ? { [SAMPLER_EMBEDS]: new ort.Tensor('float32', embeds, [B, 1, table!.width]) } : {}),
         };
         for (let past = 0; past < slots; past++) {
           for (let b = 0; b < B; b++) {
-            ids[b] = BigInt(rows[first + b]![past]!);
+            const id = rows[first + b]![past]!;
+            ids[b] = BigInt(id);
+            if (embeds) rowsOf!.read(id, embeds, b);
             uniform[b] = rngs[b]!();
           }
           positions.fill(BigInt(past));
@@ -139,10 +147,61 @@ export async function sampleDocuments(graph: Graph, docs: number, length: number
         }
       }
     } finally {
+      rowsOf?.close();
       await session.release();
     }
     return rows;
   });
+}
+
+/** A token embedding table stored as float32 in a safetensors file: where its rows are. */
+interface FileTable {
+  readonly path: string;
+  readonly offset: number;
+  readonly rows: number;
+  readonly width: number;
+}
+
+/**
+ * The token embedding's table when its rows can be read straight from its file (float32 safetensors, a
+ * little-endian host), else null. The sampler then feeds the rows it needs instead of a Gather from the
+ * table: onnxruntime maps the table for a Gather, and the page cache maps it in large folios, so 64 rows
+ * across distilgpt2's vocabulary made 77 MB of its 147 MB resident, and a sampling run all of it, beside
+ * the tied head's packed copy (bench/RESULTS.md).
+ */
+function fileTable(graph: Graph): FileTable | null {
+  const node = graph.nodes.find(isTokenEmbedding);
+  if (!node || endianness() !== 'LE') return null;
+  const w = tableOf(graph, node);
+  const s = w.source;
+  if (s.kind !== 'file' || s.dtype !== 'F32') return null;
+  const [rows, width] = [w.shape[0]!, w.shape[1]!];
+  return s.length === rows * width * 4 ? { path: s.path, offset: s.offset, rows, width } : null;
+}
+
+/** Reads rows of a FileTable into a batch's embeddings, one pread per row (the page cache, not this process, holds the file). */
+class TableRows {
+  private readonly fd: number;
+
+  constructor(private readonly table: FileTable) {
+    this.fd = openSync(table.path, 'r');
+  }
+
+  /** Row `id` into row `b` of `into` ([B, width]). */
+  read(id: number, into: Float32Array, b: number): void {
+    const { width, rows, offset, path } = this.table;
+    if (!(id >= 0 && id < rows)) throw new SnnError('GRAPH_INVALID', { message: `token id ${id} is outside the embedding table's ${rows} rows`, at: path });
+    const bytes = new Uint8Array(into.buffer, into.byteOffset + b * width * 4, width * 4);
+    for (let done = 0; done < bytes.length; ) {
+      const n = readSync(this.fd, bytes, done, bytes.length - done, offset + id * width * 4 + done);
+      if (n === 0) throw new SnnError('SAFETENSORS_INVALID', { message: `the embedding table ends early (row ${id})`, at: path });
+      done += n;
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
 }
 
 /**

@@ -1,10 +1,10 @@
 // Lowers an IR graph to ONNX: the ANN form, or the spiking form with a leading time axis of T steps.
 import type { Execution } from '../bundle/format.js';
 import { SnnError } from '../errors/index.js';
-import { LOGITS, pastKey, pastValue } from '../ir/io.js';
+import { INPUT_IDS, LOGITS, pastKey, pastValue } from '../ir/io.js';
 import type { Dim, Graph, Node, Weight } from '../ir/types.js';
 import { isOp, type LowerCtx, type Lowered, type OpDef, type SynapseRecord } from '../ops/op.js';
-import { linear, lowerLinearRate, prepareSynapsePlans, type PreparedPlans } from '../ops/linear.js';
+import { embedding, linear, lowerLinearRate, prepareSynapsePlans, type PreparedPlans } from '../ops/linear.js';
 import { runningMean, temporalDifference } from '../ops/onnx-util.js';
 import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef, type PlaceDerived } from '../onnx/onnx-builder.js';
@@ -82,8 +82,10 @@ export interface EmitOptions {
    * is [B, slots + 1] (filled slots, then the new token), and instead of logits the graph draws the next
    * token: `token` [B] (int64) is the first id whose cumulative softmax(logits / temperature) exceeds
    * `uniform` [B] (in [0, 1)) times the total; `present.*` are the new token's K/V [B, KVH, 1, hd].
+   * `embeddingsFed`: the token embedding's rows come in as `token_embeds` ([B, 1, D]: input_ids' shape and
+   * the width) instead of a Gather from the table (SAMPLER_EMBEDS; `input_ids` stays declared, unused).
    */
-  readonly sampler?: { readonly temperature: number };
+  readonly sampler?: { readonly temperature: number; readonly embeddingsFed?: boolean };
   /**
    * Emit the model outputs (logits, present K/V); default true. Without them only observed values remain,
    * and only the nodes they depend on are emitted (onnxruntime runs every node, an unused LM head too).
@@ -185,6 +187,12 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
   const needed = modelOutputs === true ? null : nodesFeeding(graph, [...(opts.observe ?? []), ...kept.map((o) => o.name)]);
   for (const node of graph.nodes) {
     if (needed && !needed.has(node)) continue;
+    if (sampler?.embeddingsFed && isTokenEmbedding(node)) {
+      const ids = graph.inputs.find((v) => v.name === INPUT_IDS)!;
+      b.input(SAMPLER_EMBEDS, 'float32', [...ids.shape, tableOf(graph, node).shape[1]!]);
+      names.set(node.outputs[0]!, SAMPLER_EMBEDS);
+      continue;
+    }
     const op = getOp(node.op, `node ${node.id}`);
     const ctx: LowerCtx = {
       b, node, spec: graph.spec, graph, timesteps: T,
@@ -272,6 +280,21 @@ function nodesFeeding(graph: Graph, values: readonly string[]): Set<Node> {
     for (const i of node.inputs) wanted.add(i);
   }
   return needed;
+}
+
+/** The sampler form's token embedding rows, when the caller feeds them (EmitOptions.sampler.embeddingsFed). */
+export const SAMPLER_EMBEDS = 'token_embeds';
+
+/** The node looking up the input ids' rows of the token embedding table. */
+export function isTokenEmbedding(node: Node): boolean {
+  return isOp(node, embedding) && node.inputs[0] === INPUT_IDS;
+}
+
+/** The table weight of an Embedding node. */
+export function tableOf(graph: Graph, node: Node): Weight {
+  const w = graph.weights.get(node.weights['table'] ?? '');
+  if (!w || w.shape.length !== 2) throw new SnnError('GRAPH_INVALID', { message: 'an Embedding has no [rows, width] table', at: `node ${node.id}` });
+  return w;
 }
 
 /** Input and output of the sampler form's draw (EmitOptions.sampler). */

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { documentSeed, SAMPLED_DOCUMENT_LENGTH, SAMPLER_SLOT_STEP, sampleDocuments, sampleFromModel, samplingBytes } from '../../src/calibrate/sample.js';
 import { importHfModel } from '../../src/import/hf/index.js';
 import type { Graph } from '../../src/ir/types.js';
-import { openGraphSession } from '../../src/open/graph-session.js';
+import { openGraphSession, withEmittedModel } from '../../src/open/graph-session.js';
+import { SAMPLER_EMBEDS } from '../../src/emit/lower.js';
 import { runRecipe } from '../../src/passes/pipeline.js';
 import { createRng } from '../../src/runtime/sampling.js';
 import { rowsInput } from '../../src/runtime/windows.js';
@@ -63,6 +64,15 @@ describe('calibration sampler', () => {
         // float32 sums in the graph against float64 here: a draw within rounding of a boundary may go either way.
         expect(differ).toBeLessThanOrEqual(1);
       }
+    }, 120_000);
+
+    it(`feeds the token embedding's rows read from the weights file: the documents of the graph's own Gather (${name})`, async () => {
+      const fed = await sampleDocuments(graph, 3, length, { seed: 9, start: 0 });
+      const gathered = await sampleDocuments(graph, 3, length, { seed: 9, start: 0, embeddings: 'graph' });
+      expect(fed).toEqual(gathered);
+      const inputs = (embeddingsFed: boolean) => withEmittedModel(graph, 'ann', { sampler: { temperature: 1, embeddingsFed } }, (_, e) => new TextDecoder('latin1').decode(e.bytes).includes(SAMPLER_EMBEDS));
+      expect(await inputs(true)).toBe(true);
+      expect(await inputs(false)).toBe(false);
     }, 120_000);
 
     it(`gives each document its own stream: the same documents whatever the batch (${name})`, async () => {
