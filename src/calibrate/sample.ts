@@ -1,5 +1,4 @@
 // Data-free calibration: windows of text sampled from the source ANN itself, seeded and recorded.
-import { closeSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
@@ -10,6 +9,7 @@ import { ATTENTION_MASK, INPUT_IDS, POSITION_IDS, pastKey, pastValue, presentKey
 import { openGraphSession, withEmittedModel } from '../open/graph-session.js';
 import { createDeviceSession } from '../runtime/session.js';
 import { samplingCacheBytes } from '../weights/memory.js';
+import { TensorRows, type StTensor } from '../weights/safetensors.js';
 import type { CalibrationData } from './data.js';
 import type { ThresholdObservers } from './observers.js';
 
@@ -115,7 +115,7 @@ export async function sampleDocuments(graph: Graph, docs: number, length: number
   return withEmittedModel(graph, 'ann', { sampler: { temperature, embeddingsFed: table !== null } }, async (modelPath) => {
     const { session } = await createDeviceSession(modelPath, 'cpu');
     const fetches = [SAMPLER_TOKEN, ...Array.from({ length: L }, (_, l) => [presentKey(l), presentValue(l)]).flat()];
-    const rowsOf = table ? new TableRows(table) : null;
+    const rowsOf = table ? new TensorRows(table) : null;
     try {
       for (let first = 0; first < docs; first += batch) {
         const B = Math.min(batch, docs - first);
@@ -124,12 +124,13 @@ export async function sampleDocuments(graph: Graph, docs: number, length: number
         const ids = new BigInt64Array(B);
         const positions = new BigInt64Array(B);
         const uniform = new Float32Array(B);
-        const embeds = table ? new Float32Array(B * table.width) : null;
+        const width = table?.shape[1] ?? 0;
+        const embeds = table ? new Float32Array(B * width) : null;
         const feeds: Record<string, ort.Tensor> = {
           [INPUT_IDS]: new ort.Tensor('int64', ids, [B, 1]),
           [POSITION_IDS]: new ort.Tensor('int64', positions, [B, 1]),
           [SAMPLER_UNIFORM]: new ort.Tensor('float32', uniform, [B]),
-          ...(embeds ? { [SAMPLER_EMBEDS]: new ort.Tensor('float32', embeds, [B, 1, table!.width]) } : {}),
+          ...(embeds ? { [SAMPLER_EMBEDS]: new ort.Tensor('float32', embeds, [B, 1, width]) } : {}),
         };
         for (let past = 0; past < slots; past++) {
           for (let b = 0; b < B; b++) {
@@ -154,14 +155,6 @@ export async function sampleDocuments(graph: Graph, docs: number, length: number
   });
 }
 
-/** A token embedding table stored as float32 in a safetensors file: where its rows are. */
-interface FileTable {
-  readonly path: string;
-  readonly offset: number;
-  readonly rows: number;
-  readonly width: number;
-}
-
 /**
  * The token embedding's table when its rows can be read straight from its file (float32 safetensors, a
  * little-endian host), else null. The sampler then feeds the rows it needs instead of a Gather from the
@@ -169,39 +162,13 @@ interface FileTable {
  * across distilgpt2's vocabulary made 77 MB of its 147 MB resident, and a sampling run all of it, beside
  * the tied head's packed copy (bench/RESULTS.md).
  */
-function fileTable(graph: Graph): FileTable | null {
+function fileTable(graph: Graph): StTensor | null {
   const node = graph.nodes.find(isTokenEmbedding);
   if (!node || endianness() !== 'LE') return null;
   const w = tableOf(graph, node);
   const s = w.source;
-  if (s.kind !== 'file' || s.dtype !== 'F32') return null;
-  const [rows, width] = [w.shape[0]!, w.shape[1]!];
-  return s.length === rows * width * 4 ? { path: s.path, offset: s.offset, rows, width } : null;
-}
-
-/** Reads rows of a FileTable into a batch's embeddings, one pread per row (the page cache, not this process, holds the file). */
-class TableRows {
-  private readonly fd: number;
-
-  constructor(private readonly table: FileTable) {
-    this.fd = openSync(table.path, 'r');
-  }
-
-  /** Row `id` into row `b` of `into` ([B, width]). */
-  read(id: number, into: Float32Array, b: number): void {
-    const { width, rows, offset, path } = this.table;
-    if (!(id >= 0 && id < rows)) throw new SnnError('GRAPH_INVALID', { message: `token id ${id} is outside the embedding table's ${rows} rows`, at: path });
-    const bytes = new Uint8Array(into.buffer, into.byteOffset + b * width * 4, width * 4);
-    for (let done = 0; done < bytes.length; ) {
-      const n = readSync(this.fd, bytes, done, bytes.length - done, offset + id * width * 4 + done);
-      if (n === 0) throw new SnnError('SAFETENSORS_INVALID', { message: `the embedding table ends early (row ${id})`, at: path });
-      done += n;
-    }
-  }
-
-  close(): void {
-    closeSync(this.fd);
-  }
+  if (s.kind !== 'file' || s.dtype !== 'F32' || s.length !== w.shape[0]! * w.shape[1]! * 4) return null;
+  return { name: w.name, dtype: 'F32', shape: w.shape, path: s.path, offset: s.offset, length: s.length };
 }
 
 /**

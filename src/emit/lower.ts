@@ -321,8 +321,8 @@ function drawToken(b: OnnxBuilder, logits: string, temperature: number, vocab: n
   // The last block is filled with zeros by a Concat: onnxruntime's Pad copied [B, vocab] element by element
   // (3.3 ms of a 97 ms distilgpt2-shaped step of 64 rows; 8.7 ms of a 160 ms SmolLM2-135M-shaped one).
   const fill = blocks * DRAW_BLOCK - vocab;
-  const zeros = () => op('Expand', [b.constant({ dtype: 'float32', dims: [1, fill], values: new Array<number>(fill).fill(0) }), op('Concat', [op('Slice', [op('Shape', [probs]), b.ints([0]), b.ints([1])]), b.ints([fill])], { axis: 0 })]);
-  const padded = fill === 0 ? probs : op('Concat', [probs, zeros()], { axis: 1 });
+  const rowsOfZeros = (): string => op('Expand', [b.constant({ dtype: 'float32', dims: [1, fill], values: new Array<number>(fill).fill(0) }), op('Concat', [op('Slice', [op('Shape', [probs]), b.ints([0]), b.ints([1])]), b.ints([fill])], { axis: 0 })]);
+  const padded = fill === 0 ? probs : op('Concat', [probs, rowsOfZeros()], { axis: 1 });
   const byBlock = op('Reshape', [padded, b.ints([-1, blocks, DRAW_BLOCK])]);
   const totals = op('ReduceSum', [byBlock, b.ints([2])], { keepdims: 0 });
   const cumTotals = op('CumSum', [totals, b.constant({ dtype: 'int64', dims: [], values: [1] })]);

@@ -202,6 +202,32 @@ function readExactly(fd: number, target: Uint8Array, t: StTensor, from: number):
   }
 }
 
+/**
+ * Rows of a 2-D float32 tensor read one at a time with a pread each, so the page cache, not this process,
+ * holds the file (the calibration sampler's token embeddings, calibrate/sample.ts). Little-endian hosts.
+ */
+export class TensorRows {
+  private readonly fd: number;
+  private readonly width: number;
+
+  constructor(private readonly t: StTensor) {
+    if (t.dtype !== 'F32' || t.shape.length !== 2) throw invalid(t.path, `tensor "${t.name}" is not a 2-D F32 table`);
+    this.width = t.shape[1]!;
+    this.fd = openForReading(t.path);
+  }
+
+  /** Row `row` into row `at` of `into` ([rows, width]). */
+  read(row: number, into: Float32Array, at: number): void {
+    const { width, t } = this;
+    if (!(Number.isInteger(row) && row >= 0 && row < t.shape[0]!)) throw invalid(t.path, `row ${row} is outside tensor "${t.name}" (${t.shape[0]} rows)`);
+    readExactly(this.fd, new Uint8Array(into.buffer, into.byteOffset + at * width * 4, width * 4), t, row * width * 4);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 function readTensorBytes(t: StTensor, into: Float32Array | Float64Array | Uint16Array): void {
   const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
   const fd = openForReading(t.path);

@@ -9,6 +9,7 @@ import {
   countNonFinite,
   readSafetensorsHeader,
   readTensorFloat32,
+  TensorRows,
   writeSafetensors,
   type StTensor,
 } from '../../src/weights/safetensors.js';
@@ -286,5 +287,35 @@ describe('writeSafetensors failures', () => {
     const error = snnErrorOf(() => writeSafetensors(path, []));
     expect(error.code).toBe('WRITE_FAILED');
     expect(error.render()).toContain(path);
+  });
+});
+
+describe('TensorRows (one row at a time, the sampler\'s token embeddings)', () => {
+  const path = join(dir, 'rows.safetensors');
+  const table = Float32Array.from({ length: 5 * 3 }, (_, i) => i * 0.25 - 1);
+  writeSafetensors(path, [{ name: 'table', shape: [5, 3], data: () => table }, { name: 'bias', shape: [3], data: () => new Float32Array(3) }]);
+  const tensor = () => readSafetensorsHeader(path).tensors.get('table')!;
+
+  it('reads the rows asked for into the rows of a batch, as the whole tensor has them', () => {
+    const rows = new TensorRows(tensor());
+    try {
+      const into = new Float32Array(3 * 3);
+      [4, 0, 2].forEach((row, at) => rows.read(row, into, at));
+      const whole = readTensorFloat32(tensor());
+      expect(Array.from(into)).toEqual([...whole.subarray(12, 15), ...whole.subarray(0, 3), ...whole.subarray(6, 9)]);
+    } finally {
+      rows.close();
+    }
+  });
+
+  it('refuses a row outside the table and a tensor that is not a 2-D F32 table', () => {
+    const rows = new TensorRows(tensor());
+    try {
+      for (const row of [5, -1, 1.5]) expect(snnErrorOf(() => rows.read(row, new Float32Array(3), 0)).code).toBe('SAFETENSORS_INVALID');
+    } finally {
+      rows.close();
+    }
+    const bias = readSafetensorsHeader(path).tensors.get('bias')!;
+    expect(snnErrorOf(() => new TensorRows(bias)).code).toBe('SAFETENSORS_INVALID');
   });
 });
