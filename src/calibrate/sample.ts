@@ -9,6 +9,7 @@ import { ATTENTION_MASK, INPUT_IDS, POSITION_IDS, pastKey, pastValue, presentKey
 import { openGraphSession, withEmittedModel } from '../open/graph-session.js';
 import { createDeviceSession } from '../runtime/session.js';
 import { samplingCacheBytes } from '../weights/memory.js';
+import { fileTensor } from '../weights/weight-data.js';
 import { TensorRows, type StTensor } from '../weights/safetensors.js';
 import type { CalibrationData } from './data.js';
 import type { ThresholdObservers } from './observers.js';
@@ -166,13 +167,12 @@ function fileTable(graph: Graph): StTensor | null {
   const node = graph.nodes.find(isTokenEmbedding);
   if (!node || endianness() !== 'LE') return null;
   const w = tableOf(graph, node);
-  const s = w.source;
-  if (s.kind !== 'file' || s.dtype !== 'F32' || s.length !== w.shape[0]! * w.shape[1]! * 4) return null;
-  return { name: w.name, dtype: 'F32', shape: w.shape, path: s.path, offset: s.offset, length: s.length };
+  const t = fileTensor(w);
+  return t && t.dtype === 'F32' && t.length === w.shape[0]! * w.shape[1]! * 4 ? t : null;
 }
 
 /**
- * The sampler's K/V: per layer one buffer of every slot, allocated once, laid out for the slots in use
+ * The sampler's K/V: per layer and kind a view of one block of every slot, allocated once, laid out for the slots in use
  * (`capacity`, grown SAMPLER_SLOT_STEP at a time by moving the filled slots in place), so a step's attention
  * reads the filled slots and at most a step's worth of empty ones, never the whole buffer. Keys are
  * transposed ([B, H, D, capacity]: the scores' product needs no Transpose), values [B, H, capacity, D].
