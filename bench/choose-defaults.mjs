@@ -3,7 +3,7 @@
 // fixtures: training-side text, never heldout.txt), that text. Each model is converted as a user would
 // (default calibration: the shipped corpus) at every (headroom, T) pair and evaluated on full-context
 // dev windows: KL and top-1 first, then the ratio and the clipped share.
-// Usage: node bench/choose-defaults.mjs [h:T,h:T,…] [models]   (DEV_WINDOWS=32, CODE=weighted)
+// Usage: node bench/choose-defaults.mjs [h:T,h:T,…] [models]   (DEV_WINDOWS=32, CODE=weighted, CALIB_SOURCE, CALIB_SAMPLER)
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ const models = (process.argv[3] ?? 'fixtures/shakespeare-gpt2,fixtures/shakespea
 const code = process.env.CODE ?? 'weighted';
 const maxWindows = Number(process.env.DEV_WINDOWS ?? 32);
 const calibSource = process.env.CALIB_SOURCE;
+const calibSampler = process.env.CALIB_SAMPLER;
 const dir = mkdtempSync(join(tmpdir(), 'choose-'));
 const rows = [];
 try {
@@ -22,7 +23,7 @@ try {
     const own = join(model, 'calib.txt');
     for (const [headroom, T] of pairs) {
       const started = Date.now();
-      const { bundlePath } = await convert(model, { timesteps: T, headroom, code, out: join(dir, `m-${T}.snn`), force: true, ...(calibSource ? { calibration: { source: calibSource } } : {}) });
+      const { bundlePath } = await convert(model, { timesteps: T, headroom, code, out: join(dir, `m-${T}.snn`), force: true, ...(calibSource || calibSampler ? { calibration: { ...(calibSource ? { source: calibSource } : {}), ...(calibSampler ? { sampler: calibSampler } : {}) } } : {}) });
       const seconds = (Date.now() - started) / 1000;
       const bundle = await loadBundle(bundlePath);
       let dev;
@@ -31,7 +32,7 @@ try {
       const window = bundle.spec.maxPositions;
       const ids = dev.slice(0, Math.min(dev.length, maxWindows * window));
       const r = await evaluate(bundle, ids);
-      rows.push({ model, code, headroom, T, kl: r.kl, top1: r.top1_agreement, ratio: r.ratio, clipped: r.clipped?.share ?? null, windows: r.windows, dev: existsSync(own) ? 'calib.txt' : 'corpus dev split', convertSeconds: seconds });
+      rows.push({ model, code, headroom, T, ...(calibSampler ? { sampler: calibSampler } : {}), kl: r.kl, top1: r.top1_agreement, ratio: r.ratio, clipped: r.clipped?.share ?? null, windows: r.windows, dev: existsSync(own) ? 'calib.txt' : 'corpus dev split', convertSeconds: seconds });
       console.log(JSON.stringify(rows.at(-1)));
       await bundle.release();
     }

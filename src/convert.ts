@@ -15,7 +15,7 @@ import { checkConversionMemory } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { KeptSynapsePlans, keepSynapsePlans } from './ops/linear.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
-import { SAMPLED_DOCUMENT_LENGTH, sampleFromModel, samplingBytes } from './calibrate/sample.js';
+import { SAMPLED_DOCUMENT_LENGTH, SAMPLER_LINEARS_CHOICES, sampleFromModel, samplingBytes, type SamplerLinears } from './calibrate/sample.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
@@ -57,6 +57,12 @@ function parseCalibrationSource(value: string, text: string | undefined): Calibr
   return value as CalibrationSource;
 }
 
+function parseSamplerLinears(value: string, source: CalibrationSource): SamplerLinears {
+  if (!(SAMPLER_LINEARS_CHOICES as readonly string[]).includes(value)) throw new SnnError('OPTION_INVALID', { message: `unknown calibration sampler ${JSON.stringify(value)} (valid: ${SAMPLER_LINEARS_CHOICES.join(', ')})`, at: '--calib-sampler', hint: 'int8 (the default, faster) or float (the float model itself)' });
+  if (source !== 'model') throw new SnnError('OPTION_INVALID', { message: '--calib-sampler chooses how model-sampled text is drawn, but the calibration text is not sampled from the model', at: '--calib-sampler', hint: 'drop --calib-sampler, or use --calib-source model without --calib-text' });
+  return value as SamplerLinears;
+}
+
 export const DEFAULT_HEADROOM: Record<SpikeCode, number> = { weighted: 1, rate: 0 };
 /** Default θ statistic per code: the weighted code's range is cheap (one more digit doubles it), so it never clips calibration values. */
 export const DEFAULT_THRESHOLD: Record<SpikeCode, ThresholdMode> = { weighted: 'max', rate: 'p99.9' };
@@ -82,6 +88,8 @@ export interface ConvertOptions {
     /** Where calibration windows come from when no text is given: the shipped corpus (default) or text sampled from the source ANN. */
     readonly source?: CalibrationSource | string;
     readonly samples?: number; readonly length?: number; readonly seed?: number; readonly specialTokens?: boolean;
+    /** Model-sampled documents (windows beyond one document) drawn through INT8 linears or the float ANN (default SAMPLER_LINEARS). */
+    readonly sampler?: SamplerLinears | string;
   };
   /** Weighted code: digits above the calibrated range (default DEFAULT_HEADROOM[code]). */
   readonly headroom?: number;
@@ -135,6 +143,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const headroom = recipe === 'exact' ? 0 : opts.headroom ?? Math.min(DEFAULT_HEADROOM[code], timesteps - 1);
   checkHeadroom(code, timesteps, headroom);
   const source = parseCalibrationSource(opts.calibration?.source ?? (opts.calibration?.text !== undefined ? 'corpus' : DEFAULT_CALIBRATION_SOURCE), opts.calibration?.text);
+  const linears = opts.calibration?.sampler === undefined ? undefined : parseSamplerLinears(opts.calibration.sampler, source);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind === 'bundle') {
@@ -164,7 +173,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   // documents, are observed in a pass of their own.
   const observers = source === 'model' && plan.length <= SAMPLED_DOCUMENT_LENGTH ? new ThresholdObservers(graph, threshold, plan.samples * plan.length) : null;
   const data = source === 'model'
-    ? await sampleFromModel(graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), ...(observers ? { observers } : {}), onProgress: (done, total) => progress({ stage: 'calibrate', message: `sampling calibration text from the model${observers ? ' and observing thresholds' : ''}`, done, total }) })
+    ? await sampleFromModel(graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), ...(observers ? { observers } : {}), ...(linears ? { linears } : {}), onProgress: (done, total) => progress({ stage: 'calibrate', message: `sampling calibration text from the model${observers ? ' and observing thresholds' : ''}`, done, total }) })
     : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
   const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
   const cal = observers ? observers.finish(data.samples.length) : await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });

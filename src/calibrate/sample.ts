@@ -22,6 +22,13 @@ export interface ModelSampleOptions {
   readonly start: number;
   /** Sampling temperature (default 1: the model's own distribution). */
   readonly temperature?: number;
+  /**
+   * How documents (windows longer than SAMPLED_DOCUMENT_LENGTH) are drawn: `int8` (default) through the
+   * ANN with every Linear on the 8-bit GEMM, each row's input quantized as it comes (SAMPLER_LINEARS);
+   * `float` through the float ANN itself. Shorter windows are observed while sampled, so the float ANN,
+   * whose values the observers keep, draws them either way.
+   */
+  readonly linears?: SamplerLinears;
   readonly onProgress?: (done: number, total: number) => void;
   /**
    * Calibrate while sampling: each step's neuron inputs (the new token of every row) go to these
@@ -43,6 +50,18 @@ export interface ModelSampleOptions {
  */
 export const SAMPLED_DOCUMENT_LENGTH = 256;
 
+export const SAMPLER_LINEARS_CHOICES = ['int8', 'float'] as const;
+export type SamplerLinears = (typeof SAMPLER_LINEARS_CHOICES)[number];
+
+/**
+ * The default linears of the document sampler: INT8 (emit/w8a8.ts lowerDynamicInt8Linear). Sampling is
+ * the largest phase of a conversion and its GEMMs are most of it; on the 8-bit GEMM they run 2–2.4× as
+ * fast and hold a quarter of the float weights (bench/RESULTS.md). The documents are then the 8-bit
+ * model's draws, not the float model's: still text the model finds typical, and the thresholds are
+ * observed on the float ANN over them as before. A cost setting; no reported figure chose it.
+ */
+export const SAMPLER_LINEARS: SamplerLinears = 'int8';
+
 /**
  * Samples `samples` windows of `length` tokens from the ANN, all rows of a batch through its KV cache,
  * each token drawn from the model's distribution with a seeded generator (so the same seed gives the
@@ -60,9 +79,10 @@ export async function sampleFromModel(graph: Graph, opts: ModelSampleOptions): P
   if (opts.observers) throw new SnnError('GRAPH_INVALID', { message: `observing while sampling needs windows of at most ${SAMPLED_DOCUMENT_LENGTH} tokens, got ${length}`, at: 'sampleFromModel' });
   // Window b is documents b·parts … b·parts + parts − 1, each from its own seeded stream, cut to `length`.
   const parts = Math.ceil(length / SAMPLED_DOCUMENT_LENGTH);
-  const docs = await sampleDocuments(graph, B * parts, SAMPLED_DOCUMENT_LENGTH, opts, (d, total) => opts.onProgress?.(Math.round((d / total) * length), length));
+  const linears = opts.linears ?? SAMPLER_LINEARS;
+  const docs = await sampleDocuments(graph, B * parts, SAMPLED_DOCUMENT_LENGTH, { ...opts, linears }, (d, total) => opts.onProgress?.(Math.round((d / total) * length), length));
   const windows = Array.from({ length: B }, (_, b) => docs.slice(b * parts, (b + 1) * parts).flat().slice(0, length));
-  return { samples: windows, text: `${text}, documents of ${SAMPLED_DOCUMENT_LENGTH} tokens joined`, numSamples: B, maxLength: length };
+  return { samples: windows, text: `${text}, documents of ${SAMPLED_DOCUMENT_LENGTH} tokens joined${linears === 'int8' ? ', drawn through 8-bit linears' : ''}`, numSamples: B, maxLength: length };
 }
 
 /** K/V buffer bytes the sampler holds per document of `length` tokens (its fixed cache: every layer's keys and values). */
@@ -105,7 +125,7 @@ export function documentSeed(seed: number, doc: number): number {
  * per row come back. (Growing present outputs copied every row's cache three times per step and their
  * fresh pages dominated: 16 rows × 256 tokens of distilgpt2-shaped took 20.5 s, 64 rows 226 s.)
  */
-export async function sampleDocuments(graph: Graph, docs: number, length: number, opts: Pick<ModelSampleOptions, 'seed' | 'start' | 'temperature'> & { readonly batch?: number; readonly embeddings?: 'fed' | 'graph' }, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
+export async function sampleDocuments(graph: Graph, docs: number, length: number, opts: Pick<ModelSampleOptions, 'seed' | 'start' | 'temperature' | 'linears'> & { readonly batch?: number; readonly embeddings?: 'fed' | 'graph' }, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
   const rows = Array.from({ length: docs }, () => [opts.start]);
   const slots = length - 1;
   if (slots < 1 || docs === 0) return rows;
@@ -113,7 +133,8 @@ export async function sampleDocuments(graph: Graph, docs: number, length: number
   const temperature = opts.temperature ?? 1;
   const { numLayers: L, numKvHeads: H, headDim: D } = graph.spec;
   const table = opts.embeddings === 'graph' ? null : fileTable(graph);
-  return withEmittedModel(graph, 'ann', { sampler: { temperature, embeddingsFed: table !== null } }, async (modelPath) => {
+  const quantized = (opts.linears ?? SAMPLER_LINEARS) === 'int8' ? { quantized: 'dynamic' as const } : {};
+  return withEmittedModel(graph, 'ann', { sampler: { temperature, embeddingsFed: table !== null }, ...quantized }, async (modelPath) => {
     const { session } = await createDeviceSession(modelPath, 'cpu');
     const fetches = [SAMPLER_TOKEN, ...Array.from({ length: L }, (_, l) => [presentKey(l), presentValue(l)]).flat()];
     const rowsOf = table ? new TensorRows(table) : null;

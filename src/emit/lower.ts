@@ -10,7 +10,7 @@ import { getOp } from '../ops/registry.js';
 import { OnnxBuilder, type ExternalRef, type PlaceDerived } from '../onnx/onnx-builder.js';
 import { isNeuron } from '../ops/spiking.js';
 import { sessionThreads } from '../runtime/session.js';
-import { lowerInt8Linear, lowerQuantizer } from './w8a8.js';
+import { lowerDynamicInt8Linear, lowerInt8Linear, lowerQuantizer } from './w8a8.js';
 import { emitSpikeCounts, SPIKE_COUNT_ROWS, spikeCountOutput } from './spike-counts.js';
 
 export { EXECUTIONS, type Execution } from '../bundle/format.js';
@@ -40,8 +40,10 @@ export interface EmitOptions {
   /**
    * `w8a8`: instead of the SNN, the W8A8 integer ANN of the same spiking graph (emit/w8a8.ts): INT8
    * activations at the neuron sites with the same thresholds, INT8 weights per output channel.
+   * `dynamic` (ANN mode): every Linear on the 8-bit GEMM, its input quantized per row as it comes
+   * (emit/w8a8.ts lowerDynamicInt8Linear; the calibration sampler's form).
    */
-  readonly quantized?: 'w8a8';
+  readonly quantized?: 'w8a8' | 'dynamic';
   /** Neurons without Round/Sign/Mod (for WebGPU; see LowerCtx.portable). Default false. */
   readonly portable?: boolean;
   /** Where each weight's bytes go: into the model, or referenced as external data. */
@@ -140,6 +142,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
 
   const timedIn = new Set(opts.timedInputs ?? []);
   const sampler = opts.sampler;
+  if (opts.quantized === 'dynamic' && snn) throw new SnnError('GRAPH_INVALID', { message: 'the dynamic INT8 form is an ANN form (mode ann)', at: 'emit' });
   if (sampler && (snn || !(sampler.temperature > 0))) throw new SnnError('GRAPH_INVALID', { message: `the sampler form needs ANN mode and a temperature above 0 (got ${opts.mode}, ${sampler.temperature})`, at: 'emit' });
   // The sampler's past keys arrive transposed ([B, KVH, hd, slots]), its values as [B, KVH, slots, hd].
   const layers = Array.from({ length: graph.spec.numLayers }, (_, l) => l);
@@ -217,7 +220,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): Emitted {
     // Weighted code: every op but the neurons acts once on integrated values (its closed form: the ANN
     // lowering, or integer synapses for a Linear fed by a neuron); the neurons run in closed form, or
     // step by step (`steps`, the reference).
-    const int8 = opts.quantized === 'w8a8' ? (isNeuron(node) ? lowerQuantizer(ctx) : isOp(node, linear) ? lowerInt8Linear(ctx) : null) : null;
+    const int8 = opts.quantized === 'w8a8' ? (isNeuron(node) ? lowerQuantizer(ctx) : isOp(node, linear) ? lowerInt8Linear(ctx) : null)
+      : opts.quantized === 'dynamic' && isOp(node, linear) ? lowerDynamicInt8Linear(ctx) : null;
     const lowered = int8 ? int8
       : execution === 'steps' && !weighted ? (isOp(node, linear) ? lowerLinearRate(ctx) : null) ?? lowerSpiking(op, ctx)
       : execution === 'steps' && isNeuron(node) && op.snn.kind === 'custom' ? op.snn.lower(ctx)

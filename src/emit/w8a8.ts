@@ -1,5 +1,7 @@
-// The W8A8 integer ANN of a spiking graph: the bar an SNN has to beat. INT8 activations at the neuron sites
-// (same thresholds θ, the same calibration), INT8 weights per output channel, int32 sums by MatMulInteger.
+// ANNs on the 8-bit GEMM (MatMulInteger, exact int32 sums). The W8A8 integer ANN of a spiking graph: the bar
+// an SNN has to beat. INT8 activations at the neuron sites (same thresholds θ, the same calibration), INT8
+// weights per output channel. And the dynamic form, every Linear's input quantized per row as it comes
+// (lowerDynamicInt8Linear): the calibration sampler's.
 //
 // At each site the activation is quantized symmetrically per channel, a = clip(round(x/u), −127, 127)
 // with u = θ/127 (0..127 for an unsigned site). A Linear fed by a site folds u into its weights,
@@ -15,13 +17,78 @@ export const INT8_MAX = 127;
 
 /** Per-output-channel int8 quantization of the folded weights W_kj·u_k ([in, out] row-major result). */
 export function quantizeInt8(weight: Float32Array, transposed: boolean, inF: number, outF: number, unit: Float32Array): { weights: Int8Array; scale: Float32Array } {
-  const folded = new Float32Array(inF * outF);
-  for (let k = 0; k < inF; k++) for (let j = 0; j < outF; j++) folded[k * outF + j] = (transposed ? weight[j * inF + k]! : weight[k * outF + j]!) * unit[k]!;
+  return quantizeColumns(weight, transposed, inF, outF, INT8_MAX, unit);
+}
+
+/**
+ * Symmetric per-output-channel quantization to integers of at most `max` ([in, out] row-major result):
+ * s_j = max_k |W_kj·u_k| / max, w_kj = round(W_kj·u_k / s_j) (u = 1 when absent). Two passes over the
+ * weight, no float copy of it (a tied head is the largest tensor of a model).
+ */
+function quantizeColumns(weight: Float32Array, transposed: boolean, inF: number, outF: number, max: number, unit?: Float32Array): { weights: Int8Array; scale: Float32Array } {
+  // Element (k, j) of the folded weight; read in storage order below, the transpose written in tiles.
+  const folded = (i: number, k: number): number => (unit ? Math.fround(weight[i]! * unit[k]!) : weight[i]!);
   const peak = new Float32Array(outF);
-  for (let i = 0; i < folded.length; i++) peak[i % outF] = Math.max(peak[i % outF]!, Math.abs(folded[i]!));
-  const scale = Float32Array.from(peak, (p) => (p > 0 ? p / INT8_MAX : 1));
-  const weights = Int8Array.from(folded, (f, i) => Math.round(f / scale[i % outF]!));
+  if (transposed) {
+    for (let j = 0; j < outF; j++) {
+      let p = 0;
+      for (let k = 0, i = j * inF; k < inF; k++, i++) p = Math.max(p, Math.abs(folded(i, k)));
+      peak[j] = p;
+    }
+  } else {
+    for (let k = 0, i = 0; k < inF; k++) for (let j = 0; j < outF; j++, i++) peak[j] = Math.max(peak[j]!, Math.abs(folded(i, k)));
+  }
+  const scale = Float32Array.from(peak, (p) => (p > 0 ? p / max : 1));
+  const weights = new Int8Array(inF * outF);
+  if (transposed) {
+    const TILE = 64;
+    for (let j0 = 0; j0 < outF; j0 += TILE) {
+      for (let k0 = 0; k0 < inF; k0 += TILE) {
+        for (let j = j0; j < Math.min(j0 + TILE, outF); j++) {
+          const s = scale[j]!;
+          for (let k = k0, i = j * inF + k0; k < Math.min(k0 + TILE, inF); k++, i++) weights[k * outF + j] = Math.round(folded(i, k) / s);
+        }
+      }
+    }
+  } else {
+    for (let k = 0, i = 0; k < inF; k++) for (let j = 0; j < outF; j++, i++) weights[i] = Math.round(folded(i, k) / scale[j]!);
+  }
   return { weights, scale };
+}
+
+/**
+ * Largest weight magnitude of the dynamic INT8 linears: 7 bits, so no pair of u8 × s8 products overflows
+ * 16 bits (2 · 255 · 63 < 32 767) where the GEMM sums pairs in saturating int16 (AVX2's VPMADDUBSW):
+ * the int32 sums are exact on every CPU.
+ */
+export const DYNAMIC_WEIGHT_MAX = 63;
+
+/**
+ * A Linear on the 8-bit GEMM with its input quantized per row as it comes (EmitOptions.quantized
+ * `dynamic`, the calibration sampler's form): a = round(x / s) with s = max|x| / 127 over the row,
+ * fed as the u8 a + 128 (onnxruntime's MatMulInteger takes one zero point for A, so the per-row
+ * scale is symmetric); weights 7-bit per output channel (DYNAMIC_WEIGHT_MAX); y_j = s·s_j·Σ_k w_kj·a_k + b_j
+ * with exact int32 sums. A row's result depends on that row alone, as in the float form. Inputs shared
+ * by several Linears (q, k and v; gate and up) are quantized once.
+ */
+export function lowerDynamicInt8Linear(ctx: LowerCtx): Lowered {
+  const { b, node } = ctx;
+  const { inFeatures: inF, outFeatures: outF, transposed } = linearAttrs(node)!;
+  const x = ctx.input(0);
+  const op = (type: string, inputs: string[], attrs: Record<string, number | number[]> = {}) => b.op(type, inputs, attrs, node.id);
+  const rows = ctx.shared(`dynamic-int8/rows/${x}`, () => op('Reshape', [x, b.ints([-1, inF])]));
+  // FLT_MIN keeps an all-zero row's codes 0 instead of 0/0.
+  const step = ctx.shared(`dynamic-int8/step/${x}`, () => op('Max', [op('Div', [op('ReduceMax', [op('Abs', [rows])], { axes: [1], keepdims: 1 }), b.scalar(INT8_MAX)]), b.scalar(1.1754943508222875e-38)]));
+  const codes = ctx.shared(`dynamic-int8/codes/${x}`, () => op('Cast', [op('Add', [op('Round', [op('Div', [rows, step])]), b.scalar(128)])], { to: 2 }));
+  const { weights, scale } = quantizeColumns(weightData(ctx.graph.weights.get(node.weights['weight']!)!), transposed, inF, outF, DYNAMIC_WEIGHT_MAX);
+  const name = `${node.id}.dynamic-int8`;
+  b.intInitializer(`${name}.weight`, [inF, outF], weights);
+  b.initializer(`${name}.scale`, [outF], scale);
+  const sums = op('MatMulInteger', [codes, `${name}.weight`, b.scalar(128, 'uint8')]);
+  const scaled = op('Mul', [op('Mul', [op('Cast', [sums], { to: 1 }), step]), `${name}.scale`]);
+  const y = node.weights['bias'] !== undefined ? op('Add', [scaled, ctx.weight('bias')]) : scaled;
+  const lead = ctx.shared(`dynamic-int8/lead/${x}`, () => op('Slice', [op('Shape', [x]), b.ints([0]), b.ints([-1]), b.ints([0])]));
+  return { outputs: [op('Reshape', [y, op('Concat', [lead, b.ints([outF])], { axis: 0 })])], timed: [false] };
 }
 
 /** A site's quantizer: the int8 code a (as float) and, where a float op reads it, u·a. */

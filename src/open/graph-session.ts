@@ -33,8 +33,8 @@ export interface SessionOptions {
   readonly lowMemory?: boolean;
   /** Execution form of a spiking graph (default: the code's own, see emitOnnx). */
   readonly execution?: Execution;
-  /** Emit the W8A8 integer ANN of the spiking graph instead (see emitOnnx). */
-  readonly quantized?: 'w8a8';
+  /** An integer form (see emitOnnx): the W8A8 ANN of the spiking graph, or the ANN with dynamic INT8 linears. */
+  readonly quantized?: EmitOptions['quantized'];
   /** Inputs that carry the time axis, and outputs that keep it (a rate-coded sub-graph; see emitOnnx). */
   readonly timedInputs?: EmitOptions['timedInputs'];
   readonly keepTimed?: EmitOptions['keepTimed'];

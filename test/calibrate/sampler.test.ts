@@ -1,7 +1,8 @@
 // The calibration sampler (fixed K/V buffers, the draw in the graph) against the source ANN's own forward
 // pass: every token it draws is the one inverse-CDF sampling picks from the ANN's next-token distribution.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { documentSeed, SAMPLED_DOCUMENT_LENGTH, SAMPLER_SLOT_STEP, sampleDocuments, sampleFromModel, samplingBytes } from '../../src/calibrate/sample.js';
+import { documentSeed, SAMPLED_DOCUMENT_LENGTH, SAMPLER_LINEARS, SAMPLER_SLOT_STEP, sampleDocuments, sampleFromModel, samplingBytes, type SamplerLinears } from '../../src/calibrate/sample.js';
 import { importHfModel } from '../../src/import/hf/index.js';
 import type { Graph } from '../../src/ir/types.js';
 import { openGraphSession, withEmittedModel } from '../../src/open/graph-session.js';
@@ -9,6 +10,7 @@ import { SAMPLER_EMBEDS } from '../../src/emit/lower.js';
 import { runRecipe } from '../../src/passes/pipeline.js';
 import { createRng } from '../../src/runtime/sampling.js';
 import { rowsInput } from '../../src/runtime/windows.js';
+import { loadTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { samplingCacheBytes } from '../../src/weights/memory.js';
 import { tempDir } from '../helpers.js';
 import { tinyGpt2 } from '../harness/tiny-models.js';
@@ -24,11 +26,12 @@ function draw(logits: Float32Array, at: number, V: number, u: number, temperatur
 }
 
 /**
- * Tokens of `docs` the ANN's whole-document forward pass (the standard form, no cache) would draw with each
- * document's stream, position by position given the document's own prefix; and how many differ from the document.
+ * Tokens of `docs` the ANN's whole-document forward pass (the standard form, no cache; with `int8`, its
+ * dynamic INT8 form) would draw with each document's stream, position by position given the document's
+ * own prefix; and how many differ from the document.
  */
-async function mismatches(graph: Graph, docs: readonly number[][], seed: number, temperature: number): Promise<{ checked: number; differ: number }> {
-  const session = await openGraphSession(graph, 'ann');
+async function mismatches(graph: Graph, docs: readonly number[][], seed: number, temperature: number, linears: SamplerLinears = 'float'): Promise<{ checked: number; differ: number }> {
+  const session = await openGraphSession(graph, 'ann', linears === 'int8' ? { quantized: 'dynamic' } : {});
   const V = graph.spec.vocabSize;
   let checked = 0, differ = 0;
   try {
@@ -54,16 +57,26 @@ describe('calibration sampler', () => {
     // Longer than three SAMPLER_SLOT_STEPs: the cache is re-laid out while filled.
     const length = 3 * SAMPLER_SLOT_STEP + 7;
 
-    it(`draws what the source ANN's forward pass draws with the same uniforms (${name})`, async () => {
-      for (const temperature of [1, 0.7]) {
-        const docs = await sampleDocuments(graph, 3, length, { seed: 11, start: 0, temperature });
-        expect(docs.map((d) => d.length)).toEqual([length, length, length]);
-        expect(docs.every((d) => d[0] === 0 && d.every((t) => Number.isInteger(t) && t >= 0 && t < graph.spec.vocabSize))).toBe(true);
-        const { checked, differ } = await mismatches(source, docs, 11, temperature);
-        expect(checked).toBe(3 * (length - 1));
-        // float32 sums in the graph against float64 here: a draw within rounding of a boundary may go either way.
-        expect(differ).toBeLessThanOrEqual(1);
-      }
+    for (const linears of ['float', 'int8'] as const) {
+      it(`draws what the source ANN's forward pass draws with the same uniforms (${name}, ${linears} linears)`, async () => {
+        for (const temperature of [1, 0.7]) {
+          const docs = await sampleDocuments(graph, 3, length, { seed: 11, start: 0, temperature, linears });
+          expect(docs.map((d) => d.length)).toEqual([length, length, length]);
+          expect(docs.every((d) => d[0] === 0 && d.every((t) => Number.isInteger(t) && t >= 0 && t < graph.spec.vocabSize))).toBe(true);
+          const { checked, differ } = await mismatches(source, docs, 11, temperature, linears);
+          expect(checked).toBe(3 * (length - 1));
+          // float32 sums in the graph against float64 here: a draw within rounding of a boundary may go either way.
+          expect(differ).toBeLessThanOrEqual(1);
+        }
+      }, 120_000);
+    }
+
+    it(`draws documents through INT8 linears by default, unlike the float ANN's (${name})`, async () => {
+      expect(SAMPLER_LINEARS).toBe('int8');
+      const byDefault = await sampleDocuments(graph, 3, length, { seed: 11, start: 0 });
+      expect(byDefault).toEqual(await sampleDocuments(graph, 3, length, { seed: 11, start: 0, linears: 'int8' }));
+      // Close distributions, different draws somewhere in 3 × 103 tokens: the form really changed.
+      expect(byDefault).not.toEqual(await sampleDocuments(graph, 3, length, { seed: 11, start: 0, linears: 'float' }));
     }, 120_000);
 
     it(`feeds the token embedding's rows read from the weights file: the documents of the graph's own Gather (${name})`, async () => {
@@ -89,7 +102,7 @@ describe('calibration sampler', () => {
     const graph = tinyGpt2(tempDir()); // vocab 11: one draw block of 256, 245 of them filled with zeros
     const docs = await sampleDocuments(graph, 4, 12, { seed: 2, start: 0 });
     expect(docs.every((d) => d.length === 12 && d.every((t) => Number.isInteger(t) && t >= 0 && t < graph.spec.vocabSize))).toBe(true);
-    const { checked, differ } = await mismatches(graph, docs, 2, 1);
+    const { checked, differ } = await mismatches(graph, docs, 2, 1, SAMPLER_LINEARS);
     expect(checked).toBe(4 * 11);
     expect(differ).toBeLessThanOrEqual(1);
     expect(new Set(docs.flat()).size).toBeGreaterThan(3);
@@ -116,3 +129,51 @@ describe('calibration sampler', () => {
     expect(samplingBytes(graph, 8, 128)).toBe(samplingCacheBytes(graph, 8, 128));
   });
 });
+
+describe("the document sampler's INT8 linears against the float ANN", () => {
+  // The float ANN reproduces each model's PyTorch perplexity (unseen.test.ts, shakespeare fixtures); its
+  // next-token distributions are the reference. Two windows of each model's own calibration-side text.
+  const models = [['unseen/code-llama', 'fixtures/unseen/code-llama/calib.txt'], ['unseen/bpe-llama', 'fixtures/unseen/bpe-llama/calib.txt'], ['unseen/chat-gpt2', 'fixtures/unseen/chat-gpt2/calib.txt'], ['shakespeare-gpt2', 'fixtures/calibration/tinyshakespeare-train.txt']] as const;
+  for (const [name, text] of models) {
+    it(`keeps the next-token distribution: mean KL ≤ 0.002 and top-1 agreement ≥ 97 % (${name})`, async () => {
+      const { graph } = importHfModel(`fixtures/${name}`);
+      const ids = (await loadTokenizer(`fixtures/${name}`)).encode(readFileSync(text, 'utf8'));
+      const W = Math.min(256, graph.spec.maxPositions), V = graph.spec.vocabSize;
+      const float = await openGraphSession(graph, 'ann');
+      const int8 = await openGraphSession(graph, 'ann', { quantized: 'dynamic' });
+      let kl = 0, agree = 0, n = 0;
+      try {
+        for (let w = 0; w < 2; w++) {
+          const window = rowsInput([ids.slice(w * W, (w + 1) * W)]);
+          const p = (await float.run(window)).logits, q = (await int8.run(window)).logits;
+          for (let t = 0; t < W; t++, n++) {
+            const lp = logSoftmax(p, t * V, V), lq = logSoftmax(q, t * V, V);
+            for (let i = 0; i < V; i++) kl += Math.exp(lp[i]!) * (lp[i]! - lq[i]!);
+            if (argmax(lp) === argmax(lq)) agree += 1;
+          }
+        }
+      } finally {
+        await float.release();
+        await int8.release();
+      }
+      expect(kl / n).toBeLessThanOrEqual(0.002);
+      expect(kl / n).toBeGreaterThan(0); // a different form, not the float one again
+      expect(agree / n).toBeGreaterThanOrEqual(0.97);
+    }, 60_000);
+  }
+});
+
+function logSoftmax(x: Float32Array, at: number, V: number): Float64Array {
+  let top = -Infinity;
+  for (let i = 0; i < V; i++) top = Math.max(top, x[at + i]!);
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += Math.exp(x[at + i]! - top);
+  const log = Math.log(sum) + top;
+  return Float64Array.from({ length: V }, (_, i) => x[at + i]! - log);
+}
+
+function argmax(x: Float64Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+}

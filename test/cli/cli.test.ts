@@ -40,6 +40,8 @@ describe('snnconvert CLI', () => {
   it.each([
     [['convert', '/nonexistent/model'], 'MODEL_NOT_FOUND'],
     [['convert', GPT2_DIR, '--recipe', 'magic', '-o', '/tmp/never.snn'], 'OPTION_INVALID'],
+    [['convert', GPT2_DIR, '--calib-sampler', 'fp16', '-o', '/tmp/never.snn'], 'OPTION_INVALID'],
+    [['convert', GPT2_DIR, '--calib-text', join(GPT2_DIR, 'heldout.txt'), '--calib-sampler', 'int8', '-o', '/tmp/never.snn'], 'OPTION_INVALID'],
     [['convert', 'some-org/not-cached-model', '--offline'], 'HUB_NOT_CACHED'],
     [['eval', GPT2_DIR, '--text', '/nonexistent.txt', '--ann-only'], 'TEXT_INVALID'],
     [['inspect', GPT2_DIR], 'BUNDLE_INVALID'],

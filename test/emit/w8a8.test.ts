@@ -2,7 +2,7 @@
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { emitOnnx } from '../../src/emit/lower.js';
-import { quantizeInt8 } from '../../src/emit/w8a8.js';
+import { DYNAMIC_WEIGHT_MAX, quantizeInt8 } from '../../src/emit/w8a8.js';
 import type { Graph, Weight } from '../../src/ir/types.js';
 import { weightData } from '../../src/weights/weight-data.js';
 import { OP_SPEC } from '../harness/onnx-run.js';
@@ -41,5 +41,64 @@ describe('W8A8 integer ANN', () => {
     const y = out['y']!.data as Float32Array;
     expect(y[0]).toBeCloseTo((2119 * 0.02) / 127 + 0.1, 5);
     expect(y[1]).toBeCloseTo((-7366 * 0.04) / 127, 5);
+  });
+});
+
+/** x [B, S, 2] → Linear 2 → 3 (W [in, out] = [[1, −2, 0], [0.5, 4, −0.03]], b = [0.1, 0, 0]), stored as given or transposed. */
+function dynamicGraph(transposed: boolean): Graph {
+  const W = [[1, -2, 0], [0.5, 4, -0.03]];
+  const stored = transposed ? [0, 1, 2].flatMap((j) => W.map((row) => row[j]!)) : W.flat();
+  return {
+    spec: OP_SPEC,
+    inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 'seq', 2] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 'seq', 3] }],
+    nodes: [{ id: 'fc', op: 'Linear', inputs: ['x'], outputs: ['y'], attrs: { inFeatures: 2, outFeatures: 3, transposed }, weights: { weight: 'w', bias: 'b' } }],
+    weights: new Map([data('w', transposed ? [3, 2] : [2, 3], stored), data('b', [3], [0.1, 0, 0])].map((w) => [w.name, w])),
+  };
+}
+
+describe('dynamic INT8 linears (the calibration sampler\'s form)', () => {
+  const rows = [[0.5, -0.25], [2, 1], [0, 0]];
+  /** ONNX Round: halves to even (−63.5 → −64). */
+  const roundEven = (v: number): number => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
+  /** By hand: s = max|x|/127 per row, a = round(x/s) (float32 and ONNX Round, as the graph); w = round(W/s_j), s_j = max_k |W_kj|/63 (0.5/s_0 = 31.4999…: 31). */
+  const expected = rows.map((x) => {
+    const W = [[1, -2, 0], [0.5, 4, -0.03]];
+    const step = Math.fround(Math.max(...x.map(Math.abs)) / 127);
+    const a = x.map((v) => (step > 0 ? roundEven(Math.fround(v / step)) : 0));
+    return [0, 1, 2].map((j) => {
+      const sj = Math.fround(Math.max(...W.map((r) => Math.abs(r[j]!))) / DYNAMIC_WEIGHT_MAX); // stored as float32
+      return step * sj * W.reduce((sum, r, k) => sum + Math.round(r[j]! / sj) * a[k]!, 0) + [0.1, 0, 0][j]!;
+    });
+  });
+  const run = async (g: Graph, x: number[][]): Promise<Float32Array> => {
+    const emitted = emitOnnx(g, { mode: 'ann', quantized: 'dynamic', placeWeight: (w) => ({ inline: weightData(w) }) });
+    const session = await ort.InferenceSession.create(emitted.bytes, { logSeverityLevel: 3 });
+    try {
+      return (await session.run({ x: new ort.Tensor('float32', Float32Array.from(x.flat()), [x.length, 1, 2]) }))['y']!.data as Float32Array;
+    } finally {
+      await session.release();
+    }
+  };
+
+  it('quantizes each row of its input on its own and sums 7-bit weights exactly, for either weight layout', async () => {
+    for (const transposed of [false, true]) {
+      const y = await run(dynamicGraph(transposed), rows);
+      // Row 2 is all zeros: its codes are 0, not 0/0, and only the bias is left.
+      expected.flat().forEach((v, i) => expect(y[i]).toBeCloseTo(v, 5));
+      // The quantization error is real but small: row 1 by float arithmetic is (2.5, 0, -0.03).
+      expect(Math.abs(y[3]! - 2.6)).toBeLessThan(0.05);
+      expect(y[3]).not.toBe(Math.fround(2.6));
+    }
+  });
+
+  it('gives a row the same values alone as beside other rows (batches do not change a document)', async () => {
+    const g = dynamicGraph(false);
+    const together = await run(g, rows);
+    for (const [r, x] of rows.entries()) expect([...(await run(g, [x]))]).toEqual([...together.subarray(3 * r, 3 * r + 3)]);
+  });
+
+  it('is refused for a spiking form', () => {
+    expect(() => emitOnnx(graph, { mode: 'snn', quantized: 'dynamic', placeWeight: (w) => ({ inline: weightData(w) }) })).toThrow(/ANN form/);
   });
 });

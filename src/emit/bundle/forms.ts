@@ -38,6 +38,7 @@ export class IntStore {
     return this.tensors.size === 0;
   }
 
+  /** Writes every tensor at its offset, then lets go of them: a store is written once, and a session reading the file may outlive it. */
   write(path: string): void {
     const fd = openSync(path, 'wx');
     try {
@@ -45,6 +46,7 @@ export class IntStore {
     } finally {
       closeSync(fd);
     }
+    this.tensors.clear();
   }
 }
 
