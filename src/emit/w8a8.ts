@@ -7,6 +7,7 @@
 // with u = θ/127 (0..127 for an unsigned site). A Linear fed by a site folds u into its weights,
 // W_kj·u_k ≈ s_j·w_kj with w int8 per output channel (max-abs scaling), and computes
 // y_j = s_j·Σ_k w_kj·a_k + b_j with an exact int32 sum. Every other op is the ANN's (fp32).
+import { roundHalfUp } from '../util/round.js';
 import { weightData } from '../weights/weight-data.js';
 import type { LowerCtx, Lowered } from '../ops/op.js';
 import { linearAttrs } from '../ops/linear.js';
@@ -26,17 +27,18 @@ export function quantizeInt8(weight: Float32Array, transposed: boolean, inF: num
  * weight, no float copy of it (a tied head is the largest tensor of a model).
  */
 function quantizeColumns(weight: Float32Array, transposed: boolean, inF: number, outF: number, max: number, unit?: Float32Array): { weights: Int8Array; scale: Float32Array } {
-  // Element (k, j) of the folded weight; read in storage order below, the transpose written in tiles.
-  const folded = (i: number, k: number): number => (unit ? Math.fround(weight[i]! * unit[k]!) : weight[i]!);
+  // The folded weight in storage order ([in, out], or [out, in] when transposed): one pass for the peaks,
+  // one for the integers, the transpose written in tiles.
+  const folded = unit ? foldUnits(weight, transposed, inF, outF, unit) : weight;
   const peak = new Float32Array(outF);
   if (transposed) {
-    for (let j = 0; j < outF; j++) {
+    for (let j = 0, i = 0; j < outF; j++) {
       let p = 0;
-      for (let k = 0, i = j * inF; k < inF; k++, i++) p = Math.max(p, Math.abs(folded(i, k)));
+      for (const end = i + inF; i < end; i++) p = Math.max(p, Math.abs(folded[i]!));
       peak[j] = p;
     }
   } else {
-    for (let k = 0, i = 0; k < inF; k++) for (let j = 0; j < outF; j++, i++) peak[j] = Math.max(peak[j]!, Math.abs(folded(i, k)));
+    for (let k = 0, i = 0; k < inF; k++) for (let j = 0; j < outF; j++, i++) peak[j] = Math.max(peak[j]!, Math.abs(folded[i]!));
   }
   const scale = Float32Array.from(peak, (p) => (p > 0 ? p / max : 1));
   const weights = new Int8Array(inF * outF);
@@ -44,16 +46,25 @@ function quantizeColumns(weight: Float32Array, transposed: boolean, inF: number,
     const TILE = 64;
     for (let j0 = 0; j0 < outF; j0 += TILE) {
       for (let k0 = 0; k0 < inF; k0 += TILE) {
+        const kEnd = Math.min(k0 + TILE, inF);
         for (let j = j0; j < Math.min(j0 + TILE, outF); j++) {
           const s = scale[j]!;
-          for (let k = k0, i = j * inF + k0; k < Math.min(k0 + TILE, inF); k++, i++) weights[k * outF + j] = Math.round(folded(i, k) / s);
+          for (let k = k0, i = j * inF + k0; k < kEnd; k++, i++) weights[k * outF + j] = roundHalfUp(folded[i]! / s);
         }
       }
     }
   } else {
-    for (let k = 0, i = 0; k < inF; k++) for (let j = 0; j < outF; j++, i++) weights[i] = Math.round(folded(i, k) / scale[j]!);
+    for (let k = 0, i = 0; k < inF; k++) for (let j = 0; j < outF; j++, i++) weights[i] = roundHalfUp(folded[i]! / scale[j]!);
   }
   return { weights, scale };
+}
+
+/** W_kj·u_k in float32, in W's storage order. */
+function foldUnits(weight: Float32Array, transposed: boolean, inF: number, outF: number, unit: Float32Array): Float32Array {
+  const folded = new Float32Array(weight.length);
+  if (transposed) for (let j = 0, i = 0; j < outF; j++) for (let k = 0; k < inF; k++, i++) folded[i] = weight[i]! * unit[k]!;
+  else for (let k = 0, i = 0; k < inF; k++) for (let j = 0; j < outF; j++, i++) folded[i] = weight[i]! * unit[k]!;
+  return folded;
 }
 
 /**

@@ -6,6 +6,7 @@
 // y_j = s_j·Σ_k w_kj·q_k + b_j. Every product and partial sum of Σ_k w_kj·q_k is an integer; while
 // max_j Σ_k |w_kj|·M_T < 2^24 they are all exact in float32, so the MatMul gives the same bits whatever
 // its shape, blocking or summation order (rows alone or batched, whole or chunked).
+import { roundHalfUp } from '../util/round.js';
 
 /** Partial sums below this stay exact float32 integers. */
 export const EXACT_FLOAT_INTEGER = 2 ** 24;
@@ -114,19 +115,19 @@ function roundAt(f: Folded, scale: Float32Array, into?: readonly Int8Array[]): F
     const at0 = k * O;
     if (high) {
       for (let j = 0; j < O; j++) {
-        const w = Math.round(folded[at0 + j]! / scale[j]!);
+        const w = roundHalfUp(folded[at0 + j]! / scale[j]!);
         low![at0 + j] = w & mask;
         high[at0 + j] = w >> PLANE_BITS;
         rowSum[j]! += Math.abs(w);
       }
     } else if (low) {
       for (let j = 0; j < O; j++) {
-        const w = Math.round(folded[at0 + j]! / scale[j]!);
+        const w = roundHalfUp(folded[at0 + j]! / scale[j]!);
         low[at0 + j] = w;
         rowSum[j]! += Math.abs(w);
       }
     } else {
-      for (let j = 0; j < O; j++) rowSum[j]! += Math.abs(Math.round(folded[at0 + j]! / scale[j]!));
+      for (let j = 0; j < O; j++) rowSum[j]! += Math.abs(roundHalfUp(folded[at0 + j]! / scale[j]!));
     }
   }
   return rowSum;
