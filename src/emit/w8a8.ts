@@ -76,30 +76,32 @@ export const DYNAMIC_WEIGHT_MAX = 63;
 
 /**
  * A Linear on the 8-bit GEMM with its input quantized per row as it comes (EmitOptions.quantized
- * `dynamic`, the calibration sampler's form): a = round(x / s) with s = max|x| / 127 over the row,
- * fed as the u8 a + 128 (onnxruntime's MatMulInteger takes one zero point for A, so the per-row
- * scale is symmetric); weights 7-bit per output channel (DYNAMIC_WEIGHT_MAX); y_j = s·s_j·Σ_k w_kj·a_k + b_j
- * with exact int32 sums. A row's result depends on that row alone, as in the float form. Inputs shared
- * by several Linears (q, k and v; gate and up) are quantized once.
+ * `dynamic`, the calibration sampler's form). Per row (token) of the input, m = max|x| and
+ * a = round(x · 127/m), fed as the u8 a + 128 (one zero point for every row: the scale is per row, so it
+ * is symmetric); weights 7-bit per output channel (DYNAMIC_WEIGHT_MAX); y_j = (m/127)·s_j·Σ_k w_kj·a_k + b_j
+ * with exact int32 sums. A row's result depends on that row alone, as in the float form. Inputs shared by
+ * several Linears (q, k and v; gate and up) are quantized once.
+ *
+ * onnxruntime's MatMulIntegerToFloat (its com.microsoft domain) sums and scales by s_j in one pass: a
+ * MatMulInteger, Cast and Mul cost SmolLM2-135M-shaped's sampler step more than the GEMMs saved
+ * (bench/RESULTS.md). This form only ever runs in onnxruntime, inside this process.
  */
 export function lowerDynamicInt8Linear(ctx: LowerCtx): Lowered {
   const { b, node } = ctx;
   const { inFeatures: inF, outFeatures: outF, transposed } = linearAttrs(node)!;
   const x = ctx.input(0);
   const op = (type: string, inputs: string[], attrs: Record<string, number | number[]> = {}) => b.op(type, inputs, attrs, node.id);
-  const rows = ctx.shared(`dynamic-int8/rows/${x}`, () => op('Reshape', [x, b.ints([-1, inF])]));
-  // FLT_MIN keeps an all-zero row's codes 0 instead of 0/0.
-  const step = ctx.shared(`dynamic-int8/step/${x}`, () => op('Max', [op('Div', [op('ReduceMax', [op('Abs', [rows])], { axes: [1], keepdims: 1 }), b.scalar(INT8_MAX)]), b.scalar(1.1754943508222875e-38)]));
-  const codes = ctx.shared(`dynamic-int8/codes/${x}`, () => op('Cast', [op('Add', [op('Round', [op('Div', [rows, step])]), b.scalar(128)])], { to: 2 }));
+  // [..., 1] per row; FLT_MIN keeps an all-zero row's codes 0 instead of 0/0.
+  const peak = ctx.shared(`dynamic-int8/peak/${x}`, () => op('Max', [op('ReduceMax', [op('Abs', [x])], { axes: [-1], keepdims: 1 }), b.scalar(1.1754943508222875e-38)]));
+  const codes = ctx.shared(`dynamic-int8/codes/${x}`, () => op('QuantizeLinear', [op('Mul', [x, op('Div', [b.scalar(INT8_MAX), peak])]), b.scalar(1), b.scalar(128, 'uint8')]));
+  const step = ctx.shared(`dynamic-int8/step/${x}`, () => op('Div', [peak, b.scalar(INT8_MAX)]));
   const { weights, scale } = quantizeColumns(weightData(ctx.graph.weights.get(node.weights['weight']!)!), transposed, inF, outF, DYNAMIC_WEIGHT_MAX);
   const name = `${node.id}.dynamic-int8`;
   b.intInitializer(`${name}.weight`, [inF, outF], weights);
   b.initializer(`${name}.scale`, [outF], scale);
-  const sums = op('MatMulInteger', [codes, `${name}.weight`, b.scalar(128, 'uint8')]);
-  const scaled = op('Mul', [op('Mul', [op('Cast', [sums], { to: 1 }), step]), `${name}.scale`]);
-  const y = node.weights['bias'] !== undefined ? op('Add', [scaled, ctx.weight('bias')]) : scaled;
-  const lead = ctx.shared(`dynamic-int8/lead/${x}`, () => op('Slice', [op('Shape', [x]), b.ints([0]), b.ints([-1]), b.ints([0])]));
-  return { outputs: [op('Reshape', [y, op('Concat', [lead, b.ints([outF])], { axis: 0 })])], timed: [false] };
+  const [sums] = b.add('MatMulIntegerToFloat', [codes, `${name}.weight`, b.scalar(1), `${name}.scale`, b.scalar(128, 'uint8')], {}, { scope: node.id, domain: 'com.microsoft' });
+  const y = op('Mul', [sums!, step]);
+  return { outputs: [node.weights['bias'] !== undefined ? op('Add', [y, ctx.weight('bias')]) : y], timed: [false] };
 }
 
 /** A site's quantizer: the int8 code a (as float) and, where a float op reads it, u·a. */

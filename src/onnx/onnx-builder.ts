@@ -44,6 +44,8 @@ export class OnnxBuilder {
   /** Every value's shape where known (inputs, initializers, declared, inferred: shapes.ts). */
   private readonly shapes = new Map<string, ValueShape>();
   private readonly declared = new Set<string>();
+  /** Operator domains besides the default one that nodes use (each imported at version 1). */
+  private readonly domains = new Set<string>();
   private counter = 0;
 
   /** A fresh value name under `scope`. */
@@ -56,6 +58,7 @@ export class OnnxBuilder {
   add(opType: string, inputs: readonly string[], attrs: Readonly<Record<string, OnnxAttr>> = {}, opts: { scope?: string; outputs?: readonly string[]; count?: number; domain?: string } = {}): string[] {
     const scope = opts.scope ?? opType;
     const outputs = opts.outputs ? [...opts.outputs] : Array.from({ length: opts.count ?? 1 }, () => this.fresh(scope));
+    if (opts.domain) this.domains.add(opts.domain);
     if (!opts.domain) {
       const inferred = inferShapes(opType, inputs.map((n) => (n === '' ? null : this.shapes.get(n))), attrs, outputs.length);
       outputs.forEach((o, i) => { const shape = inferred[i]; if (shape && !this.declared.has(o)) this.shapes.set(o, shape); });
@@ -159,7 +162,7 @@ export class OnnxBuilder {
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'snnconvert',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
       graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs, valueInfo },
     });

@@ -61,11 +61,15 @@ describe('dynamic INT8 linears (the calibration sampler\'s form)', () => {
   const rows = [[0.5, -0.25], [2, 1], [0, 0]];
   /** ONNX Round: halves to even (−63.5 → −64). */
   const roundEven = (v: number): number => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
-  /** By hand: s = max|x|/127 per row, a = round(x/s) (float32 and ONNX Round, as the graph); w = round(W/s_j), s_j = max_k |W_kj|/63 (0.5/s_0 = 31.4999…: 31). */
+  /**
+   * By hand: m = max|x| per row, a = round(x · 127/m) (float32 and ONNX rounding, as the graph); w = round(W/s_j),
+   * s_j = max_k |W_kj|/63 (0.5/s_0 = 31.4999…: 31); y = (m/127)·s_j·Σ w·a + b.
+   */
   const expected = rows.map((x) => {
     const W = [[1, -2, 0], [0.5, 4, -0.03]];
-    const step = Math.fround(Math.max(...x.map(Math.abs)) / 127);
-    const a = x.map((v) => (step > 0 ? roundEven(Math.fround(v / step)) : 0));
+    const m = Math.max(...x.map(Math.abs));
+    const step = Math.fround(m / 127);
+    const a = x.map((v) => (m > 0 ? roundEven(Math.fround(v * Math.fround(127 / m))) : 0));
     return [0, 1, 2].map((j) => {
       const sj = Math.fround(Math.max(...W.map((r) => Math.abs(r[j]!))) / DYNAMIC_WEIGHT_MAX); // stored as float32
       return step * sj * W.reduce((sum, r, k) => sum + Math.round(r[j]! / sj) * a[k]!, 0) + [0.1, 0, 0][j]!;
