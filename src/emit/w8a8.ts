@@ -9,8 +9,10 @@
 // y_j = s_j·Σ_k w_kj·a_k + b_j with an exact int32 sum. Every other op is the ANN's (fp32).
 import { roundHalfUp } from '../util/round.js';
 import { weightData } from '../weights/weight-data.js';
-import type { LowerCtx, Lowered } from '../ops/op.js';
-import { linearAttrs } from '../ops/linear.js';
+import { linear, linearAttrs } from '../ops/linear.js';
+import { isOp, type LowerCtx, type Lowered } from '../ops/op.js';
+import type { OnnxBuilder } from '../onnx/onnx-builder.js';
+import type { Node } from '../ir/types.js';
 import { neuronAttrs } from '../ops/spiking.js';
 
 /** Largest int8 magnitude used (symmetric range). */
@@ -79,29 +81,62 @@ export const DYNAMIC_WEIGHT_MAX = 63;
  * `dynamic`, the calibration sampler's form). Per row (token) of the input, m = max|x| and
  * a = round(x · 127/m), fed as the u8 a + 128 (one zero point for every row: the scale is per row, so it
  * is symmetric); weights 7-bit per output channel (DYNAMIC_WEIGHT_MAX); y_j = (m/127)·s_j·Σ_k w_kj·a_k + b_j
- * with exact int32 sums. A row's result depends on that row alone, as in the float form. Inputs shared by
- * several Linears (q, k and v; gate and up) are quantized once.
+ * with exact int32 sums. A row's result depends on that row alone, as in the float form.
  *
- * onnxruntime's MatMulIntegerToFloat (its com.microsoft domain) sums and scales by s_j in one pass: a
- * MatMulInteger, Cast and Mul cost SmolLM2-135M-shaped's sampler step more than the GEMMs saved
- * (bench/RESULTS.md). This form only ever runs in onnxruntime, inside this process.
+ * The Linears reading one input (q, k and v; gate and up) share its quantization and run as one product
+ * whose outputs are split: one GEMM and one scaling instead of each, the same values. onnxruntime's
+ * MatMulIntegerToFloat (its com.microsoft domain) sums and scales by s_j in one pass: a MatMulInteger,
+ * Cast and Mul cost SmolLM2-135M-shaped's sampler step more than the GEMMs saved (bench/RESULTS.md).
+ * This form only ever runs in onnxruntime, inside this process.
  */
 export function lowerDynamicInt8Linear(ctx: LowerCtx): Lowered {
   const { b, node } = ctx;
-  const { inFeatures: inF, outFeatures: outF, transposed } = linearAttrs(node)!;
   const x = ctx.input(0);
-  const op = (type: string, inputs: string[], attrs: Record<string, number | number[]> = {}) => b.op(type, inputs, attrs, node.id);
+  let outputs = fusedOutputs.get(b);
+  if (!outputs) fusedOutputs.set(b, (outputs = new Map()));
+  if (!outputs.has(node.id)) {
+    const group = ctx.graph.nodes.filter((n) => n.inputs[0] === node.inputs[0] && isOp(n, linear) && linearAttrs(n)!.inFeatures === linearAttrs(node)!.inFeatures);
+    groupProduct(ctx, x, group).forEach((y, i) => outputs.set(group[i]!.id, y));
+  }
+  return { outputs: [outputs.get(node.id)!], timed: [false] };
+}
+
+/** Each builder's outputs of the fused products, by Linear node id. */
+const fusedOutputs = new WeakMap<OnnxBuilder, Map<string, string>>();
+
+/** One dynamic INT8 product of `x` for every Linear of `group` (all reading x): their outputs, in order. */
+function groupProduct(ctx: LowerCtx, x: string, group: readonly Node[]): string[] {
+  const { b } = ctx;
+  const scope = group[0]!.id;
+  const op = (type: string, inputs: string[], attrs: Record<string, number | number[]> = {}) => b.op(type, inputs, attrs, scope);
+  const inF = linearAttrs(group[0]!)!.inFeatures;
+  const widths = group.map((n) => linearAttrs(n)!.outFeatures);
+  const total = widths.reduce((a, w) => a + w, 0);
+  const weights = new Int8Array(inF * total);
+  const scale = new Float32Array(total);
+  for (let g = 0, at = 0; g < group.length; at += widths[g]!, g++) {
+    const { transposed, outFeatures: outF } = linearAttrs(group[g]!)!;
+    const q = quantizeColumns(weightData(ctx.graph.weights.get(group[g]!.weights['weight']!)!), transposed, inF, outF, DYNAMIC_WEIGHT_MAX);
+    for (let k = 0; k < inF; k++) weights.set(q.weights.subarray(k * outF, (k + 1) * outF), k * total + at);
+    scale.set(q.scale, at);
+  }
   // [..., 1] per row; FLT_MIN keeps an all-zero row's codes 0 instead of 0/0.
-  const peak = ctx.shared(`dynamic-int8/peak/${x}`, () => op('Max', [op('ReduceMax', [op('Abs', [x])], { axes: [-1], keepdims: 1 }), b.scalar(1.1754943508222875e-38)]));
-  const codes = ctx.shared(`dynamic-int8/codes/${x}`, () => op('QuantizeLinear', [op('Mul', [x, op('Div', [b.scalar(INT8_MAX), peak])]), b.scalar(1), b.scalar(128, 'uint8')]));
-  const step = ctx.shared(`dynamic-int8/step/${x}`, () => op('Div', [peak, b.scalar(INT8_MAX)]));
-  const { weights, scale } = quantizeColumns(weightData(ctx.graph.weights.get(node.weights['weight']!)!), transposed, inF, outF, DYNAMIC_WEIGHT_MAX);
-  const name = `${node.id}.dynamic-int8`;
-  b.intInitializer(`${name}.weight`, [inF, outF], weights);
-  b.initializer(`${name}.scale`, [outF], scale);
-  const [sums] = b.add('MatMulIntegerToFloat', [codes, `${name}.weight`, b.scalar(1), `${name}.scale`, b.scalar(128, 'uint8')], {}, { scope: node.id, domain: 'com.microsoft' });
-  const y = op('Mul', [sums!, step]);
-  return { outputs: [node.weights['bias'] !== undefined ? op('Add', [y, ctx.weight('bias')]) : y], timed: [false] };
+  const peak = op('Max', [op('ReduceMax', [op('Abs', [x])], { axes: [-1], keepdims: 1 }), b.scalar(1.1754943508222875e-38)]);
+  const codes = op('QuantizeLinear', [op('Mul', [x, op('Div', [b.scalar(INT8_MAX), peak])]), b.scalar(1), b.scalar(128, 'uint8')]);
+  const name = `${scope}.dynamic-int8`;
+  b.intInitializer(`${name}.weight`, [inF, total], weights);
+  b.initializer(`${name}.scale`, [total], scale);
+  const [sums] = b.add('MatMulIntegerToFloat', [codes, `${name}.weight`, b.scalar(1), `${name}.scale`, b.scalar(128, 'uint8')], {}, { scope, domain: 'com.microsoft' });
+  const scaled = op('Mul', [sums!, op('Div', [peak, b.scalar(INT8_MAX)])]);
+  // The biases side by side (zeros for a Linear without one), added once.
+  let y = scaled;
+  if (group.some((n) => n.weights['bias'] !== undefined)) {
+    const bias = new Float32Array(total);
+    group.forEach((n, g) => { if (n.weights['bias'] !== undefined) bias.set(weightData(ctx.graph.weights.get(n.weights['bias'])!), widths.slice(0, g).reduce((a, w) => a + w, 0)); });
+    b.initializer(`${name}.bias`, [total], bias);
+    y = op('Add', [scaled, `${name}.bias`]);
+  }
+  return group.length === 1 ? [y] : b.add('Split', [y, b.ints(widths)], { axis: -1 }, { scope, count: group.length });
 }
 
 /** A site's quantizer: the int8 code a (as float) and, where a float op reads it, u·a. */

@@ -102,6 +102,29 @@ describe('dynamic INT8 linears (the calibration sampler\'s form)', () => {
     for (const [r, x] of rows.entries()) expect([...(await run(g, [x]))]).toEqual([...together.subarray(3 * r, 3 * r + 3)]);
   });
 
+  it('runs Linears that read one input as one product, split: the values of each Linear alone, bit for bit', async () => {
+    const alone = dynamicGraph(true);
+    const other = data('v', [2, 4], [0.3, -1, 2, 0.01, -0.7, 0.25, 0, 9]);
+    const pair: Graph = {
+      ...alone,
+      outputs: [...alone.outputs, { name: 'z', dtype: 'float32', shape: ['batch', 'seq', 4] }],
+      nodes: [...alone.nodes, { id: 'fc2', op: 'Linear', inputs: ['x'], outputs: ['z'], attrs: { inFeatures: 2, outFeatures: 4, transposed: false }, weights: { weight: 'v' } }],
+      weights: new Map([...alone.weights, ['v', other]]),
+    };
+    const emitted = emitOnnx(pair, { mode: 'ann', quantized: 'dynamic', placeWeight: (w) => ({ inline: weightData(w) }) });
+    expect(new TextDecoder('latin1').decode(emitted.bytes).match(/MatMulIntegerToFloat_\d/g)).toHaveLength(1); // node names: one product
+    const session = await ort.InferenceSession.create(emitted.bytes, { logSeverityLevel: 3 });
+    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, 1, 2]) });
+    await session.release();
+    expect([...(out['y']!.data as Float32Array)]).toEqual([...(await run(alone, rows))]);
+    const second: Graph = { ...pair, outputs: [pair.outputs[1]!], nodes: [pair.nodes[1]!] };
+    const emittedZ = emitOnnx(second, { mode: 'ann', quantized: 'dynamic', placeWeight: (w) => ({ inline: weightData(w) }) });
+    const sz = await ort.InferenceSession.create(emittedZ.bytes, { logSeverityLevel: 3 });
+    const z = await sz.run({ x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, 1, 2]) });
+    await sz.release();
+    expect([...(out['z']!.data as Float32Array)]).toEqual([...(z['z']!.data as Float32Array)]);
+  });
+
   it('is refused for a spiking form', () => {
     expect(() => emitOnnx(graph, { mode: 'snn', quantized: 'dynamic', placeWeight: (w) => ({ inline: weightData(w) }) })).toThrow(/ANN form/);
   });
