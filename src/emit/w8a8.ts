@@ -26,7 +26,7 @@ export function quantizeInt8(weight: Float32Array, transposed: boolean, inF: num
 /**
  * Symmetric per-output-channel quantization to integers of at most `max` ([in, out] row-major result):
  * s_j = max_k |W_kj·u_k| / max, w_kj = round(W_kj·u_k / s_j) (u = 1 when absent). Two passes over the
- * weight, no float copy of it (a tied head is the largest tensor of a model).
+ * weight; without units, no float copy of it (a tied head is the largest tensor of a model).
  */
 function quantizeColumns(weight: Float32Array, transposed: boolean, inF: number, outF: number, max: number, unit?: Float32Array): { weights: Int8Array; scale: Float32Array } {
   // The folded weight in storage order ([in, out], or [out, in] when transposed): one pass for the peaks,
@@ -112,11 +112,12 @@ function groupProduct(ctx: LowerCtx, x: string, group: readonly Node[]): string[
   const inF = linearAttrs(group[0]!)!.inFeatures;
   const widths = group.map((n) => linearAttrs(n)!.outFeatures);
   const total = widths.reduce((a, w) => a + w, 0);
-  const weights = new Int8Array(inF * total);
-  const scale = new Float32Array(total);
-  for (let g = 0, at = 0; g < group.length; at += widths[g]!, g++) {
-    const { transposed, outFeatures: outF } = linearAttrs(group[g]!)!;
-    const q = quantizeColumns(weightData(ctx.graph.weights.get(group[g]!.weights['weight']!)!), transposed, inF, outF, DYNAMIC_WEIGHT_MAX);
+  const quantize = (n: Node) => quantizeColumns(weightData(ctx.graph.weights.get(n.weights['weight']!)!), linearAttrs(n)!.transposed, inF, linearAttrs(n)!.outFeatures, DYNAMIC_WEIGHT_MAX);
+  // One Linear alone (an LM head) keeps its own integers; a group's are laid side by side, one at a time.
+  const { weights, scale } = group.length === 1 ? quantize(group[0]!) : { weights: new Int8Array(inF * total), scale: new Float32Array(total) };
+  for (let g = 0, at = 0; group.length > 1 && g < group.length; at += widths[g]!, g++) {
+    const q = quantize(group[g]!);
+    const outF = widths[g]!;
     for (let k = 0; k < inF; k++) weights.set(q.weights.subarray(k * outF, (k + 1) * outF), k * total + at);
     scale.set(q.scale, at);
   }
