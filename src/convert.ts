@@ -15,7 +15,8 @@ import { checkConversionMemory } from './weights/memory.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { KeptSynapsePlans, keepSynapsePlans } from './ops/linear.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
-import { SAMPLED_DOCUMENT_LENGTH, SAMPLER_LINEARS_CHOICES, sampleFromModel, samplingBytes, type SamplerLinears } from './calibrate/sample.js';
+import { SAMPLED_DOCUMENT_LENGTH, sampleFromModel, samplingBytes } from './calibrate/sample.js';
+import { parseSamplerLinears, type SamplerLinears } from './options/values.js';
 import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
@@ -57,10 +58,11 @@ function parseCalibrationSource(value: string, text: string | undefined): Calibr
   return value as CalibrationSource;
 }
 
-function parseSamplerLinears(value: string, source: CalibrationSource): SamplerLinears {
-  if (!(SAMPLER_LINEARS_CHOICES as readonly string[]).includes(value)) throw new SnnError('OPTION_INVALID', { message: `unknown calibration sampler ${JSON.stringify(value)} (valid: ${SAMPLER_LINEARS_CHOICES.join(', ')})`, at: '--calib-sampler', hint: 'int8 (the default, faster) or float (the float model itself)' });
+/** The sampler of model-sampled text (parseSamplerLinears), refused when the text is not sampled from the model. */
+function calibrationSampler(value: string, source: CalibrationSource): SamplerLinears {
+  const linears = parseSamplerLinears(value);
   if (source !== 'model') throw new SnnError('OPTION_INVALID', { message: '--calib-sampler chooses how model-sampled text is drawn, but the calibration text is not sampled from the model', at: '--calib-sampler', hint: 'drop --calib-sampler, or use --calib-source model without --calib-text' });
-  return value as SamplerLinears;
+  return linears;
 }
 
 export const DEFAULT_HEADROOM: Record<SpikeCode, number> = { weighted: 1, rate: 0 };
@@ -143,7 +145,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const headroom = recipe === 'exact' ? 0 : opts.headroom ?? Math.min(DEFAULT_HEADROOM[code], timesteps - 1);
   checkHeadroom(code, timesteps, headroom);
   const source = parseCalibrationSource(opts.calibration?.source ?? (opts.calibration?.text !== undefined ? 'corpus' : DEFAULT_CALIBRATION_SOURCE), opts.calibration?.text);
-  const linears = opts.calibration?.sampler === undefined ? undefined : parseSamplerLinears(opts.calibration.sampler, source);
+  const linears = opts.calibration?.sampler === undefined ? undefined : calibrationSampler(opts.calibration.sampler, source);
   progress({ stage: 'resolve', message: `resolving ${model ?? 'the embedded default model'}` });
   const resolved = await resolveModel(model ?? DEFAULT_MODEL, { ...(opts.revision ? { revision: opts.revision } : {}), offline: opts.offline ?? false, onProgress: (m) => progress({ stage: 'resolve', message: m }) });
   if (resolved.kind === 'bundle') {

@@ -10,6 +10,7 @@ import { openGraphSession, withEmittedModel } from '../open/graph-session.js';
 import { createDeviceSession } from '../runtime/session.js';
 import { samplingCacheBytes } from '../weights/memory.js';
 import { fileTensor } from '../weights/weight-data.js';
+import type { SamplerLinears } from '../options/values.js';
 import { TensorRows, type StTensor } from '../weights/safetensors.js';
 import type { CalibrationData } from './data.js';
 import type { ThresholdObservers } from './observers.js';
@@ -49,9 +50,6 @@ export interface ModelSampleOptions {
  * (bench/RESULTS.md). A cost bound, not a fidelity setting: no figure chose it.
  */
 export const SAMPLED_DOCUMENT_LENGTH = 256;
-
-export const SAMPLER_LINEARS_CHOICES = ['int8', 'float'] as const;
-export type SamplerLinears = (typeof SAMPLER_LINEARS_CHOICES)[number];
 
 /**
  * The default linears of the document sampler: INT8 (emit/w8a8.ts lowerDynamicInt8Linear). Sampling is

@@ -58,8 +58,9 @@ export class OnnxBuilder {
   add(opType: string, inputs: readonly string[], attrs: Readonly<Record<string, OnnxAttr>> = {}, opts: { scope?: string; outputs?: readonly string[]; count?: number; domain?: string } = {}): string[] {
     const scope = opts.scope ?? opType;
     const outputs = opts.outputs ? [...opts.outputs] : Array.from({ length: opts.count ?? 1 }, () => this.fresh(scope));
-    if (opts.domain) this.domains.add(opts.domain);
-    if (!opts.domain) {
+    if (opts.domain) {
+      this.domains.add(opts.domain); // another domain's operators have no shape rules here
+    } else {
       const inferred = inferShapes(opType, inputs.map((n) => (n === '' ? null : this.shapes.get(n))), attrs, outputs.length);
       outputs.forEach((o, i) => { const shape = inferred[i]; if (shape && !this.declared.has(o)) this.shapes.set(o, shape); });
     }

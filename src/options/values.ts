@@ -1,4 +1,4 @@
-// Typed option values (T, device, spike code, recipe, execution form): parsed once at the boundary (CLI, public API), carried as values below it.
+// Typed option values (T, device, spike code, recipe, execution form, calibration sampler): parsed once at the boundary (CLI, public API), carried as values below it.
 import { SnnError } from '../errors/index.js';
 
 declare const timestepsBrand: unique symbol;
@@ -57,6 +57,14 @@ export type Simulation = (typeof SIMULATIONS)[number];
 
 export function parseSimulation(value: unknown, at = '--simulate'): Simulation {
   return parseChoice(value, SIMULATIONS, 'execution form', at);
+}
+
+/** How the calibration sampler draws its documents: through 8-bit linears, or through the float ANN itself (calibrate/sample.ts). */
+export const SAMPLER_LINEARS_CHOICES = ['int8', 'float'] as const;
+export type SamplerLinears = (typeof SAMPLER_LINEARS_CHOICES)[number];
+
+export function parseSamplerLinears(value: unknown, at = '--calib-sampler'): SamplerLinears {
+  return parseChoice(value, SAMPLER_LINEARS_CHOICES, 'calibration sampler', at);
 }
 
 function parseChoice<T extends string>(value: unknown, valid: readonly T[], what: string, at: string): T {

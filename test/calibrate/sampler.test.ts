@@ -2,7 +2,8 @@
 // pass: every token it draws is the one inverse-CDF sampling picks from the ANN's next-token distribution.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { documentSeed, SAMPLED_DOCUMENT_LENGTH, SAMPLER_LINEARS, SAMPLER_SLOT_STEP, sampleDocuments, sampleFromModel, samplingBytes, type SamplerLinears } from '../../src/calibrate/sample.js';
+import { documentSeed, SAMPLED_DOCUMENT_LENGTH, SAMPLER_LINEARS, SAMPLER_SLOT_STEP, sampleDocuments, sampleFromModel, samplingBytes } from '../../src/calibrate/sample.js';
+import type { SamplerLinears } from '../../src/options/values.js';
 import { importHfModel } from '../../src/import/hf/index.js';
 import type { Graph } from '../../src/ir/types.js';
 import { openGraphSession, withEmittedModel } from '../../src/open/graph-session.js';

@@ -1,6 +1,6 @@
 // Option values are parsed once, at the boundary: each parser accepts exactly its valid values and names them when refusing.
 import { describe, expect, it } from 'vitest';
-import { parseCode, parseDevice, parseExecution, parseRecipe, parseTimesteps } from '../../src/options/values.js';
+import { parseCode, parseDevice, parseExecution, parseRecipe, parseSamplerLinears, parseTimesteps } from '../../src/options/values.js';
 import { snnErrorOf } from '../helpers.js';
 
 describe('option values', () => {
@@ -20,6 +20,7 @@ describe('option values', () => {
     ['code', parseCode, ['weighted', 'rate'], 'binary'],
     ['recipe', parseRecipe, ['faithful', 'stac', 'exact'], 'fast'],
     ['execution', parseExecution, ['closed', 'steps'], 'step'],
+    ['calibration sampler', parseSamplerLinears, ['int8', 'float'], 'fp16'],
   ] as const)('%s: the valid values pass through; another is OPTION_INVALID listing them', (_what, parse, valid, bad) => {
     for (const v of valid) expect(parse(v)).toBe(v);
     const e = snnErrorOf(() => parse(bad));
