@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   SERVE_MODEL_UNKNOWN: { stage: 'input', title: 'model not served here', hint: 'use the model id listed by GET /v1/models, or omit "model"' },
   SERVE_QUEUE_FULL: { stage: 'runtime', title: 'server is busy', hint: 'retry after the Retry-After seconds, or start the server with a larger --max-queue' },
   SERVE_BIND_FAILED: { stage: 'cli', title: 'the server could not listen', hint: 'choose another --port (0 picks a free one) or stop the process that holds it' },
-  // issue 18: serve safe to expose (auth, origin checks, body faults), every OpenAI request field
+  // Serve safe to expose (auth, origin checks, body faults), every OpenAI request field
   SERVE_FIELD_UNSUPPORTED: { stage: 'input', title: 'a request field asks for something this server does not do', hint: 'drop the field or send its neutral value (see the README, Serving: request fields)' },
   SERVE_BODY_MALFORMED: { stage: 'input', title: 'the request body is not UTF-8 JSON', hint: 'send a UTF-8 JSON object with Content-Type: application/json' },
   SERVE_BODY_TOO_LARGE: { stage: 'input', title: 'the request body is too large', hint: 'send at most 1 MiB of JSON (a prompt beyond the context cannot be served anyway)' },
@@ -57,14 +57,14 @@ export const ERROR_CODES = {
   SERVE_METHOD_NOT_ALLOWED: { stage: 'input', title: 'method not allowed on this route', hint: 'use the method named in the Allow header' },
   SERVE_ROUTE_UNKNOWN: { stage: 'input', title: 'no such route', hint: 'routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics' },
   SERVE_CLIENT_GONE: { stage: 'runtime', title: 'the client went away', hint: 'nothing to do: the request was dropped and everything it held freed' },
-  // issue 19: checkpoints and exports as users have them (families, transformers.js folders, CLI input checks)
+  // Checkpoints and exports as users have them (families, transformers.js folders, CLI input checks)
   ARCH_UNSUPPORTED: { stage: 'import', title: 'model family is not supported', hint: 'convert a GPT-2, Llama, OPT or Qwen2 model (the README lists the supported families and layouts)' },
   ALREADY_A_BUNDLE: { stage: 'input', title: 'input is already a .snn bundle', hint: 'run the bundle with generate, chat, eval or inspect; to convert again, give the source model' },
   ONNX_QUANTIZED: { stage: 'import', title: 'quantized ONNX exports are not converted', hint: 'convert the fp32 export beside it (onnx/model.onnx)' },
   ONNX_HALF_MIXED: { stage: 'import', title: 'the ONNX export mixes float16 and bfloat16', hint: 'convert the fp32 export (onnx/model.onnx), or an export in one half type (transformers.js model_fp16.onnx)' },
-  // issue 16: calibration that covers the context within a stated memory budget
+  // Calibration that covers the context within a stated memory budget
   CALIBRATION_BUDGET: { stage: 'calibrate', title: 'calibration does not fit in memory', hint: 'use a smaller --calib-length; positions beyond it are recorded as uncalibrated and warned about' },
-  // issue 21: conversion at real sizes
+  // Conversion at real sizes
   MEMORY_INSUFFICIENT: { stage: 'input', title: 'the model does not fit in the memory available', hint: 'convert with --no-report, or on a machine with more memory' },
   REPORT_BUDGET: { stage: 'input', title: 'the report budget is too small for one window', hint: 'raise --report-memory or give a smaller --window' },
 } as const satisfies Record<string, ErrorCodeInfo>;
