@@ -5,11 +5,14 @@
 //   npm run build && nice -n 10 node bench/scale.mjs MODEL_DIR [--label NAME] [--generate 32] [--bench 32,128] [--trace]
 //
 // --trace samples the conversion's RSS every 0.5 s and prints, per progress phase, its time span and peak RSS.
+// The conversion's own memory estimate (its "memory: about … GiB at the peak" line) is recorded beside the
+// measured peak: peakOverEstimate above 1 means the check before loading underestimated.
+// weightBytesF32 counts float32 bytes (a half-precision checkpoint's file holds half of them).
 //
 // Make MODEL_DIR at bench time (never committed): fixtures/make-distilgpt2-shaped.mjs for distilgpt2,
 // bench/make-llama-shaped.mjs for SmolLM2-135M (its real config) or a resized Llama-family stand-in.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +27,20 @@ const flag = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 
 if (!model) { console.error('usage: node bench/scale.mjs MODEL_DIR [--label NAME] [--generate N] [--bench LENGTHS] [--trace]'); process.exit(2); }
 const label = flag('--label') ?? model;
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
-const weightBytes = readdirSync(model).filter((f) => f.endsWith('.safetensors')).reduce((a, f) => a + statSync(join(model, f)).size, 0);
+/** Float32 bytes of a safetensors file's tensors, from its header (4 bytes an element, whatever the file's dtype). */
+function float32Bytes(path) {
+  const fd = openSync(path, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const header = Buffer.alloc(Number(len.readBigUInt64LE(0)));
+    readSync(fd, header, 0, header.length, 8);
+    return Object.entries(JSON.parse(header.toString('utf8'))).filter(([k]) => k !== '__metadata__').reduce((a, [, t]) => a + t.shape.reduce((n, d) => n * d, 1) * 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+const weightBytes = readdirSync(model).filter((f) => f.endsWith('.safetensors')).reduce((a, f) => a + float32Bytes(join(model, f)), 0);
 
 /** The child's RSS (VmRSS) now, in bytes, or null once it has exited. */
 function childRss(pid) {
@@ -41,20 +57,21 @@ function timed(cliArgs, { trace = false } = {}) {
   const rssFile = join(dir, 'maxrss');
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', RSS_HOOK, CLI, ...cliArgs], { env: { ...process.env, SNNCONVERT_BENCH_RSS: rssFile }, stdio: ['ignore', 'pipe', trace ? 'pipe' : 'inherit'] });
+    const child = spawn(process.execPath, ['--import', RSS_HOOK, CLI, ...cliArgs], { env: { ...process.env, SNNCONVERT_BENCH_RSS: rssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (d) => { stdout += d; });
     const samples = [];
     let phase = 'start';
     let timer = null;
-    if (trace) {
-      child.stderr.on('data', (d) => {
-        process.stderr.write(d);
-        const lines = String(d).split('\n').map((l) => l.trim()).filter(Boolean);
-        if (lines.length) phase = lines.at(-1).replace(/ \d+\/\d+ \d+% ETA \d+s$/, '').slice(0, 80);
-      });
-      timer = setInterval(() => { const rss = childRss(child.pid); if (rss) samples.push({ t: (performance.now() - t0) / 1000, rss, phase }); }, 500);
-    }
+    let estimateBytes = null;
+    child.stderr.on('data', (d) => {
+      process.stderr.write(d);
+      const estimate = /memory: about ([\d.]+) GiB at the peak/.exec(String(d));
+      if (estimate) estimateBytes = Number(estimate[1]) * 2 ** 30;
+      const lines = String(d).split('\n').map((l) => l.trim()).filter(Boolean);
+      if (lines.length) phase = lines.at(-1).replace(/ \d+\/\d+ \d+% ETA \d+s$/, '').slice(0, 80);
+    });
+    if (trace) timer = setInterval(() => { const rss = childRss(child.pid); if (rss) samples.push({ t: (performance.now() - t0) / 1000, rss, phase }); }, 500);
     child.on('error', reject);
     child.on('close', (code) => {
       if (timer) clearInterval(timer);
@@ -62,7 +79,7 @@ function timed(cliArgs, { trace = false } = {}) {
       let peak = null;
       try { peak = Number(readFileSync(rssFile, 'utf8')) * 1024; } catch { /* killed before exit */ }
       rmSync(dir, { recursive: true, force: true });
-      resolve({ code, seconds, peakRssBytes: peak, stdout, ...(trace ? { trace: phases(samples) } : {}) });
+      resolve({ code, seconds, peakRssBytes: peak, estimateBytes, stdout, ...(trace ? { trace: phases(samples) } : {}) });
     });
   });
 }
@@ -81,7 +98,7 @@ const out = join(mkdtempSync(join(tmpdir(), 'snn-scale-out-')), 'model.snn');
 const result = { label, model, weightBytesF32: weightBytes, loadBefore: loadavg() };
 const trace = args.includes('--trace');
 const conv = await timed(['convert', model, '-o', out, ...(trace ? [] : ['--json'])], { trace });
-Object.assign(result, { convert: { exit: conv.code, seconds: conv.seconds, peakRssBytes: conv.peakRssBytes, peakOverWeights: conv.peakRssBytes / weightBytes, ...(trace ? { trace: conv.trace } : {}) }, loadAfterConvert: loadavg() });
+Object.assign(result, { convert: { exit: conv.code, seconds: conv.seconds, peakRssBytes: conv.peakRssBytes, peakOverWeights: conv.peakRssBytes / weightBytes, estimateBytes: conv.estimateBytes, peakOverEstimate: conv.peakRssBytes / conv.estimateBytes, ...(trace ? { trace: conv.trace } : {}) }, loadAfterConvert: loadavg() });
 if (conv.code === 0) {
   const report = JSON.parse(readFileSync(join(out, 'spike.report', 'report.json'), 'utf8'));
   result.report = { seconds: report.seconds, phaseSeconds: report.phaseSeconds, fidelity: report.fidelity.rows, energyRatio: report.totals.perToken.energy.ratio, window: report.input.window };

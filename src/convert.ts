@@ -8,10 +8,12 @@ import { parseThreshold, type ThresholdMode } from './calibrate/thresholds.js';
 import { writeBundle } from './emit/bundle/write.js';
 import { sha256File } from './bundle/hash.js';
 import { SnnError } from './errors/index.js';
+import type { Graph } from './ir/types.js';
 import { importHfModel } from './import/hf/index.js';
 import { resolveModel } from './import/hub.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
-import { checkConversionMemory } from './weights/memory.js';
+import { checkConversionMemory, gib } from './weights/memory.js';
+import { stageF32Weights } from './weights/staging.js';
 import { checkHeadroom, parseCode, type SpikeCode } from './ops/spike-code.js';
 import { KeptSynapsePlans, keepSynapsePlans } from './ops/linear.js';
 import { calibrationPlan, type CalibrationPlan } from './calibrate/plan.js';
@@ -21,6 +23,9 @@ import { importOnnxModel } from './import/onnx/index.js';
 import { onnxOnlyFolderModel } from './import/onnx/source.js';
 import { parseRecipe, parseTimesteps, runRecipe, type Recipe } from './passes/pipeline.js';
 import { neuronsOf } from './ops/spiking.js';
+import { reportWindowBytes } from './report/budget.js';
+import { REPORT_CHUNK } from './report/chunks.js';
+import { REPORT_DEFAULTS } from './report/collect.js';
 
 /** The embedded default model: a small GPT-2 trained on TinyShakespeare (fixtures/shakespeare-gpt2). */
 export const DEFAULT_MODEL = fileURLToPath(new URL('../fixtures/shakespeare-gpt2', import.meta.url));
@@ -160,50 +165,68 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const out = resolve(opts.out ?? `${basename(onnxFile ? imported.dir : resolved.source.id).replace(/[^\w.-]+/g, '-')}.snn`);
   if (existsSync(out) && !opts.force) throw new SnnError('OUTPUT_EXISTS', { message: `${out} already exists`, at: out }); // before the work, not after it
   const levels = opts.levels !== undefined ? parseLevels(opts.levels) : undefined;
-  const { graph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, headroom, ...(levels ? { levels } : {}) });
+  const { graph: spikingGraph, passes } = runRecipe(imported.graph, recipe, timesteps, { code, headroom, ...(levels ? { levels } : {}) });
   progress({ stage: 'passes', message: passes.map((p) => `${p.name} (${p.matched.length})`).join(', ') });
   const tokenizer = await loadTokenizer(imported.dir);
   if ((tokenizer.maxTokenId ?? 0) >= imported.graph.spec.vocabSize) throw new SnnError('TOKENIZER_INVALID', { message: `the tokenizer produces ids up to ${tokenizer.maxTokenId}, but the model has only ${imported.graph.spec.vocabSize} embeddings`, at: join(imported.dir, 'tokenizer.json'), hint: 'the tokenizer and config.json come from different models: copy both from the same repository' });
-  const plan = calibrationPlan(graph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
+  const plan = calibrationPlan(spikingGraph, { ...(opts.calibration?.length !== undefined ? { length: opts.calibration.length } : {}), ...(opts.calibration?.samples !== undefined ? { samples: opts.calibration.samples } : {}) });
   if (plan.uncovered) progress({ stage: 'calibrate', message: `warning: calibration windows of ${plan.length} tokens leave positions ${plan.uncovered} of the ${plan.context}-token context uncalibrated (${plan.why}); values there may clip` });
   // Before any weight is read: a calibration window's working set and sampling's K/V cache come on top of the weights' share.
-  checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, windowBytes: plan.windowBytes, ...(source === 'model' ? { samplingBytes: samplingBytes(graph, plan.samples, plan.length) } : {}), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
-  const seed = opts.calibration?.seed ?? 0;
-  const calStarted = Date.now();
-  // Model-sampled text is observed while it is sampled when a window is one sampled document (one pass
-  // over the ANN instead of two; same thresholds: calibrate/sample.ts); longer windows, joined from
-  // documents, are observed in a pass of their own.
-  const observers = source === 'model' && plan.length <= SAMPLED_DOCUMENT_LENGTH ? new ThresholdObservers(graph, threshold, plan.samples * plan.length) : null;
-  const data = source === 'model'
-    ? await sampleFromModel(graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), ...(observers ? { observers } : {}), ...(linears ? { linears } : {}), onProgress: (done, total) => progress({ stage: 'calibrate', message: `sampling calibration text from the model${observers ? ' and observing thresholds' : ''}`, done, total }) })
-    : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
-  const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
-  const cal = observers ? observers.finish(data.samples.length) : await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
-  const calibration = { ...plan, source: kind, text: data.text, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
-  progress({ stage: 'calibrate', message: `calibration data: ${kind === 'shipped-corpus' ? 'the shipped TinyShakespeare corpus (give your model\'s own kind of text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
-  const levelOf = new Map(neuronsOf(cal.graph.nodes).map(({ attrs }) => [attrs.site, attrs.levels]));
-  const sourceConfig = JSON.parse(readFileSync(join(imported.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  progress({ stage: 'write', message: `writing ${out}` });
-  // The report's spike pass emits the bundle's own graph again: it takes the synapse plans the write made
-  // instead of quantizing anew. Without a report nothing is kept past the write of the forms.
-  const write = () => writeBundle({
-    graph: cal.graph, sourceGraph: imported.graph, out, force: opts.force ?? false, sourceDir: imported.dir, sourceConfig,
-    meta: {
-      converterVersion: converterVersion(),
-      source: { id: resolved.source.id, revision: resolved.source.revision, arch: imported.graph.spec.arch, sha256: Object.fromEntries([join(imported.dir, 'config.json'), ...imported.weightFiles].map((f) => [basename(f), sha256File(f)])), ...(fromOnnx?.notices.length ? { notices: [...fromOnnx.notices] } : {}) },
-      recipe, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
-      calibration: {
-        text: cal.tokens ? data.text : null, textSha256: cal.tokens && kind !== 'model' ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens,
-        source: kind, seed,
-        context: plan.context, positionsCovered: plan.length, uncoveredPositions: plan.uncovered, clippedShare: threshold === 'max' ? 0 : Number((1 - Number(threshold.slice(1)) / 100).toPrecision(3)),
+  const memory = checkConversionMemory(imported.graph, { report: opts.addExtra !== undefined, at: resolved.path, windowBytes: plan.windowBytes, reportBytes: defaultReportWindowBytes(spikingGraph), ...(source === 'model' ? { samplingBytes: samplingBytes(spikingGraph, plan.samples, plan.length) } : {}), ...(opts.memoryLimit !== undefined ? { availableBytes: opts.memoryLimit } : {}) });
+  progress({ stage: 'calibrate', message: `memory: about ${gib(memory.need)} at the peak (estimated; ${gib(memory.available)} available)` });
+  // Half-precision checkpoint tensors and in-memory weights, written once as float32 files every session
+  // maps instead of inlining them (weights/staging.ts); removed when the conversion ends.
+  const notices = fromOnnx?.notices ?? [];
+  const { dir: sourceDir, weightFiles } = imported;
+  const staged = stageF32Weights([imported.graph, spikingGraph]);
+  if (staged.path) progress({ stage: 'import', message: `staged ${(staged.bytes / 2 ** 30).toFixed(2)} GiB of half-precision or in-memory weights as float32 for the sessions (${staged.path})` });
+  const [sourceGraph, graph] = staged.graphs as [Graph, Graph];
+  try {
+    const seed = opts.calibration?.seed ?? 0;
+    const calStarted = Date.now();
+    // Model-sampled text is observed while it is sampled when a window is one sampled document (one pass
+    // over the ANN instead of two; same thresholds: calibrate/sample.ts); longer windows, joined from
+    // documents, are observed in a pass of their own.
+    const observers = source === 'model' && plan.length <= SAMPLED_DOCUMENT_LENGTH ? new ThresholdObservers(graph, threshold, plan.samples * plan.length) : null;
+    const data = source === 'model'
+      ? await sampleFromModel(graph, { samples: plan.samples, length: plan.length, seed, start: startToken(tokenizer), ...(observers ? { observers } : {}), ...(linears ? { linears } : {}), onProgress: (done, total) => progress({ stage: 'calibrate', message: `sampling calibration text from the model${observers ? ' and observing thresholds' : ''}`, done, total }) })
+      : createCalibrationData(tokenizer, { numSamples: plan.samples, maxLength: plan.length, ...(opts.calibration?.text ? { text: opts.calibration.text } : {}), seed, specialTokens: opts.calibration?.specialTokens ?? true });
+    const kind = source === 'model' ? 'model' : data.text === DEFAULT_CALIBRATION_TEXT ? 'shipped-corpus' : 'text';
+    const cal = observers ? observers.finish(data.samples.length) : await calibrateThresholds(graph, data, { mode: threshold, onProgress: (done, total) => progress({ stage: 'calibrate', message: 'calibrating thresholds', done, total }) });
+    const calibration = { ...plan, source: kind, text: data.text, tokens: cal.tokens, seconds: (Date.now() - calStarted) / 1000 };
+    progress({ stage: 'calibrate', message: `calibration data: ${kind === 'shipped-corpus' ? 'the shipped TinyShakespeare corpus (give your model\'s own kind of text with --calib-text)' : data.text}, ${cal.tokens} tokens in ${plan.samples} windows, positions 0–${plan.length - 1} of ${plan.context} covered` });
+    const levelOf = new Map(neuronsOf(cal.graph.nodes).map(({ attrs }) => [attrs.site, attrs.levels]));
+    const sourceConfig = JSON.parse(readFileSync(join(sourceDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    progress({ stage: 'write', message: `writing ${out}` });
+    // The report's spike pass emits the bundle's own graph again: it takes the synapse plans the write made
+    // instead of quantizing anew. Without a report nothing is kept past the write of the forms.
+    const write = () => writeBundle({
+      graph: cal.graph, sourceGraph, out, force: opts.force ?? false, sourceDir, sourceConfig,
+      meta: {
+        converterVersion: converterVersion(),
+        source: { id: resolved.source.id, revision: resolved.source.revision, arch: sourceGraph.spec.arch, sha256: Object.fromEntries([join(sourceDir, 'config.json'), ...weightFiles].map((f) => [basename(f), sha256File(f)])), ...(notices.length ? { notices: [...notices] } : {}) },
+        recipe, passes: passes.map((p) => ({ ...p, matched: [...p.matched] })),
+        calibration: {
+          text: cal.tokens ? data.text : null, textSha256: cal.tokens && kind !== 'model' ? sha256File(data.text) : null, samples: data.numSamples, length: data.maxLength, statistic: threshold, tokens: cal.tokens,
+          source: kind, seed,
+          context: plan.context, positionsCovered: plan.length, uncoveredPositions: plan.uncovered, clippedShare: threshold === 'max' ? 0 : Number((1 - Number(threshold.slice(1)) / 100).toPrecision(3)),
+        },
+        neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
       },
-      neurons: cal.sites.map((s) => ({ ...s, levels: levelOf.get(s.site) ?? 1 })),
-    },
-    ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
-    onStep: (s) => progress({ stage: 'write', message: s }),
-  });
-  const bundlePath = opts.addExtra ? await keepSynapsePlans(new KeptSynapsePlans(), write) : await write();
-  return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000, notices: fromOnnx?.notices ?? [] };
+      ...(opts.addExtra ? { addExtra: opts.addExtra } : {}),
+      onStep: (s) => progress({ stage: 'write', message: s }),
+    });
+    const bundlePath = opts.addExtra ? await keepSynapsePlans(new KeptSynapsePlans(), write) : await write();
+    return { bundlePath, recipe, timesteps, code: graph.spiking!.code, neuronSites: cal.sites.length, passes: passes.map((p) => p.name), threshold, headroom, calibration, seconds: (Date.now() - started) / 1000, notices };
+  } finally {
+    staged.remove();
+  }
+}
+
+/** What one window of the report at its defaults needs beyond the weights (report/budget.ts). */
+function defaultReportWindowBytes(graph: Graph): number {
+  const maxChannels = neuronsOf(graph.nodes).reduce((m, { node }) => Math.max(m, graph.weights.get(node.weights['threshold']!)?.shape[0] ?? 0), 0);
+  return reportWindowBytes({ spec: graph.spec, timesteps: graph.spiking!.timesteps, window: Math.min(REPORT_DEFAULTS.maxWindow, graph.spec.maxPositions), maxChannels, chunk: REPORT_CHUNK });
 }
 
 /** The token a model-sampled row starts from: BOS, else EOS (GPT-2's document separator), else 0. */

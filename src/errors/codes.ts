@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   // Conversion at real sizes
   MEMORY_INSUFFICIENT: { stage: 'input', title: 'the model does not fit in the memory available', hint: 'convert with --no-report, or on a machine with more memory' },
   REPORT_BUDGET: { stage: 'input', title: 'the report budget is too small for one window', hint: 'raise --report-memory or give a smaller --window' },
+  DISK_INSUFFICIENT: { stage: 'input', title: 'not enough free disk space for the float32 weights', hint: 'free space in the temp folder, or set TMPDIR to a file system with room' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

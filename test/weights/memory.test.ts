@@ -88,3 +88,43 @@ describe('a calibration window counts in the estimate', () => {
     expect(String((error as { hint?: string }).hint ?? '')).toContain('--calib-length');
   });
 });
+
+describe('the estimate\'s phases and terms', () => {
+  const { graph } = importHfModel(GPT2_DIR);
+  const refusal = (opts: Parameters<typeof checkConversionMemory>[1]): Error => {
+    try { checkConversionMemory(graph, opts); } catch (e) { return e as Error; }
+    throw new Error('test setup: expected a refusal');
+  };
+  const gibOf = (message: string, what: RegExp) => Number(new RegExp(`([\\d.]+) GiB ${what.source}`).exec(message)?.[1]);
+
+  it('calibration holds the larger of the sampler\'s K/V and one window, not both', () => {
+    const big = 2 ** 30, small = 2 ** 28;
+    const one = checkConversionMemory(graph, { report: false, at: 'x', availableBytes: 1e15, samplingBytes: big, windowBytes: small }).need;
+    expect(one).toBe(estimateConversionBytes(float32WeightBytes(graph), { report: false, calibrationBytes: big }));
+    const swapped = checkConversionMemory(graph, { report: false, at: 'x', availableBytes: 1e15, samplingBytes: small, windowBytes: big }).need;
+    expect(swapped).toBe(one);
+    const e = refusal({ report: false, at: 'x', availableBytes: 1, samplingBytes: small, windowBytes: big });
+    expect(e.message).toContain('for one calibration window');
+    expect(e.message).not.toContain('K/V cache');
+  });
+
+  it('the report phase adds one report window, and the message\'s terms add up to the estimate', () => {
+    const reportBytes = 2 ** 31;
+    const e = refusal({ report: true, at: 'x', availableBytes: 1, reportBytes, samplingBytes: 2 ** 20 });
+    expect(e.message).toContain('(the report: ');
+    const need = Number(/needs about ([\d.]+) GiB/.exec(e.message)![1]);
+    const w = gibOf(e.message, /of float32 weights/) * PEAK_OVER_WEIGHTS.report;
+    const sum = w + gibOf(e.message, /for one report window/) + gibOf(e.message, /for the process/);
+    expect(Math.abs(sum - need)).toBeLessThan(0.02);
+    expect(checkConversionMemory(graph, { report: false, at: 'x', availableBytes: 1e15, reportBytes }).need).toBeLessThan(checkConversionMemory(graph, { report: true, at: 'x', availableBytes: 1e15, reportBytes }).need);
+  });
+
+  it('convert() states its estimate and the memory available before the work starts', async () => {
+    const messages: string[] = [];
+    await convert(undefined, { out: join(tempDir('snn-mem-'), 'm.snn'), timesteps: 4, calibration: { samples: 2, length: 32 }, onProgress: (p) => messages.push(p.message) });
+    const line = messages.find((m) => m.startsWith('memory: '));
+    expect(line).toMatch(/^memory: about \d+\.\d\d GiB at the peak \(estimated; \d+\.\d\d GiB available\)$/);
+    expect(messages.indexOf(line!)).toBeLessThan(messages.findIndex((m) => m.startsWith('calibration data:')));
+  });
+});
+
