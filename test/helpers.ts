@@ -1,5 +1,5 @@
 // Shared test helpers: fixture paths, temp folders, and a raw safetensors writer for any dtype.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SnnError } from '../src/errors/index.js';
@@ -44,6 +44,15 @@ export function readRawSafetensors(buf: Buffer): Map<string, RawTensor> {
     out.set(name, { dtype: h.dtype, shape: h.shape, bytes: new Uint8Array(buf.subarray(8 + n + h.data_offsets[0], 8 + n + h.data_offsets[1])) });
   }
   return out;
+}
+
+/** A copy of a fixture model folder with every tensor stored as `dtype`, as real checkpoints ship (BF16 for SmolLM2 and Qwen2.5). */
+export function halfPrecisionCopy(src: string, dtype: 'F16' | 'BF16'): string {
+  const dir = tempDir(`snn-${dtype.toLowerCase()}-`);
+  for (const e of readdirSync(src, { withFileTypes: true })) if (e.isFile() && e.name !== 'model.safetensors') copyFileSync(join(src, e.name), join(dir, e.name));
+  const tensors = readRawSafetensors(readFileSync(join(src, 'model.safetensors')));
+  writeRawSafetensors(join(dir, 'model.safetensors'), new Map([...tensors].map(([k, v]) => [k, { dtype, shape: v.shape, bytes: narrow(v.bytes, dtype) }])));
+  return dir;
 }
 
 /** F32 bytes → BF16 (truncation) or F16 (round to nearest) bytes. */

@@ -4,6 +4,7 @@ import { convert } from '../convert.js';
 import { writeSpikeReport } from '../report/write.js';
 import { intOption, printJson } from './common.js';
 import { createProgress } from './progress.js';
+import { removeTempsOnSignal } from '../util/temp-paths.js';
 
 export function registerConvert(program: Command): void {
   program.command('convert', { isDefault: true })
@@ -32,6 +33,7 @@ export function registerConvert(program: Command): void {
     .option('--json', 'print the summary as JSON on stdout')
     .option('-q, --quiet', 'no progress output')
     .action(async (model: string | undefined, o: Record<string, unknown>) => {
+      removeTempsOnSignal(); // a Ctrl-C leaves no staged weights or half-written bundle behind
       const progress = createProgress({ quiet: Boolean(o['quiet']) || Boolean(o['json']) });
       const summary = await convert(model, {
         ...(o['timesteps'] !== undefined ? { timesteps: o['timesteps'] as number } : {}),

@@ -6,6 +6,7 @@ import { regenerateSpikeReport } from '../report/write.js';
 import { REPORT_DIR, REPORT_HTML, REPORT_JSON } from '../report/types.js';
 import { intOption, printJson } from './common.js';
 import { createProgress } from './progress.js';
+import { removeTempsOnSignal } from '../util/temp-paths.js';
 
 export function registerReport(program: Command): void {
   program.command('report')
@@ -21,6 +22,7 @@ export function registerReport(program: Command): void {
     .option('--json', 'print the report\'s totals as JSON on stdout')
     .option('-q, --quiet', 'no progress output')
     .action(async (bundle: string, o: Record<string, unknown>) => {
+      removeTempsOnSignal();
       const progress = createProgress({ quiet: Boolean(o['quiet']) || Boolean(o['json']) });
       const list = (flag: string, v: unknown) => String(v).split(',').map((s) => intOption(flag)(s));
       const report = await regenerateSpikeReport(bundle, {

@@ -1,7 +1,7 @@
 // Sessions over graphs not read from a bundle (calibration, reports, --ann-only, eval at another T): emitted to a temp folder, then opened.
-import { copyFileSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, linkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { makeTempDir } from '../util/temp-paths.js';
 import { FILES, type Execution } from '../bundle/format.js';
 import { IntStore } from '../emit/bundle/forms.js';
 import { emitOnnx, planSynapsesFor, type EmitOptions, type Emitted, type WeightPlacement } from '../emit/lower.js';
@@ -50,7 +50,7 @@ export interface SessionOptions {
  * converted into the model.
  */
 export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opts: SessionOptions, use: (modelPath: string, emitted: Emitted) => Promise<R> | R): Promise<R> {
-  const dir = mkdtempSync(join(tmpdir(), 'snnconvert-'));
+  const { path: dir, remove } = makeTempDir('snnconvert-');
   try {
     const links = new Map<string, string>();
     const placeWeight = (w: Weight): WeightPlacement => {
@@ -77,7 +77,7 @@ export async function withEmittedModel<R>(graph: Graph, mode: 'ann' | 'snn', opt
     if (!derived.empty) derived.write(join(dir, FILES.synapses));
     return await use(modelPath, emitted);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 

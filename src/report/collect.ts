@@ -1,7 +1,7 @@
 // buildSpikeReport(): runs a bundle's SNN and ANN on real text and assembles SpikeScope's report.json.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTempDir } from '../util/temp-paths.js';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { SnnError } from '../errors/index.js';
@@ -99,7 +99,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     try { return await run(); } finally { phaseSeconds[name] = (phaseSeconds[name] ?? 0) + (performance.now() - t0) / 1000; }
   };
   // The spike pass's logits (its form computes the closed form's, bit for bit) give the fidelity row at the bundle's own T.
-  const logitsDir = mkdtempSync(join(tmpdir(), 'snnconvert-report-'));
+  const { path: logitsDir, remove: removeLogits } = makeTempDir('snnconvert-report-');
   const logitsFd = openSync(join(logitsDir, 'snn-logits.f32'), 'w+');
   try {
     const pass = await phase('spikes', () => collectSpikes(source, { windows, site, logitsTo: logitsFd, ...(opts.chunk ? { chunk: opts.chunk } : {}), onWindow: (d, t) => progress('spikes', d, t) }));
@@ -126,7 +126,7 @@ export async function buildSpikeReport(source: ReportSource, opts: ReportOptions
     };
   } finally {
     closeSync(logitsFd);
-    rmSync(logitsDir, { recursive: true, force: true });
+    removeLogits();
   }
 }
 

@@ -1,7 +1,7 @@
 // The report's fidelity curve: SNN against ANN per T on the report's windows, one model in memory at a time.
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTempDir } from '../util/temp-paths.js';
 import { retarget } from '../calibrate/timesteps.js';
 import { openGraphSession } from '../open/graph-session.js';
 import { parseTimesteps } from '../options/values.js';
@@ -25,7 +25,7 @@ import type { FidelityReport, FidelityRow } from './types.js';
 export async function fidelityCurve(source: ReportSource, windows: readonly (readonly number[])[], sweep: readonly number[], opts: { readonly chunk: number; readonly progress: (message: string, done?: number, total?: number) => void; readonly ownLogits?: number; readonly whileAnnOpen?: () => Promise<void> }): Promise<FidelityReport> {
   const Ts = [...new Set([...sweep, source.timesteps])].sort((a, b) => a - b);
   const V = source.spec.vocabSize;
-  const dir = mkdtempSync(join(tmpdir(), 'snnconvert-fidelity-'));
+  const { path: dir, remove } = makeTempDir('snnconvert-fidelity-');
   const file = join(dir, 'ann-logits.f32');
   try {
     const fd = openSync(file, 'w+');
@@ -64,7 +64,7 @@ export async function fidelityCurve(source: ReportSource, windows: readonly (rea
       closeSync(fd);
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 

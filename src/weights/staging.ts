@@ -1,8 +1,9 @@
 // F32 staging: graphs whose half-precision and large in-memory weights become float32 file ranges, so every session maps them instead of inlining them.
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SnnError } from '../errors/index.js';
+import { makeTempDir } from '../util/temp-paths.js';
 import type { Graph, Weight } from '../ir/types.js';
 import { writeSafetensors } from './safetensors.js';
 import { weightData } from './weight-data.js';
@@ -61,8 +62,7 @@ export function stageF32Weights(graphs: readonly Graph[], opts: StageOptions = {
   const bytes = staged.reduce((a, w) => a + elements(w) * 4, 0);
   const parent = opts.dir ?? tmpdir();
   checkFreeSpace(parent, bytes, opts.freeBytes);
-  const dir = mkdtempSync(join(parent, 'snnconvert-f32-'));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const { path: dir, remove } = makeTempDir('snnconvert-f32-', parent);
   try {
     const path = join(dir, 'weights-f32.safetensors');
     // Entries by position: two graphs may hold different weights under one name.

@@ -1,5 +1,5 @@
 // F32 staging: half-precision and large in-memory weights written once as float32 file ranges, the same values, nothing left behind.
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { convert } from '../../src/convert.js';
@@ -10,19 +10,9 @@ import { windowInput } from '../../src/runtime/windows.js';
 import { readSafetensorsHeader, readTensorFloat32 } from '../../src/weights/safetensors.js';
 import { stageF32Weights } from '../../src/weights/staging.js';
 import { weightData } from '../../src/weights/weight-data.js';
-import { GPT2_DIR, narrow, readRawSafetensors, snnErrorOf, tempDir, writeRawSafetensors } from '../helpers.js';
+import { GPT2_DIR, halfPrecisionCopy, snnErrorOf, tempDir } from '../helpers.js';
 
-const SMALL_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'heldout.txt'];
-
-/** The GPT-2 fixture with every tensor stored as `dtype`, as real checkpoints ship (BF16 for SmolLM2 and Qwen2.5). */
-function halfCopy(dtype: 'F16' | 'BF16'): string {
-  const dir = tempDir(`snn-${dtype.toLowerCase()}-`);
-  for (const f of SMALL_FILES) copyFileSync(join(GPT2_DIR, f), join(dir, f));
-  const tensors = readRawSafetensors(readFileSync(join(GPT2_DIR, 'model.safetensors')));
-  writeRawSafetensors(join(dir, 'model.safetensors'), new Map([...tensors].map(([k, v]) => [k, { dtype, shape: v.shape, bytes: narrow(v.bytes, dtype) }])));
-  return dir;
-}
-
+const halfCopy = (dtype: 'F16' | 'BF16') => halfPrecisionCopy(GPT2_DIR, dtype);
 const staging = (parent: string) => readdirSync(parent).filter((f) => f.startsWith('snnconvert-f32-'));
 
 describe('stageF32Weights', () => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SnnError, isSnnError } from '../../errors/index.js';
+import { trackTemp } from '../../util/temp-paths.js';
 import { writeSafetensors } from '../../weights/safetensors.js';
 import { weightData } from '../../weights/weight-data.js';
 import type { Graph } from '../../ir/types.js';
@@ -38,6 +39,7 @@ export async function writeBundle(input: WriteBundleInput): Promise<string> {
   if (existsSync(out) && !input.force) throw new SnnError('OUTPUT_EXISTS', { message: `${out} already exists`, at: out });
   const temp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(temp, { recursive: true });
+  const untrack = trackTemp(temp);
   try {
     await fillBundle(temp, input);
     replace(temp, out);
@@ -46,6 +48,8 @@ export async function writeBundle(input: WriteBundleInput): Promise<string> {
     rmSync(temp, { recursive: true, force: true });
     if (isSnnError(e)) throw e;
     throw new SnnError('WRITE_FAILED', { message: `bundle not written: ${(e as Error).message}`, at: out, cause: e });
+  } finally {
+    untrack();
   }
 }
 
