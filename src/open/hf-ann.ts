@@ -6,6 +6,7 @@ import type { ModelSpec } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
 import { type DeviceChoice, type ModelSession } from '../runtime/session.js';
 import { openGraphSession } from './graph-session.js';
+import { stageF32Weights } from '../weights/staging.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 
 /** The source ANN of a HF model folder (the reference path, `--ann-only`). */
@@ -14,6 +15,9 @@ export class HfAnnModel implements RunnableModel {
   readonly recipe = null;
   private annSession: Promise<ModelSession> | null = null;
   private opened: DeviceChoice;
+  private removeStaged: (() => void) | null = null;
+  /** Float32 bytes of half-precision or in-memory weights staged for the session (0: it maps the checkpoint's own F32 tensors). */
+  stagedBytes = 0;
 
   constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly choice: DeviceChoice, private readonly lowMemory = false) {
     this.opened = choice;
@@ -27,12 +31,33 @@ export class HfAnnModel implements RunnableModel {
 
   async session(ann: boolean): Promise<ModelSession> {
     if (!ann) throw new SnnError('OPTION_INVALID', { message: 'this is a HuggingFace model, not a .snn bundle: only its ANN can run', at: this.imported.dir, hint: 'pass --ann-only, or convert it first: snnconvert convert <model>' });
-    this.annSession ??= openGraphSession(this.imported.graph, 'ann', { device: this.choice, lowMemory: this.lowMemory }).then((s) => { this.opened = s.device; return s; });
+    this.annSession ??= this.open();
     return this.annSession;
+  }
+
+  /**
+   * Half-precision and in-memory weights are staged as float32 for the session to map instead of inlining
+   * them (weights/staging.ts); the staged file goes once the session is open (onnxruntime holds what it
+   * read or mapped), or with the session where the platform keeps an open file.
+   */
+  private async open(): Promise<ModelSession> {
+    const staged = stageF32Weights([this.imported.graph]);
+    this.stagedBytes = staged.bytes;
+    let session: ModelSession;
+    try {
+      session = await openGraphSession(staged.graphs[0]!, 'ann', { device: this.choice, lowMemory: this.lowMemory });
+    } catch (e) {
+      staged.remove();
+      throw e;
+    }
+    try { staged.remove(); } catch { this.removeStaged = staged.remove; }
+    this.opened = session.device;
+    return session;
   }
 
   async release(): Promise<void> {
     if (this.annSession) await (await this.annSession).release();
+    this.removeStaged?.();
   }
 }
 

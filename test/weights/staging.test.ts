@@ -6,6 +6,7 @@ import { convert } from '../../src/convert.js';
 import { importHfModel } from '../../src/import/hf/index.js';
 import type { Graph, Weight } from '../../src/ir/types.js';
 import { openGraphSession } from '../../src/open/graph-session.js';
+import { loadHfAnn } from '../../src/open/hf-ann.js';
 import { windowInput } from '../../src/runtime/windows.js';
 import { readSafetensorsHeader, readTensorFloat32 } from '../../src/weights/safetensors.js';
 import { stageF32Weights } from '../../src/weights/staging.js';
@@ -13,6 +14,7 @@ import { weightData } from '../../src/weights/weight-data.js';
 import { GPT2_DIR, halfPrecisionCopy, snnErrorOf, tempDir } from '../helpers.js';
 
 const halfCopy = (dtype: 'F16' | 'BF16') => halfPrecisionCopy(GPT2_DIR, dtype);
+const float32Bytes = (g: Graph) => [...g.weights.values()].reduce((a, w) => a + w.shape.reduce((n, d) => n * d, 1) * 4, 0);
 const staging = (parent: string) => readdirSync(parent).filter((f) => f.startsWith('snnconvert-f32-'));
 
 describe('stageF32Weights', () => {
@@ -22,7 +24,7 @@ describe('stageF32Weights', () => {
     const staged = stageF32Weights([graph], { dir: parent });
     const [moved] = staged.graphs as [Graph];
     expect(staged.path).not.toBeNull();
-    expect(staged.bytes).toBe([...graph.weights.values()].reduce((a, w) => a + w.shape.reduce((n, d) => n * d, 1) * 4, 0));
+    expect(staged.bytes).toBe(float32Bytes(graph));
     expect(readSafetensorsHeader(staged.path!).tensors.size).toBe(graph.weights.size);
     for (const w of graph.weights.values()) {
       const s = moved.weights.get(w.name)!;
@@ -113,3 +115,32 @@ describe('convert() with a half-precision checkpoint', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('the source ANN of a half-precision folder (--ann-only)', () => {
+  it('maps staged float32 weights, drops the staged file once the session is open, and gives the inlined session\'s logits', async () => {
+    const saved = process.env['TMPDIR'];
+    const tmp = tempDir('snn-tmpdir-');
+    process.env['TMPDIR'] = tmp;
+    try {
+      const dir = halfCopy('BF16');
+      const ids = [...readFileSync(join(GPT2_DIR, 'heldout.txt')).subarray(0, 40)];
+      const model = await loadHfAnn(dir);
+      const session = await model.session(true);
+      expect(model.stagedBytes).toBe(float32Bytes(importHfModel(dir).graph));
+      expect(staging(tmp)).toEqual([]);
+      const mapped = (await session.run(windowInput(ids, [0], ids.length))).logits;
+      await model.release();
+      const f32 = await loadHfAnn(GPT2_DIR);
+      await f32.session(true);
+      expect(f32.stagedBytes).toBe(0);
+      await f32.release();
+      const inline = await openGraphSession(importHfModel(dir).graph, 'ann');
+      const expected = (await inline.run(windowInput(ids, [0], ids.length))).logits;
+      await inline.release();
+      expect(Buffer.from(mapped.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR']; else process.env['TMPDIR'] = saved;
+    }
+  });
+});
+
