@@ -16,8 +16,7 @@ export class HfAnnModel implements RunnableModel {
   private annSession: Promise<ModelSession> | null = null;
   private opened: DeviceChoice;
   private removeStaged: (() => void) | null = null;
-  /** Float32 bytes of half-precision or in-memory weights staged for the session (0: it maps the checkpoint's own F32 tensors). */
-  stagedBytes = 0;
+  private staged = 0;
 
   constructor(readonly imported: ImportedModel, readonly tokenizer: Tokenizer, private readonly choice: DeviceChoice, private readonly lowMemory = false) {
     this.opened = choice;
@@ -25,6 +24,9 @@ export class HfAnnModel implements RunnableModel {
 
   /** The device asked for; once the session opened, the one it runs on (`auto` resolved). */
   get device(): DeviceChoice { return this.opened; }
+
+  /** Float32 bytes of half-precision or in-memory weights staged for the session (0: it maps the checkpoint's own F32 tensors). */
+  get stagedBytes(): number { return this.staged; }
 
   get name(): string { return this.imported.dir; }
   get spec(): ModelSpec { return this.imported.graph.spec; }
@@ -42,7 +44,7 @@ export class HfAnnModel implements RunnableModel {
    */
   private async open(): Promise<ModelSession> {
     const staged = stageF32Weights([this.imported.graph]);
-    this.stagedBytes = staged.bytes;
+    this.staged = staged.bytes;
     let session: ModelSession;
     try {
       session = await openGraphSession(staged.graphs[0]!, 'ann', { device: this.choice, lowMemory: this.lowMemory });

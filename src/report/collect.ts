@@ -1,9 +1,9 @@
 // buildSpikeReport(): runs a bundle's SNN and ANN on real text and assembles SpikeScope's report.json.
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir } from '../util/temp-paths.js';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
+import { makeTempDir } from '../util/temp-paths.js';
 import { SnnError } from '../errors/index.js';
 import { RssSampler } from '../bench/rss-sampler.js';
 import { capLengths, timePrefill } from '../bench/throughput.js';
