@@ -12,11 +12,12 @@
 // Make MODEL_DIR at bench time (never committed): fixtures/make-distilgpt2-shaped.mjs for distilgpt2,
 // bench/make-llama-shaped.mjs for SmolLM2-135M (its real config) or a resized Llama-family stand-in.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const { readSafetensorsHeader } = await import('../dist/weights/safetensors.js');
 const CLI = fileURLToPath(new URL('../bin/snnconvert.js', import.meta.url));
 const RSS_HOOK = 'data:text/javascript,import{writeFileSync}from"node:fs";process.on("exit",()=>{writeFileSync(process.env.SNNCONVERT_BENCH_RSS,String(process.resourceUsage().maxRSS))});';
 
@@ -28,18 +29,7 @@ if (!model) { console.error('usage: node bench/scale.mjs MODEL_DIR [--label NAME
 const label = flag('--label') ?? model;
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
 /** Float32 bytes of a safetensors file's tensors, from its header (4 bytes an element, whatever the file's dtype). */
-function float32Bytes(path) {
-  const fd = openSync(path, 'r');
-  try {
-    const len = Buffer.alloc(8);
-    readSync(fd, len, 0, 8, 0);
-    const header = Buffer.alloc(Number(len.readBigUInt64LE(0)));
-    readSync(fd, header, 0, header.length, 8);
-    return Object.entries(JSON.parse(header.toString('utf8'))).filter(([k]) => k !== '__metadata__').reduce((a, [, t]) => a + t.shape.reduce((n, d) => n * d, 1) * 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-}
+const float32Bytes = (path) => [...readSafetensorsHeader(path).tensors.values()].reduce((a, t) => a + t.shape.reduce((n, d) => n * d, 1) * 4, 0);
 const weightBytes = readdirSync(model).filter((f) => f.endsWith('.safetensors')).reduce((a, f) => a + float32Bytes(join(model, f)), 0);
 
 /** The child's RSS (VmRSS) now, in bytes, or null once it has exited. */

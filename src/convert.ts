@@ -179,7 +179,7 @@ export async function convert(model: string | undefined, opts: ConvertOptions = 
   const notices = fromOnnx?.notices ?? [];
   const { dir: sourceDir, weightFiles } = imported;
   const staged = stageF32Weights([imported.graph, spikingGraph]);
-  if (staged.path) progress({ stage: 'import', message: `staged ${(staged.bytes / 2 ** 30).toFixed(2)} GiB of half-precision or in-memory weights as float32 for the sessions (${staged.path})` });
+  if (staged.path) progress({ stage: 'import', message: `staged ${gib(staged.bytes)} of half-precision or in-memory weights as float32 for the sessions (${staged.path})` });
   const [sourceGraph, graph] = staged.graphs as [Graph, Graph];
   try {
     const seed = opts.calibration?.seed ?? 0;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { SnnError } from '../errors/index.js';
 import type { Graph } from '../ir/types.js';
+import { float32Bytes } from './weight-data.js';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -22,13 +23,11 @@ const GIB = 1024 * MIB;
  */
 export const PEAK_OVER_WEIGHTS = { convert: 1, report: 1.7 } as const;
 const FIXED_BYTES = 680 * MIB;
-/** One calibration window's observed activations and attention scores (calibrate/plan.ts windowBytes): observing runs it in chunks, so one copy bounds it. */
-export const CALIBRATION_WINDOW_COPIES = 1;
 
 /** Bytes of the graph's weights as float32 (how every stage but the file itself holds them). */
 export function float32WeightBytes(graph: Graph): number {
   let n = 0;
-  for (const w of graph.weights.values()) n += w.shape.reduce((a, d) => a * d, 1) * 4;
+  for (const w of graph.weights.values()) n += float32Bytes(w);
   return n;
 }
 
@@ -56,7 +55,8 @@ export function availableMemoryBytes(): number {
  */
 export function checkConversionMemory(graph: Graph, opts: { readonly report: boolean; readonly availableBytes?: number; readonly at: string; readonly samplingBytes?: number; readonly windowBytes?: number; readonly reportBytes?: number }): { readonly need: number; readonly available: number } {
   const weights = float32WeightBytes(graph);
-  const window = Math.ceil((opts.windowBytes ?? 0) * CALIBRATION_WINDOW_COPIES);
+  // One calibration window (calibrate/plan.ts windowBytes) bounds observing: it runs the window in chunks.
+  const window = opts.windowBytes ?? 0;
   const sampling = opts.samplingBytes ?? 0;
   const reportBytes = opts.reportBytes ?? 0;
   const need = estimateConversionBytes(weights, { report: opts.report, calibrationBytes: Math.max(sampling, window), reportBytes });

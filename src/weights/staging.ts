@@ -6,7 +6,8 @@ import { SnnError } from '../errors/index.js';
 import { makeTempDir } from '../util/temp-paths.js';
 import type { Graph, Weight } from '../ir/types.js';
 import { writeSafetensors } from './safetensors.js';
-import { weightData } from './weight-data.js';
+import { float32Bytes, weightData } from './weight-data.js';
+import { gib } from './memory.js';
 
 /**
  * In-memory weights smaller than this stay inline in a session's model: norm scales, biases and the
@@ -41,10 +42,8 @@ export interface StagedWeights {
 /** Whether a session would inline `w` as float32 in its model bytes instead of mapping a float32 file range. */
 function needsStaging(w: Weight, minDataBytes: number): boolean {
   const s = w.source;
-  return s.kind === 'file' ? s.dtype !== 'F32' : elements(w) * 4 >= minDataBytes;
+  return s.kind === 'file' ? s.dtype !== 'F32' : float32Bytes(w) >= minDataBytes;
 }
-
-const elements = (w: Weight): number => w.shape.reduce((a, d) => a * d, 1);
 
 /**
  * Writes the large weights a session cannot map (F16/BF16 checkpoint tensors, weights held in memory, as
@@ -59,7 +58,7 @@ export function stageF32Weights(graphs: readonly Graph[], opts: StageOptions = {
   const minDataBytes = opts.minDataBytes ?? STAGE_MIN_DATA_BYTES;
   const staged = [...new Set(graphs.flatMap((g) => [...g.weights.values()].filter((w) => needsStaging(w, minDataBytes))))];
   if (staged.length === 0) return { graphs, path: null, bytes: 0, remove: () => undefined };
-  const bytes = staged.reduce((a, w) => a + elements(w) * 4, 0);
+  const bytes = staged.reduce((a, w) => a + float32Bytes(w), 0);
   const parent = opts.dir ?? tmpdir();
   checkFreeSpace(parent, bytes, opts.freeBytes);
   const { path: dir, remove } = makeTempDir('snnconvert-f32-', parent);
@@ -83,7 +82,6 @@ function checkFreeSpace(dir: string, bytes: number, known?: number): void {
   const free = known ?? freeSpace(dir);
   if (free === null) return; // no statfs here: the write itself reports a full disk (WRITE_FAILED)
   if (free >= bytes + STAGE_SPARE_BYTES) return;
-  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
   throw new SnnError('DISK_INSUFFICIENT', {
     message: `staging this model's half-precision or in-memory weights as float32 needs ${gib(bytes)} in ${dir}, which has ${gib(free)} free`,
     at: dir,

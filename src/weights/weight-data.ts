@@ -8,6 +8,11 @@ export function weightData(w: Weight): Float32Array {
   return s.kind === 'data' ? s.data : readTensorFloat32(fileTensor(w)!);
 }
 
+/** Bytes of a weight as float32 (how every stage but a half-precision file holds it). */
+export function float32Bytes(w: Weight): number {
+  return w.shape.reduce((a, d) => a * d, 1) * 4;
+}
+
 /** A file-sourced weight as the safetensors tensor it is (null for in-memory data). */
 export function fileTensor(w: Weight): StTensor | null {
   const s = w.source;

@@ -73,16 +73,16 @@ describe('sampling calibration text counts its K/V cache', () => {
 });
 
 describe('a calibration window counts in the estimate', () => {
-  it('adds CALIBRATION_WINDOW_COPIES × the window, refuses past it, and names --calib-length', async () => {
+  it('adds the window, refuses past it, and names --calib-length', async () => {
     const { importHfModel } = await import('../../src/import/hf/index.js');
-    const { CALIBRATION_WINDOW_COPIES, checkConversionMemory, float32WeightBytes, estimateConversionBytes } = await import('../../src/weights/memory.js');
+    const { checkConversionMemory, float32WeightBytes, estimateConversionBytes } = await import('../../src/weights/memory.js');
     const { graph } = importHfModel('fixtures/shakespeare-gpt2');
     const base = estimateConversionBytes(float32WeightBytes(graph), { report: false });
     const window = 64 << 20;
-    const with3 = base + window * CALIBRATION_WINDOW_COPIES;
-    expect(() => checkConversionMemory(graph, { report: false, at: 'x', availableBytes: with3, windowBytes: window })).not.toThrow();
+    const withWindow = base + window;
+    expect(() => checkConversionMemory(graph, { report: false, at: 'x', availableBytes: withWindow, windowBytes: window })).not.toThrow();
     let error: unknown;
-    try { checkConversionMemory(graph, { report: false, at: 'x', availableBytes: with3 - 1, windowBytes: window }); } catch (e) { error = e; }
+    try { checkConversionMemory(graph, { report: false, at: 'x', availableBytes: withWindow - 1, windowBytes: window }); } catch (e) { error = e; }
     expect((error as { code?: string }).code).toBe('MEMORY_INSUFFICIENT');
     expect(String((error as Error).message)).toContain('calibration window');
     expect(String((error as { hint?: string }).hint ?? '')).toContain('--calib-length');

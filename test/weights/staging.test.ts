@@ -9,12 +9,12 @@ import { openGraphSession } from '../../src/open/graph-session.js';
 import { loadHfAnn } from '../../src/open/hf-ann.js';
 import { windowInput } from '../../src/runtime/windows.js';
 import { readSafetensorsHeader, readTensorFloat32 } from '../../src/weights/safetensors.js';
+import { float32WeightBytes } from '../../src/weights/memory.js';
 import { stageF32Weights } from '../../src/weights/staging.js';
 import { weightData } from '../../src/weights/weight-data.js';
 import { GPT2_DIR, halfPrecisionCopy, snnErrorOf, tempDir } from '../helpers.js';
 
 const halfCopy = (dtype: 'F16' | 'BF16') => halfPrecisionCopy(GPT2_DIR, dtype);
-const float32Bytes = (g: Graph) => [...g.weights.values()].reduce((a, w) => a + w.shape.reduce((n, d) => n * d, 1) * 4, 0);
 const staging = (parent: string) => readdirSync(parent).filter((f) => f.startsWith('snnconvert-f32-'));
 
 describe('stageF32Weights', () => {
@@ -24,7 +24,7 @@ describe('stageF32Weights', () => {
     const staged = stageF32Weights([graph], { dir: parent });
     const [moved] = staged.graphs as [Graph];
     expect(staged.path).not.toBeNull();
-    expect(staged.bytes).toBe(float32Bytes(graph));
+    expect(staged.bytes).toBe(float32WeightBytes(graph));
     expect(readSafetensorsHeader(staged.path!).tensors.size).toBe(graph.weights.size);
     for (const w of graph.weights.values()) {
       const s = moved.weights.get(w.name)!;
@@ -126,7 +126,7 @@ describe('the source ANN of a half-precision folder (--ann-only)', () => {
       const ids = [...readFileSync(join(GPT2_DIR, 'heldout.txt')).subarray(0, 40)];
       const model = await loadHfAnn(dir);
       const session = await model.session(true);
-      expect(model.stagedBytes).toBe(float32Bytes(importHfModel(dir).graph));
+      expect(model.stagedBytes).toBe(float32WeightBytes(importHfModel(dir).graph));
       expect(staging(tmp)).toEqual([]);
       const mapped = (await session.run(windowInput(ids, [0], ids.length))).logits;
       await model.release();
