@@ -2,8 +2,39 @@
 import { SnnError } from '../errors/index.js';
 import { ClippingCounter, type ClippingReport } from './clipping.js';
 import { Bundle, type RunnableModel } from './model.js';
-import type { ModelSession } from './session.js';
-import { logSoftmaxRow, windowInput, windowStarts } from './windows.js';
+import type { ModelSession, StepInput } from './session.js';
+import { logSoftmaxRow, rowsChunkInput, windowStarts } from './windows.js';
+import type { ModelSpec } from '../ir/types.js';
+
+type RunCache = StepInput['cache'];
+
+/**
+ * Bytes one eval call may hold beyond the loaded models. A window longer than the tokens this allows
+ * runs in pieces through the KV cache (cached ≡ recomputed bit for bit, the runtime's contract, tested in
+ * test/runtime/exact-state, so every figure is that of whole windows); shorter windows are batched up to
+ * it. Whole windows of 1 024 tokens took distilgpt2-shaped's bundle to 5.4 GB and SmolLM2-135M-shaped's
+ * to 9.2 GB (bench/RESULTS.md). A cost setting; no figure depends on it.
+ */
+export const EVAL_CALL_BYTES = 512 * 2 ** 20;
+
+/** At most this many tokens a call: as many as eval fed per call before it ran windows in pieces. */
+export const EVAL_MAX_CALL_TOKENS = 1024;
+
+/**
+ * Tokens one eval call feeds within EVAL_CALL_BYTES, from an upper estimate of what a call holds per
+ * token (float32, doubled for the allocator): both models' logits; with clipping counted, every site's
+ * saturation counts and T spike planes (`outputChannels`, the sites' channels summed), and the planes of
+ * the widest site in flight (`widestChannels`); one layer's attention scores against the window; the
+ * MLP's activations (at least 6× the hidden size wide: Qwen2's MLP is 5.8×). The cost grows with the
+ * vocabulary and the sites, so the ANN of distilgpt2 runs ~560 tokens a call and its bundle's SNN with
+ * clipping ~110.
+ */
+export function evalCallTokens(spec: ModelSpec, window: number, snn: { readonly timesteps: number; readonly outputChannels: number; readonly widestChannels: number } | null): number {
+  const widest = Math.max(6 * spec.hiddenSize, snn?.widestChannels ?? 0);
+  const floats = 2 * spec.vocabSize + spec.numHeads * window + 2 * widest
+    + (snn ? (snn.timesteps + 1) * snn.outputChannels + 2 * snn.timesteps * widest : 0);
+  return Math.max(1, Math.min(EVAL_MAX_CALL_TOKENS, Math.floor(EVAL_CALL_BYTES / (8 * floats))));
+}
 
 export interface EvaluateOptions {
   /** Default: the model's context length. */
@@ -12,7 +43,9 @@ export interface EvaluateOptions {
   readonly stride?: number;
   /** Only the ANN (a HF folder, or `--ann-only` on a bundle). */
   readonly annOnly?: boolean;
-  /** Windows per forward call. */
+  /** Tokens per call (default evalCallTokens): longer windows run in pieces over the KV cache, shorter ones are batched. */
+  readonly chunk?: number;
+  /** Windows per forward call (default: as many whole windows as fit in `chunk` tokens, at least one). */
   readonly batch?: number;
   /** Evaluate this SNN session instead of the model's own (a T sweep). */
   readonly snnSession?: ModelSession;
@@ -66,35 +99,47 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
   const pa = new Float64Array(V);
   const ps = new Float64Array(V);
   let nllA = 0, nllS = 0, agree = 0, kl = 0, maxDiff = 0, tokens = 0;
-  const per = opts.batch ?? Math.max(1, Math.floor(1024 / window));
+  const neurons = model instanceof Bundle ? model.contents.meta.neurons : [];
+  const channels = new Map(neurons.map((n) => [`saturation/${n.site}`, n.channels]));
+  const widestChannels = neurons.reduce((m, n) => Math.max(m, n.channels), 0);
+  const outputChannels = (counter?.outputs ?? []).reduce((sum, name) => sum + (channels.get(name) ?? widestChannels), 0);
+  const chunk = opts.chunk ?? evalCallTokens(model.spec, window, snn ? { timesteps: snn.timesteps ?? 1, outputChannels, widestChannels } : null);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new SnnError('OPTION_INVALID', { message: `the chunk must be a positive integer of tokens, got ${chunk}`, at: 'evaluate' });
+  const step = Math.min(chunk, window);
+  const per = opts.batch ?? Math.max(1, Math.floor(chunk / window));
   for (let i = 0; i < starts.length; i += per) {
-    const chunk = starts.slice(i, i + per);
-    const input = windowInput(ids, chunk, window);
-    const la = (await ann.run(input)).logits;
-    const out = snn ? await snn.run(input, counter?.outputs ?? []) : null;
-    if (out) counter?.add(out.extra);
-    const ls = out ? out.logits : null;
-    chunk.forEach((s, r) => {
-      for (let j = 0; j < window - 1; j++) {
-        const off = (r * window + j) * V;
-        const target = ids[s + j + 1]!;
-        logSoftmaxRow(la, off, V, pa);
-        nllA -= pa[target]!;
-        tokens += 1;
-        if (!ls) continue;
-        logSoftmaxRow(ls, off, V, ps);
-        nllS -= ps[target]!;
-        let am = 0, sm = 0, k = 0;
-        for (let v = 0; v < V; v++) {
-          if (pa[v]! > pa[am]!) am = v;
-          if (ps[v]! > ps[sm]!) sm = v;
-          k += Math.exp(pa[v]!) * (pa[v]! - ps[v]!);
-          maxDiff = Math.max(maxDiff, Math.abs(la[off + v]! - ls[off + v]!));
+    const rows = starts.slice(i, i + per).map((s) => ids.slice(s, s + window));
+    let cacheA: RunCache = [], cacheS: RunCache = [];
+    // Every position is run (the clipping counts cover whole windows); the last predicts nothing.
+    for (let from = 0; from < window; from += step) {
+      const to = Math.min(window, from + step);
+      const outA = await ann.run(rowsChunkInput(rows, from, to, cacheA));
+      const outS = snn ? await snn.run(rowsChunkInput(rows, from, to, cacheS), counter?.outputs ?? []) : null;
+      [cacheA, cacheS] = [outA.present, outS?.present ?? []];
+      if (outS) counter?.add(outS.extra);
+      const la = outA.logits, ls = outS ? outS.logits : null;
+      rows.forEach((row, r) => {
+        for (let j = from; j < Math.min(to, window - 1); j++) {
+          const off = (r * (to - from) + j - from) * V;
+          const target = row[j + 1]!;
+          logSoftmaxRow(la, off, V, pa);
+          nllA -= pa[target]!;
+          tokens += 1;
+          if (!ls) continue;
+          logSoftmaxRow(ls, off, V, ps);
+          nllS -= ps[target]!;
+          let am = 0, sm = 0, k = 0;
+          for (let v = 0; v < V; v++) {
+            if (pa[v]! > pa[am]!) am = v;
+            if (ps[v]! > ps[sm]!) sm = v;
+            k += Math.exp(pa[v]!) * (pa[v]! - ps[v]!);
+            maxDiff = Math.max(maxDiff, Math.abs(la[off + v]! - ls[off + v]!));
+          }
+          if (am === sm) agree += 1;
+          kl += k;
         }
-        if (am === sm) agree += 1;
-        kl += k;
-      }
-    });
+      });
+    }
     opts.onProgress?.(Math.min(i + per, starts.length), starts.length);
   }
   const annR = { ppl: Math.exp(nllA / tokens), nll: nllA / tokens };

@@ -1,14 +1,6 @@
 // Perplexity windows (docs/design.md §6): `window` tokens every `stride` tokens, incomplete windows dropped.
 import { SnnError } from '../errors/index.js';
-import type { ModelSession, StepInput } from './session.js';
-
-export interface WindowOptions {
-  readonly window: number;
-  readonly stride: number;
-  /** Windows per forward call. */
-  readonly batch?: number;
-  readonly onProgress?: (done: number, total: number) => void;
-}
+import type { StepInput } from './session.js';
 
 /** Start offsets of the complete windows over `n` tokens. */
 export function windowStarts(n: number, window: number, stride: number): number[] {
@@ -24,7 +16,7 @@ export function rowsInput(rows: readonly (readonly number[])[]): StepInput {
 }
 
 /** Tokens [from, to) of every row (rows of one length) on top of `cache`, their K/V over [0, from). */
-export function rowsChunkInput(rows: readonly (readonly number[])[], from: number, to: number, cache: readonly Float32Array[]): StepInput {
+export function rowsChunkInput(rows: readonly (readonly number[])[], from: number, to: number, cache: StepInput['cache']): StepInput {
   const batch = rows.length;
   const seq = to - from;
   const ids = new BigInt64Array(batch * seq);
@@ -38,24 +30,6 @@ export function windowInput(ids: readonly number[], starts: readonly number[], w
   return rowsInput(starts.map((s) => ids.slice(s, s + window)));
 }
 
-/** Runs every window through the session, calling `visit` with the logits of each batch. */
-export async function forEachWindowBatch(
-  session: ModelSession,
-  ids: readonly number[],
-  opts: WindowOptions,
-  visit: (starts: readonly number[], logits: Float32Array) => void,
-): Promise<number> {
-  const starts = windowStarts(ids.length, opts.window, opts.stride);
-  const per = opts.batch ?? 8;
-  for (let i = 0; i < starts.length; i += per) {
-    const chunk = starts.slice(i, i + per);
-    const out = await session.run(windowInput(ids, chunk, opts.window));
-    visit(chunk, out.logits);
-    opts.onProgress?.(Math.min(i + per, starts.length), starts.length);
-  }
-  return starts.length;
-}
-
 /** log-softmax of one row of logits, in float64. */
 export function logSoftmaxRow(logits: Float32Array, offset: number, vocab: number, out: Float64Array): void {
   let max = -Infinity;
@@ -64,31 +38,4 @@ export function logSoftmaxRow(logits: Float32Array, offset: number, vocab: numbe
   for (let v = 0; v < vocab; v++) sum += Math.exp(logits[offset + v]! - max);
   const lse = max + Math.log(sum);
   for (let v = 0; v < vocab; v++) out[v] = logits[offset + v]! - lse;
-}
-
-export interface PerplexityResult {
-  readonly ppl: number;
-  readonly nll: number;
-  readonly tokens: number;
-  readonly windows: number;
-  readonly window: number;
-  readonly stride: number;
-}
-
-/** PPL = exp(mean NLL), every position of every window predicting the next token. */
-export async function perplexity(session: ModelSession, ids: readonly number[], opts: WindowOptions): Promise<PerplexityResult> {
-  const V = session.spec.vocabSize;
-  const row = new Float64Array(V);
-  let nll = 0;
-  let tokens = 0;
-  const windows = await forEachWindowBatch(session, ids, opts, (starts, logits) => {
-    starts.forEach((s, r) => {
-      for (let j = 0; j < opts.window - 1; j++) {
-        logSoftmaxRow(logits, (r * opts.window + j) * V, V, row);
-        nll -= row[ids[s + j + 1]!]!;
-        tokens += 1;
-      }
-    });
-  });
-  return { ppl: Math.exp(nll / tokens), nll: nll / tokens, tokens, windows, window: opts.window, stride: opts.stride };
 }

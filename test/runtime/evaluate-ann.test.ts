@@ -19,4 +19,15 @@ describe.each([['shakespeare-gpt2', GPT2_DIR], ['shakespeare-llama', LLAMA_DIR]]
     // In practice the two agree to ~1e-7: any real regression shows up far above this.
     expect(Math.abs(r.ann.ppl / ref.ppl - 1)).toBeLessThan(1e-5);
   }, 180_000);
+
+  it('equals eval.json the same way when each window runs in pieces of 48 tokens through the KV cache', async () => {
+    const ref = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as { ppl: number; tokens: number; windows: number; window: number; stride: number };
+    const model = await loadHfAnn(dir);
+    const ids = model.tokenizer.encode(readFileSync(join(dir, 'heldout.txt'), 'utf8'));
+    const r = await evaluate(model, ids, { window: ref.window, stride: ref.stride, annOnly: true, chunk: 48 });
+    await model.release();
+    expect(48).toBeLessThan(ref.window);
+    expect(r.tokens).toBe(ref.tokens);
+    expect(Math.abs(r.ann.ppl / ref.ppl - 1)).toBeLessThan(1e-5);
+  }, 180_000);
 });
