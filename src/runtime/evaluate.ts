@@ -54,6 +54,7 @@ export interface EvaluateOptions {
    * the bundle's stored form with spike planes and saturation outputs (same logits, more nodes).
    */
   readonly clipping?: boolean;
+  /** Tokens run so far and in all (every window's, ANN and SNN together), after each call. */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -89,6 +90,7 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
   const stride = opts.stride ?? window;
   if (window > model.spec.maxPositions) throw new SnnError('OPTION_INVALID', { message: `--window ${window} is longer than the model's context of ${model.spec.maxPositions} tokens`, at: '--window' });
   const starts = windowStarts(ids.length, window, stride);
+  if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1)) throw new SnnError('OPTION_INVALID', { message: `the tokens per call must be a positive integer, got ${opts.chunk}`, at: 'evaluate: chunk' });
   const ann = await model.session(true);
   const snn = opts.annOnly ? null : opts.snnSession ?? await model.session(false);
   // A weighted bundle's own session counts clipping on its stored spike-plane form (same logits, bit for bit).
@@ -104,7 +106,6 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
   const widestChannels = neurons.reduce((m, n) => Math.max(m, n.channels), 0);
   const outputChannels = (counter?.outputs ?? []).reduce((sum, name) => sum + (channels.get(name) ?? widestChannels), 0);
   const chunk = opts.chunk ?? evalCallTokens(model.spec, window, snn ? { timesteps: snn.timesteps ?? 1, outputChannels, widestChannels } : null);
-  if (!Number.isInteger(chunk) || chunk < 1) throw new SnnError('OPTION_INVALID', { message: `the chunk must be a positive integer of tokens, got ${chunk}`, at: 'evaluate' });
   const step = Math.min(chunk, window);
   const per = opts.batch ?? Math.max(1, Math.floor(chunk / window));
   for (let i = 0; i < starts.length; i += per) {
@@ -139,8 +140,8 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
           kl += k;
         }
       });
+      opts.onProgress?.(i * window + rows.length * to, starts.length * window);
     }
-    opts.onProgress?.(Math.min(i + per, starts.length), starts.length);
   }
   const annR = { ppl: Math.exp(nllA / tokens), nll: nllA / tokens };
   const snnR = snn ? { ppl: Math.exp(nllS / tokens), nll: nllS / tokens } : null;

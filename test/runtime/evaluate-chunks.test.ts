@@ -37,6 +37,14 @@ describe('evaluate() in pieces over the KV cache', () => {
     expect(await evaluate(b, few, { ...short, chunk: 1024 })).toEqual(await evaluate(b, few, { ...short, chunk: 16 }));
   }, 120_000);
 
+  it('reports progress in tokens after each call, up to every window\'s tokens', async () => {
+    const seen: [number, number][] = [];
+    await evaluate(b, ids, { ...opts, chunk: 48, onProgress: (done, total) => seen.push([done, total]) });
+    expect(seen).toHaveLength(5 * 3);
+    expect(seen.every(([, total]) => total === 5 * 127)).toBe(true);
+    expect(seen.map(([done]) => done)).toEqual(Array.from({ length: 15 }, (_, k) => Math.floor(k / 3) * 127 + [48, 96, 127][k % 3]!));
+  });
+
   it('refuses a chunk that is not a positive integer', async () => {
     await expect(evaluate(b, ids, { ...opts, chunk: 0 })).rejects.toThrow(SnnError);
     await expect(evaluate(b, ids, { ...opts, chunk: 2.5 })).rejects.toMatchObject({ code: 'OPTION_INVALID' });
