@@ -25,8 +25,8 @@ export const EVAL_MAX_CALL_TOKENS = 1024;
  * token (float32, doubled for the allocator): both models' logits; with clipping counted, every site's
  * saturation counts and T spike planes (`outputChannels`, the sites' channels summed), and the planes of
  * the widest site in flight (`widestChannels`); one layer's attention scores against the window; the
- * MLP's activations (at least 6× the hidden size wide: Qwen2's MLP is 5.8×). The cost grows with the
- * vocabulary and the sites, so the ANN of distilgpt2 runs ~560 tokens a call and its bundle's SNN with
+ * MLP's activations (at least 6× the hidden size wide: Qwen2.5-1.5B's MLP is 5.8×). The cost grows with the
+ * vocabulary and the sites, so the ANN of distilgpt2 runs ~550 tokens a call and its bundle's SNN with
  * clipping ~110.
  */
 export function evalCallTokens(spec: ModelSpec, window: number, snn: { readonly timesteps: number; readonly outputChannels: number; readonly widestChannels: number } | null): number {
