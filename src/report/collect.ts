@@ -1,7 +1,6 @@
 // buildSpikeReport(): runs a bundle's SNN and ANN on real text and assembles SpikeScope's report.json.
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { makeTempDir } from '../util/temp-paths.js';
 import { SnnError } from '../errors/index.js';

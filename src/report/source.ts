@@ -4,7 +4,6 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import type { Graph } from '../ir/types.js';
 import type { RunnableModel } from '../runtime/model.js';
 import { createSession, ModelSession } from '../runtime/session.js';
-import { openGraphSession } from '../open/graph-session.js';
 import { FILES } from '../bundle/format.js';
 import { readBundleGraphs } from '../bundle/read.js';
 import { neuronSites, type SiteFacts } from './graph-facts.js';

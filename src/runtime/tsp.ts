@@ -43,6 +43,13 @@ export interface ForwardOptions {
   readonly useCache?: boolean;
   /** One conversation id per row (default "0", "1", …). An unknown id starts a new conversation. */
   readonly batchIds?: readonly string[];
+  /**
+   * 'all' (default): the logits of every real token. 'last': only each row's last real token's
+   * (`logits` [batch, 1, vocab], `rowLogits` [1, vocab] per row), all that sampling the next token
+   * needs: a long prompt's prefill then holds one chunk's logits, not every position's (a 7 000-token
+   * prompt over a 151 936-token vocabulary is 4.3 GB a copy).
+   */
+  readonly logits?: 'all' | 'last';
 }
 
 export interface ForwardOutput {
@@ -121,8 +128,10 @@ export class TemporalSpikeProcessor {
     const rows = checkRows(inputIds, opts.attentionMask, this.spec.vocabSize);
     const useCache = opts.useCache ?? true;
     const ids = useCache ? checkBatchIds(opts.batchIds, rows.tokens.length) : [];
+    const keep = opts.logits ?? 'all';
+    if (keep !== 'all' && keep !== 'last') throw new SnnError('OPTION_INVALID', { message: `logits must be 'all' or 'last', got ${JSON.stringify(opts.logits)}`, at: 'forward: logits' });
     const planned = rows.tokens.map((tokens, r) => this.plan(useCache ? this.states.get(ids[r]!) ?? EMPTY_STATE : EMPTY_STATE, tokens, useCache ? label(ids[r]!) : `row ${r}`));
-    const results = await this.run(planned.map((p) => p.plan));
+    const results = await this.run(planned.map((p) => p.plan), keep === 'last');
     // Commit only now that every call succeeded: a failure above leaves every conversation as it was.
     const retired: KvBlock[] = [];
     results.forEach((res, r) => {
@@ -131,10 +140,12 @@ export class TemporalSpikeProcessor {
       this.states.set(ids[r]!, res.state);
     });
     this.retire(retired);
-    const [B, S] = rows.dims;
+    const [B, all] = rows.dims;
+    const S = keep === 'last' ? 1 : all;
     const V = this.spec.vocabSize;
     const logits = new Float32Array(B * S * V);
-    results.forEach((res, r) => rows.slots[r]!.forEach((k, i) => logits.set(res.logits.subarray(i * V, (i + 1) * V), (r * S + k) * V)));
+    if (keep === 'last') results.forEach((res, r) => logits.set(res.logits, r * V));
+    else results.forEach((res, r) => rows.slots[r]!.forEach((k, i) => logits.set(res.logits.subarray(i * V, (i + 1) * V), (r * S + k) * V)));
     return {
       logits,
       dims: [B, S, V],
@@ -164,10 +175,9 @@ export class TemporalSpikeProcessor {
       if (mine !== null && this.states.get(batchId) !== mine) {
         throw new SnnError('INPUT_INVALID', { message: `conversation ${label(batchId)} was reset or fed while generate() was running on it`, at: 'generate', hint: 'wait for a generation to finish before resetting or feeding its conversation' });
       }
-      const out = await this.forwardNow([tokens], { batchIds: [batchId] });
+      const out = await this.forwardNow([tokens], { batchIds: [batchId], logits: 'last' });
       mine = this.states.get(batchId)!;
-      const row = out.rowLogits[0]!;
-      return row.subarray(row.length - this.spec.vocabSize);
+      return out.rowLogits[0]!;
     });
     try {
       yield* generateTokens(step, prompt, opts, { tokenizer: this.model.tokenizer, defaultEos: this.defaultEos(), history });
@@ -229,11 +239,17 @@ export class TemporalSpikeProcessor {
 
   /**
    * Runs the rows, feeds longer than prefillChunk in consecutive chunks through each row's cache
-   * (chunk r of every row in one call); results by row, as one unchunked call would give them.
+   * (chunk r of every row in one call); results by row, as one unchunked call would give them. With
+   * `lastOnly`, each row's logits are its last token's, and a chunk's others are dropped as it returns.
    */
-  private async run(plans: readonly RowPlan[]): Promise<RowResult[]> {
+  private async run(plans: readonly RowPlan[], lastOnly: boolean): Promise<RowResult[]> {
     const chunk = this.prefillChunk;
-    if (chunk === 0 || plans.every((p) => p.feed.length <= chunk)) return this.runOnce(plans);
+    const V = this.spec.vocabSize;
+    const tail = (logits: Float32Array): Float32Array => logits.slice(logits.length - V);
+    if (chunk === 0 || plans.every((p) => p.feed.length <= chunk)) {
+      const results = await this.runOnce(plans);
+      return lastOnly ? results.map((res) => ({ ...res, logits: tail(res.logits) })) : results;
+    }
     const states = plans.map((p) => p.base);
     const logits: Float32Array[][] = plans.map(() => []);
     const positions: number[][] = plans.map(() => []);
@@ -248,7 +264,8 @@ export class TemporalSpikeProcessor {
       (await this.runOnce(parts)).forEach((res, i) => {
         const r = active[i]!;
         states[r] = res.state;
-        logits[r]!.push(res.logits);
+        if (lastOnly) logits[r] = [tail(res.logits)];
+        else logits[r]!.push(res.logits);
         positions[r]!.push(...res.positionIds);
       });
     }

@@ -111,17 +111,16 @@ export class Engine {
     const fed = jobs.reduce((n, j) => n + j.feed.length, 0);
     let rows: readonly Float32Array[];
     try {
-      rows = (await this.tsp.forward(jobs.map((j) => j.feed), { batchIds: jobs.map((j) => j.conversationId) })).rowLogits;
+      // Only each row's last token is sampled from: a long prompt's prefill keeps one chunk's logits.
+      rows = (await this.tsp.forward(jobs.map((j) => j.feed), { batchIds: jobs.map((j) => j.conversationId), logits: 'last' })).rowLogits;
     } catch (e) {
       // The processor is transactional: no conversation changed. Fail these requests, keep serving.
       for (const job of jobs) { job.fail(e); this.finish(job); }
       return;
     }
-    const V = this.tsp.spec.vocabSize;
     let sampled = 0;
     for (const [r, job] of jobs.entries()) {
-      const row = rows[r]!;
-      if (!job.done && !job.aborted) { job.accept(row.subarray(row.length - V)); sampled += 1; }
+      if (!job.done && !job.aborted) { job.accept(rows[r]!); sampled += 1; }
       if (job.done || job.aborted) this.finish(job);
     }
     this.metrics.countStep(sampled, fed);
