@@ -114,8 +114,9 @@ export async function evaluate(model: RunnableModel, ids: readonly number[], opt
     // Every position is run (the clipping counts cover whole windows); the last predicts nothing.
     for (let from = 0; from < window; from += step) {
       const to = Math.min(window, from + step);
-      const outA = await ann.run(rowsChunkInput(rows, from, to, cacheA));
-      const outS = snn ? await snn.run(rowsChunkInput(rows, from, to, cacheS), counter?.outputs ?? []) : null;
+      const input = rowsChunkInput(rows, from, to, cacheA);
+      const outA = await ann.run(input);
+      const outS = snn ? await snn.run({ ...input, cache: cacheS }, counter?.outputs ?? []) : null;
       [cacheA, cacheS] = [outA.present, outS?.present ?? []];
       if (outS) counter?.add(outS.extra);
       const la = outA.logits, ls = outS ? outS.logits : null;

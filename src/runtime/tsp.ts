@@ -245,7 +245,8 @@ export class TemporalSpikeProcessor {
   private async run(plans: readonly RowPlan[], lastOnly: boolean): Promise<RowResult[]> {
     const chunk = this.prefillChunk;
     const V = this.spec.vocabSize;
-    const tail = (logits: Float32Array): Float32Array => logits.slice(logits.length - V);
+    // A copy, so a chunk's whole logits can be freed; a decode step's row is already the last token's.
+    const tail = (logits: Float32Array): Float32Array => (logits.length === V ? logits : logits.slice(logits.length - V));
     if (chunk === 0 || plans.every((p) => p.feed.length <= chunk)) {
       const results = await this.runOnce(plans);
       return lastOnly ? results.map((res) => ({ ...res, logits: tail(res.logits) })) : results;
